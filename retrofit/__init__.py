@@ -1,0 +1,51 @@
+"""Retrofit: the operational layer that puts AI agents in front of legacy systems.
+
+Integrators import from here: `Connector`, `ConnectorSettings`, `action`, `Effect`, the error tree,
+`current_call`; workflow authors import `run_action`.
+"""
+
+from retrofit.gate import (
+    ActionDeniedError,
+    ActionFailedError,
+    InvalidArgumentsError,
+    Policy,
+    UnknownActionError,
+    run_action,
+)
+from retrofit.sdk import (
+    ActionContext,
+    ActionInputError,
+    AuthError,
+    Connector,
+    ConnectorSettings,
+    Effect,
+    NonRetryableError,
+    PluginError,
+    RetrofitError,
+    RetryableError,
+    RetrySettings,
+    action,
+    current_call,
+)
+
+__all__ = [
+    "ActionContext",
+    "ActionDeniedError",
+    "ActionFailedError",
+    "ActionInputError",
+    "AuthError",
+    "Connector",
+    "ConnectorSettings",
+    "Effect",
+    "InvalidArgumentsError",
+    "NonRetryableError",
+    "PluginError",
+    "Policy",
+    "RetrofitError",
+    "RetrySettings",
+    "RetryableError",
+    "UnknownActionError",
+    "action",
+    "current_call",
+    "run_action",
+]

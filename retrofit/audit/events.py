@@ -1,0 +1,88 @@
+"""The audit record as it crosses boundaries (activity input, CLI output, export).
+
+Pure pydantic: workflow code builds these, activities persist them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AuditKind(StrEnum):
+    PROPOSED = "action.proposed"
+    INVALID = "action.invalid"  # arguments failed validation; nothing ran
+    UNKNOWN = "action.unknown"  # no such action; nothing ran
+    ALLOWED = "policy.allowed"
+    DENIED = "policy.denied"
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_GRANTED = "approval.granted"
+    APPROVAL_REJECTED = "approval.rejected"
+    APPROVAL_EXPIRED = "approval.expired"
+    APPROVAL_REFUSED = "approval.refused"  # an answer that failed the checks, ignored
+    STARTED = "action.started"
+    ATTEMPT_FAILED = "action.attempt_failed"
+    SUCCEEDED = "action.succeeded"
+    FAILED = "action.failed"
+    COMPENSATED = "action.compensated"
+    LLM_DECISION = "llm.decision"
+    WORKFLOW_STARTED = "workflow.started"
+    WORKFLOW_COMPLETED = "workflow.completed"
+
+
+class ActorKind(StrEnum):
+    WORKFLOW = "workflow"
+    AGENT = "agent"
+    HUMAN = "human"
+    SYSTEM = "system"
+
+
+class Actor(BaseModel):
+    kind: ActorKind
+    name: str  # workflow type, model name, approver name, "retrofit"
+    identity: str | None = None  # what Temporal recorded for the sender, when there is one
+
+
+class AuditEvent(BaseModel):
+    """One fact to append. `event_id` is deterministic so a retried write is a no-op."""
+
+    event_id: str
+    kind: AuditKind
+    actor: Actor
+    workflow_id: str
+    run_id: str
+    workflow_type: str = ""
+    step: int | None = None
+    action: str | None = None
+    effect: str | None = None
+    idempotency_key: str | None = None
+    attempt: int | None = None
+    # Redacted before it gets here: arguments, outputs, errors, decisions.
+    data: dict[str, Any] = Field(default_factory=dict)
+    # When it happened, as the workflow saw it (deterministic), if the writer knows it.
+    occurred_at: datetime | None = None
+
+
+class AuditRecord(AuditEvent):
+    """A stored event: its place in the chain and its hash."""
+
+    seq: int
+    recorded_at: datetime
+    prev_hash: str
+    hash: str
+
+
+class ChainBreak(BaseModel):
+    seq: int
+    event_id: str
+    reason: str
+
+
+class VerifyReport(BaseModel):
+    checked: int
+    ok: bool
+    first_break: ChainBreak | None = None
+    head_hash: str | None = None

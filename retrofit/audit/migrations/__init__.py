@@ -1,0 +1,1 @@
+"""Alembic migration set for the audit schema (a package so setuptools ships it)."""

@@ -1,0 +1,1 @@
+"""Audit schema revisions, applied in order by retrofit.audit.migrate."""

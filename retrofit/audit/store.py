@@ -1,0 +1,299 @@
+"""The audit store: appends events to the hash chain and reads them back.
+
+    async with await AuditStore.open("sqlite:///var/retrofit/audit.db") as store:
+        await store.append(events)
+        report = await store.verify()
+
+Appends are idempotent on `event_id`, one transaction per call, and safe with any number of
+writers (tasks or processes): see `engine.py` for the lock that keeps the chain linear.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, String, Text, cast, func, insert, select, type_coerce
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from retrofit.audit.chain import (
+    GENESIS_HASH,
+    RECORD_FIELDS,
+    ChainVerifier,
+    canonical_json,
+    event_row,
+    format_utc,
+    hash_row,
+)
+from retrofit.audit.engine import EncodedJSON, chain_write, create_audit_engine, single_connection
+from retrofit.audit.events import AuditEvent, AuditRecord, VerifyReport
+from retrofit.audit.migrate import upgrade_engine
+from retrofit.audit.schema import audit_events
+
+# Stays well under SQLite's host-parameter limit (999 on old builds) in the existence check.
+_ID_CHUNK = 500
+
+_columns = [audit_events.c[name] for name in RECORD_FIELDS]
+_seq = audit_events.c.seq
+_DATA = RECORD_FIELDS.index("data")
+_OCCURRED_AT = RECORD_FIELDS.index("occurred_at")
+
+# On SQLite, rows go to the driver as tuples in RECORD_FIELDS order, already in their stored form:
+# per-row parameter processing in SQLAlchemy costs more than SQLite's own insert. A test holds the
+# placeholder order to RECORD_FIELDS.
+SQLITE_INSERT = insert(audit_events).compile(dialect=sqlite.dialect(), column_keys=list(RECORD_FIELDS))
+
+
+def _select_records() -> Select[Any]:
+    return select(*_columns)
+
+
+def _verify_columns(on_sqlite: bool) -> list[ColumnElement[Any]]:
+    """The columns as verify reads them: the stored text where that is what gets hashed.
+
+    Parsing `data` only to encode it again, and building datetimes only to format them, would
+    cost more than the hashing itself. `data` is stored canonical; SQLite timestamps are stored
+    in the canonical text form (schema.SQLITE_TIMESTAMP_FORMAT).
+    """
+
+    columns: list[ColumnElement[Any]] = []
+    for column in _columns:
+        if column.name == "data":
+            columns.append(cast(column, Text).label(column.name))
+        elif on_sqlite and column.name in ("occurred_at", "recorded_at"):
+            columns.append(type_coerce(column, String).label(column.name))
+        else:
+            columns.append(column)
+    return columns
+
+
+def _to_record(row: Row[Any]) -> AuditRecord:
+    values = row._mapping
+    return AuditRecord.model_validate(
+        {
+            "event_id": values["event_id"],
+            "kind": values["kind"],
+            "actor": {
+                "kind": values["actor_kind"],
+                "name": values["actor_name"],
+                "identity": values["actor_identity"],
+            },
+            "workflow_id": values["workflow_id"],
+            "run_id": values["run_id"],
+            "workflow_type": values["workflow_type"],
+            "step": values["step"],
+            "action": values["action"],
+            "effect": values["effect"],
+            "idempotency_key": values["idempotency_key"],
+            "attempt": values["attempt"],
+            "data": values["data"],
+            "occurred_at": values["occurred_at"],
+            "seq": values["seq"],
+            "recorded_at": values["recorded_at"],
+            "prev_hash": values["prev_hash"],
+            "hash": values["hash"],
+        }
+    )
+
+
+def _first_of_each(events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    # A retried activity may hand the same event twice in one batch; the first copy wins.
+    seen: set[str] = set()
+    unique: list[AuditEvent] = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            unique.append(event)
+    return unique
+
+
+def _chain(events: list[AuditEvent], seq: int, prev_hash: str) -> list[list[Any]]:
+    """Rows for `events` after (`seq`, `prev_hash`), hashed, in RECORD_FIELDS order.
+
+    Timestamps and `data` are in their canonical text form: that is what gets hashed, and on
+    SQLite it is also exactly what gets stored.
+    """
+
+    recorded_at = format_utc(datetime.now(UTC))
+    rows: list[list[Any]] = []
+    for event in events:
+        seq += 1
+        row = event_row(event, seq=seq, prev_hash=prev_hash, recorded_at=recorded_at)
+        data_json = row[_DATA] = canonical_json(row[_DATA])
+        occurred_at = row[_OCCURRED_AT]
+        row[_OCCURRED_AT] = None if occurred_at is None else format_utc(occurred_at)
+        prev_hash = hash_row(row, data_json)
+        row.append(prev_hash)
+        rows.append(row)
+    return rows
+
+
+def _core_params(row: list[Any]) -> dict[str, Any]:
+    # Typed values for backends that go through SQLAlchemy's parameter processing.
+    params = dict(zip(RECORD_FIELDS, row, strict=True))
+    params["data"] = EncodedJSON(row[_DATA])
+    for name in ("occurred_at", "recorded_at"):
+        if params[name] is not None:
+            params[name] = datetime.fromisoformat(params[name])
+    return params
+
+
+async def _existing_event_ids(conn: AsyncConnection, event_ids: list[str], on_sqlite: bool) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(event_ids), _ID_CHUNK):
+        chunk = event_ids[start : start + _ID_CHUNK]
+        if on_sqlite:
+            # Plain placeholders: SQLAlchemy's expanding IN costs as much as the lookups here.
+            placeholders = ",".join("?" * len(chunk))
+            result = await conn.exec_driver_sql(
+                f"SELECT event_id FROM audit_events WHERE event_id IN ({placeholders})", tuple(chunk)
+            )
+        else:
+            result = await conn.execute(
+                select(audit_events.c.event_id).where(audit_events.c.event_id.in_(chunk))
+            )
+        found.update(result.scalars())
+    return found
+
+
+class AuditStore:
+    """Append-only, hash-chained audit records in a SQL database.
+
+    Build it with `open(url)`; the constructor takes an engine made by
+    `engine.create_audit_engine`, whose hooks the chain lock depends on.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._on_sqlite = engine.dialect.name == "sqlite"
+        # Writers in one process queue here instead of spinning on the database lock.
+        self._write_lock = asyncio.Lock()
+        # In-memory SQLite has a single shared connection: a read that ran while an append was
+        # open would end (roll back) the append's transaction, so reads queue as well.
+        self._reads_share_writer = single_connection(engine)
+
+    @classmethod
+    async def open(cls, url: str, *, migrate: bool = True) -> AuditStore:
+        """Connect to `url` (see `normalize_url`), upgrading the schema first unless told not to."""
+
+        engine = create_audit_engine(url)
+        try:
+            if migrate:
+                await upgrade_engine(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> AuditStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _reading(self) -> AbstractAsyncContextManager[Any]:
+        return self._write_lock if self._reads_share_writer else nullcontext()
+
+    async def append(self, events: Sequence[AuditEvent]) -> int:
+        """Chain and store `events` in one transaction; returns how many were new.
+
+        Events whose `event_id` is already stored, or repeated within `events`, are skipped.
+        """
+
+        batch = _first_of_each(events)
+        if not batch:
+            return 0
+        async with self._write_lock, chain_write(self._engine) as conn:
+            # Both reads happen under the chain lock: nobody can insert the same event or move
+            # the head between them and our insert.
+            known = await _existing_event_ids(conn, [event.event_id for event in batch], self._on_sqlite)
+            fresh = [event for event in batch if event.event_id not in known]
+            if not fresh:
+                return 0
+            head = (
+                await conn.execute(select(_seq, audit_events.c.hash).order_by(_seq.desc()).limit(1))
+            ).first()
+            seq, prev_hash = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS_HASH)
+            rows = _chain(fresh, seq, prev_hash)
+            # Either way one executemany, not one INSERT per row.
+            if self._on_sqlite:
+                await conn.exec_driver_sql(SQLITE_INSERT.string, [tuple(row) for row in rows])
+            else:
+                await conn.execute(insert(audit_events), [_core_params(row) for row in rows])
+        return len(fresh)
+
+    async def count(self) -> int:
+        async with self._reading(), self._engine.connect() as conn:
+            total = await conn.scalar(select(func.count()).select_from(audit_events))
+        return int(total or 0)
+
+    async def tail(self, limit: int = 20) -> list[AuditRecord]:
+        """The newest `limit` records, oldest first."""
+
+        query = _select_records().order_by(_seq.desc()).limit(limit)
+        async with self._reading(), self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_to_record(row) for row in reversed(rows)]
+
+    async def for_workflow(self, workflow_id: str) -> list[AuditRecord]:
+        """Every record of one workflow (all its runs), in chain order."""
+
+        query = _select_records().where(audit_events.c.workflow_id == workflow_id).order_by(_seq)
+        async with self._reading(), self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_to_record(row) for row in rows]
+
+    async def _row_batches(
+        self, columns: Sequence[ColumnElement[Any]], batch: int
+    ) -> AsyncGenerator[Sequence[Row[Any]], None]:
+        # Keyset pagination on seq, one short read per batch: no transaction stays open while the
+        # caller works, and rows appended meanwhile only ever land after the cursor.
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        after = 0
+        while True:
+            query = select(*columns).where(_seq > after).order_by(_seq).limit(batch)
+            async with self._reading(), self._engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+            if not rows:
+                return
+            yield rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    async def iter_records(self, batch: int = 5000) -> AsyncIterator[AuditRecord]:
+        """Every record in seq order, read `batch` rows at a time."""
+
+        async with aclosing(self._row_batches(_columns, batch)) as batches:
+            async for rows in batches:
+                for row in rows:
+                    yield _to_record(row)
+
+    async def verify(self, batch: int = 5000) -> VerifyReport:
+        """Re-hash the whole chain from the genesis and report the first break, if any."""
+
+        verifier = ChainVerifier()
+        async with aclosing(self._row_batches(_verify_columns(self._on_sqlite), batch)) as batches:
+            async for rows in batches:
+                for row in rows:
+                    if not verifier.feed_row(row, row[_DATA]):
+                        return verifier.report()
+        return verifier.report()

@@ -1,0 +1,1 @@
+"""The `retrofit` command line: dev stack, worker, start, connectors, audit."""

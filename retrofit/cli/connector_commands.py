@@ -1,0 +1,44 @@
+"""`retrofit connectors ...` — for integrators."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from retrofit.cli.output import console, fail
+from retrofit.registry import load_connectors
+from retrofit.sdk.errors import PluginError
+
+app = typer.Typer(help="Connector plugins and their actions (integrators).", no_args_is_help=True)
+
+
+@app.command("list")
+def list_connectors(
+    schemas: bool = typer.Option(False, "--schemas", help="Also print each action's input JSON schema."),
+) -> None:
+    """List every discovered connector plugin and its actions."""
+    try:
+        loaded = load_connectors()
+    except PluginError as exc:
+        fail(str(exc))
+        return
+    table = Table(title="Connectors (entry-point group retrofit.connectors)")
+    for col in ("action", "effect", "timeout", "max attempts", "compensate", "description"):
+        table.add_column(col, overflow="fold")
+    for item in loaded:
+        for spec in item.spec.actions:
+            table.add_row(
+                spec.name,
+                spec.effect.value,
+                f"{spec.timeout.total_seconds():g}s",
+                str(spec.retry.maximum_attempts),
+                spec.compensate or "",
+                spec.description.splitlines()[0],
+            )
+    console.print(table)
+    for item in loaded:
+        console.print(f"[bold]{item.spec.name}[/] — {item.spec.plugin}")
+        if schemas:
+            for spec in item.spec.actions:
+                console.print(f"  {spec.name} input:")
+                console.print_json(data=spec.input_schema())

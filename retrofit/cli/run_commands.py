@@ -1,0 +1,154 @@
+"""`retrofit dev | worker | start | demo` — running the stack and starting workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from temporalio.client import WorkflowFailureError
+
+from retrofit.cli.output import console, fail, print_json
+from retrofit.embedded.demo import DemoFailed
+from retrofit.embedded.dev_server import DevServerError
+from retrofit.embedded.stack import embedded_stack
+from retrofit.registry import load_workflows
+from retrofit.sdk.errors import PluginError
+from retrofit.settings import RetrofitSettings
+from retrofit.worker import build_worker, connect
+from retrofit.workflow_catalog import find_workflow
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(dev)
+    app.command()(worker)
+    app.command()(start)
+    app.command()(demo)
+
+
+def dev(
+    demo: bool = typer.Option(False, "--demo", help="Also start the demo legacy systems."),
+    port: int = typer.Option(7233, help="Temporal frontend port."),
+    ui_port: int = typer.Option(8233, help="Temporal Web UI port."),
+) -> None:
+    """Embedded stack: Temporal dev server + Web UI and a worker with every connector and workflow."""
+    settings = RetrofitSettings()
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with embedded_stack(settings, demo=demo, port=port, ui_port=ui_port) as stack:
+            console.print(f"[bold green]Temporal Web UI[/]: {stack.ui_url}")
+            console.print(
+                f"Temporal frontend: {stack.settings.temporal_address}  task queue: {settings.task_queue}"
+            )
+            console.print(f"Audit store: {settings.audit_db_url}")
+            for name, url in stack.demo_systems.items():
+                console.print(f"Demo legacy system {name}: {url}")
+            console.print("Worker running. Ctrl-C to stop.")
+            await stop.wait()
+        console.print("stopped")
+
+    _run(go())
+
+
+def worker() -> None:
+    """Run a worker against RETROFIT_TEMPORAL_ADDRESS with every discovered connector and workflow."""
+    settings = RetrofitSettings()
+
+    async def go() -> None:
+        client = await connect(settings)
+        w = build_worker(client, settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Graceful: stop polling, let in-flight activities finish (or be retried elsewhere).
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(w.shutdown()))
+        console.print(
+            f"worker on {settings.temporal_address} namespace {settings.temporal_namespace} "
+            f"task queue {settings.task_queue}"
+        )
+        await w.run()
+
+    _run(go())
+
+
+def start(
+    workflow: str = typer.Argument(..., help="Workflow type, e.g. CreditLimitReview."),
+    input: str = typer.Option("{}", "--input", "-i", help="Workflow input as JSON."),
+    id: str | None = typer.Option(None, "--id", help="Workflow id (default: generated)."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for the result and print it."),
+    summary: str | None = typer.Option(None, "--summary", help="One line shown in the Temporal UI."),
+) -> None:
+    """Start a workflow (business users). The input is validated before anything starts."""
+    settings = RetrofitSettings()
+    try:
+        info = find_workflow(load_workflows(), workflow)
+    except (LookupError, PluginError) as exc:
+        fail(str(exc))
+        return
+    try:
+        raw = json.loads(input)
+    except json.JSONDecodeError as exc:
+        fail(f"--input is not valid JSON: {exc}")
+        return
+    arg: Any = raw
+    if info.input_model is not None:
+        try:
+            arg = info.input_model.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            fail(f"invalid input for {info.name}: {problems}")
+            return
+    workflow_id = id or f"{info.name}-{uuid.uuid4().hex[:12]}"
+
+    async def go() -> None:
+        client = await connect(settings)
+        handle = await client.start_workflow(
+            info.name,
+            arg,
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            static_summary=summary or f"{info.name} started from the CLI",
+            static_details=f"Input:\n```json\n{json.dumps(raw, indent=2)[:1500]}\n```",
+        )
+        console.print(f"started [bold]{info.name}[/] id={handle.id} run={handle.result_run_id}")
+        console.print(f"UI: {settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows/{handle.id}")
+        if wait:
+            try:
+                result = await handle.result()
+            except WorkflowFailureError as exc:
+                cause = exc.cause
+                fail(f"workflow failed: {getattr(cause, 'message', None) or cause}")
+                return
+            print_json(result.model_dump(mode="json") if hasattr(result, "model_dump") else result)
+
+    _run(go())
+
+
+def demo(
+    port: int = typer.Option(7233, help="Temporal frontend port."),
+    ui_port: int = typer.Option(8233, help="Temporal Web UI port."),
+) -> None:
+    """The end-to-end demo, non-interactively: embedded stack, demo systems, a workflow, its audit trail."""
+    from retrofit.embedded.demo import run_demo
+
+    _run(run_demo(RetrofitSettings(), port=port, ui_port=ui_port))
+
+
+def _run(coro: Any) -> None:
+    try:
+        asyncio.run(coro)
+    except (DevServerError, PluginError, DemoFailed) as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        if "connect" in str(exc).lower():
+            fail(f"cannot reach Temporal: {exc}")
+        raise

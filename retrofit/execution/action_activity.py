@@ -1,0 +1,149 @@
+"""One Temporal activity per action, named `<connector>.<action>`.
+
+The activity writes the audit records of its own execution (proposed, policy decision, started,
+attempt failed, succeeded) so an allowed call costs one activity, not three. Event ids are
+deterministic, so a retried attempt never duplicates the proposal, and each attempt is recorded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from retrofit.audit.events import AuditEvent, AuditKind
+from retrofit.execution.error_mapping import classify
+from retrofit.execution.resources import WorkerResources
+from retrofit.gate.contracts import ActionInvocation, ActionOutcome
+from retrofit.gate.policy import Outcome
+from retrofit.redaction import redact
+from retrofit.sdk.context import ActionContext, bind_call, unbind_call
+from retrofit.sdk.spec import ActionSpec
+
+ActionActivity = Callable[[ActionInvocation], Awaitable[ActionOutcome]]
+
+
+def build_action_activity(spec: ActionSpec, resources: WorkerResources) -> ActionActivity:
+    async def run(invocation: ActionInvocation) -> ActionOutcome:
+        info = activity.info()
+        if info.workflow_id is None or info.workflow_run_id is None:
+            # Standalone activities have no workflow: no step, no idempotency, no audit context.
+            raise RuntimeError(f"{spec.name} must be called from a workflow, through the gate")
+        workflow_id, run_id = info.workflow_id, info.workflow_run_id
+        events = _Events(spec, invocation, workflow_id, run_id, info.attempt)
+        pre = [events.started()]
+        if info.attempt == 1:
+            # Later attempts skip these; if attempt 1 died before writing them, the event ids are
+            # the same and the store would ignore the duplicates anyway.
+            pre = [events.proposed(), events.decided(), *pre]
+        store = resources.store
+        await store.append(pre)
+
+        token = bind_call(
+            ActionContext(
+                action=spec.name,
+                idempotency_key=invocation.idempotency_key,
+                workflow_id=workflow_id,
+                run_id=run_id,
+                step=invocation.step,
+                attempt=info.attempt,
+            )
+        )
+        try:
+            request = spec.input_model.model_validate(invocation.arguments)
+            method = getattr(resources.connector(spec.connector), spec.method)
+            result = await method(request)
+            output = spec.output_model.model_validate(
+                result.model_dump() if isinstance(result, BaseModel) else result
+            )
+        except Exception as exc:
+            error = classify(exc)
+            await store.append([events.attempt_failed(error.type, error.message, error.retryable)])
+            raise error.to_application_error() from exc
+        finally:
+            unbind_call(token)
+
+        dumped = output.model_dump(mode="json")
+        await store.append([events.succeeded(dumped)])
+        return ActionOutcome(output=dumped, attempt=info.attempt)
+
+    return activity.defn(name=spec.name)(run)
+
+
+class _Events:
+    """Builds this execution's audit events with deterministic ids."""
+
+    def __init__(
+        self, spec: ActionSpec, invocation: ActionInvocation, workflow_id: str, run_id: str, attempt: int
+    ) -> None:
+        self._spec = spec
+        self._inv = invocation
+        self._workflow_id = workflow_id
+        self._run_id = run_id
+        self._attempt = attempt
+        self._prefix = f"{workflow_id}/{run_id}/{invocation.step}"
+
+    def _event(
+        self, kind: AuditKind, suffix: str, data: dict[str, Any], *, attempt: int | None, at: datetime
+    ) -> AuditEvent:
+        return AuditEvent(
+            event_id=f"{self._prefix}/{suffix}",
+            kind=kind,
+            actor=self._inv.actor,
+            workflow_id=self._workflow_id,
+            run_id=self._run_id,
+            workflow_type=self._inv.workflow_type,
+            step=self._inv.step,
+            action=self._spec.name,
+            effect=self._spec.effect.value,
+            idempotency_key=self._inv.idempotency_key,
+            attempt=attempt,
+            data=data,
+            occurred_at=at,
+        )
+
+    def proposed(self) -> AuditEvent:
+        return self._event(
+            AuditKind.PROPOSED,
+            "proposed",
+            {"arguments": redact(self._inv.arguments)},
+            attempt=None,
+            at=self._inv.proposed_at,
+        )
+
+    def decided(self) -> AuditEvent:
+        decision = self._inv.decision
+        kind = AuditKind.ALLOWED if decision.outcome is not Outcome.DENY else AuditKind.DENIED
+        return self._event(
+            kind,
+            "decided",
+            {"decision": decision.model_dump(mode="json")},
+            attempt=None,
+            at=self._inv.proposed_at,
+        )
+
+    def started(self) -> AuditEvent:
+        return self._event(
+            AuditKind.STARTED, f"started/{self._attempt}", {}, attempt=self._attempt, at=_now()
+        )
+
+    def attempt_failed(self, error_type: str, message: str, retryable: bool) -> AuditEvent:
+        return self._event(
+            AuditKind.ATTEMPT_FAILED,
+            f"attempt_failed/{self._attempt}",
+            {"error_type": error_type, "error": message, "retryable": retryable},
+            attempt=self._attempt,
+            at=_now(),
+        )
+
+    def succeeded(self, output: dict[str, Any]) -> AuditEvent:
+        return self._event(
+            AuditKind.SUCCEEDED, "succeeded", {"output": redact(output)}, attempt=self._attempt, at=_now()
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

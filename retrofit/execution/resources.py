@@ -1,0 +1,61 @@
+"""What a worker opens once and closes on shutdown: the audit store and every connector."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from retrofit.audit.store import AuditStore
+from retrofit.sdk.connector import Connector, ConnectorSettings
+
+log = logging.getLogger(__name__)
+
+
+class WorkerResources:
+    def __init__(
+        self,
+        connector_classes: Sequence[type[Connector]],
+        audit_url: str,
+        settings_overrides: Mapping[str, ConnectorSettings] | None = None,
+    ) -> None:
+        self._classes = list(connector_classes)
+        self._audit_url = audit_url
+        self._overrides = dict(settings_overrides or {})
+        self._connectors: dict[str, Connector] = {}
+        self._store: AuditStore | None = None
+
+    @property
+    def store(self) -> AuditStore:
+        if self._store is None:
+            raise RuntimeError("worker resources are not open")
+        return self._store
+
+    def connector(self, name: str) -> Connector:
+        try:
+            return self._connectors[name]
+        except KeyError:
+            raise RuntimeError(f"connector {name!r} is not open on this worker") from None
+
+    async def open(self) -> None:
+        self._store = await AuditStore.open(self._audit_url)
+        try:
+            for cls in self._classes:
+                settings = self._overrides.get(cls.name) or cls.load_settings()
+                instance = cls(settings)
+                await instance.open()
+                self._connectors[cls.name] = instance
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        for name, instance in reversed(list(self._connectors.items())):
+            try:
+                await instance.close()
+            except Exception:
+                # One connector failing to close must not keep the others (or the store) open.
+                log.exception("connector %s failed to close", name)
+        self._connectors.clear()
+        if self._store is not None:
+            await self._store.close()
+            self._store = None

@@ -1,0 +1,29 @@
+"""Workflow-side gate: deterministic code only (stdlib, pydantic, `temporalio.workflow`)."""
+
+from retrofit.gate.errors import (
+    ActionDeniedError,
+    ActionError,
+    ActionFailedError,
+    InvalidArgumentsError,
+    UnknownActionError,
+)
+from retrofit.gate.policy import ApprovalRequirement, Decision, Outcome, Policy, ProposedCall, Rule
+from retrofit.gate.run_action import run_action
+from retrofit.gate.state import act_as, continue_steps_from
+
+__all__ = [
+    "ActionDeniedError",
+    "ActionError",
+    "ActionFailedError",
+    "ApprovalRequirement",
+    "Decision",
+    "InvalidArgumentsError",
+    "Outcome",
+    "Policy",
+    "ProposedCall",
+    "Rule",
+    "UnknownActionError",
+    "act_as",
+    "continue_steps_from",
+    "run_action",
+]

@@ -1,0 +1,54 @@
+"""Failures the gate raises inside workflow code.
+
+They are `ApplicationError`s, so an uncaught one fails the workflow with a clear type and message
+(rather than failing the workflow task and retrying forever), and a workflow can catch them to
+compensate or escalate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.exceptions import ApplicationError
+
+
+class ActionError(ApplicationError):
+    error_type = "ActionError"
+
+    def __init__(self, message: str, *, action: str, step: int, **details: Any) -> None:
+        super().__init__(
+            message,
+            {"action": action, "step": step, **details},
+            type=self.error_type,
+            non_retryable=True,
+        )
+        self.action = action
+        self.step = step
+
+
+class UnknownActionError(ActionError):
+    """No connector on this worker declares the action."""
+
+    error_type = "UnknownAction"
+
+
+class InvalidArgumentsError(ActionError):
+    """The arguments do not match the action's input model; nothing ran."""
+
+    error_type = "InvalidArguments"
+
+
+class ActionDeniedError(ActionError):
+    """Policy refused the call; nothing ran."""
+
+    error_type = "PolicyDenied"
+
+
+class ActionFailedError(ActionError):
+    """The action ran and failed for good (non-retryable, auth, input, retries or time exhausted)."""
+
+    error_type = "ActionFailed"
+
+    def __init__(self, message: str, *, action: str, step: int, kind: str, **details: Any) -> None:
+        super().__init__(message, action=action, step=step, kind=kind, **details)
+        self.kind = kind

@@ -1,0 +1,226 @@
+"""The gate: the one way workflow code calls a legacy system.
+
+    validate arguments -> policy -> (approval) -> action activity (audits proposed/started/outcome)
+    -> validate output
+
+Deterministic: only stdlib, pydantic and `temporalio.workflow` here; every write to the audit
+store and every connector call happens in an activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, TypeVar, overload
+
+from pydantic import BaseModel, ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+
+from retrofit.audit.events import AuditEvent, AuditKind
+from retrofit.gate import catalog
+from retrofit.gate.contracts import AUDIT_ACTIVITY, ActionInvocation, ActionOutcome, AuditBatch
+from retrofit.gate.errors import (
+    ActionDeniedError,
+    ActionFailedError,
+    InvalidArgumentsError,
+    UnknownActionError,
+)
+from retrofit.gate.policy import Decision, Outcome, Policy, ProposedCall
+from retrofit.gate.state import gate_state
+from retrofit.redaction import redact, summarize
+from retrofit.sdk.spec import ActionSpec
+
+M = TypeVar("M", bound=BaseModel)
+
+_AUDIT_TIMEOUT = timedelta(seconds=30)
+_AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+@overload
+async def run_action(
+    name: str,
+    arguments: BaseModel | Mapping[str, Any],
+    *,
+    returns: type[M],
+    summary: str | None = None,
+    policy: Policy | None = None,
+) -> M: ...
+
+
+@overload
+async def run_action(
+    name: str,
+    arguments: BaseModel | Mapping[str, Any],
+    *,
+    returns: None = None,
+    summary: str | None = None,
+    policy: Policy | None = None,
+) -> BaseModel: ...
+
+
+async def run_action(
+    name: str,
+    arguments: BaseModel | Mapping[str, Any],
+    *,
+    returns: type[BaseModel] | None = None,
+    summary: str | None = None,
+    policy: Policy | None = None,
+) -> BaseModel:
+    """Call action `name` (`connector.action`) through validation, policy, approval and audit.
+
+    Raises (all `ApplicationError`s): `UnknownActionError`, `InvalidArgumentsError`,
+    `ActionDeniedError`, `ActionFailedError`. Returns the action's output model (or `returns`).
+    """
+    state = gate_state()
+    step = state.next_step()
+    raw = arguments.model_dump(mode="json") if isinstance(arguments, BaseModel) else dict(arguments)
+
+    spec = catalog.lookup(name)
+    if spec is None:
+        known = ", ".join(catalog.names()) or "none"
+        await _record(step, AuditKind.UNKNOWN, name, None, {"arguments": redact(raw), "known": known})
+        raise UnknownActionError(
+            f"unknown action {name!r} (this worker serves: {known})", action=name, step=step
+        )
+
+    try:
+        validated = spec.input_model.model_validate(raw)
+    except ValidationError as exc:
+        problems = _validation_problems(exc)
+        await _record(step, AuditKind.INVALID, name, spec, {"arguments": redact(raw), "errors": problems})
+        raise InvalidArgumentsError(
+            f"invalid arguments for {name}: " + "; ".join(problems), action=name, step=step, errors=problems
+        ) from None
+    args = validated.model_dump(mode="json")
+
+    decision = (policy or catalog.policy()).decide(
+        ProposedCall(action=name, effect=spec.effect, arguments=args)
+    )
+    if decision.outcome is Outcome.DENY:
+        await _record(
+            step,
+            AuditKind.DENIED,
+            name,
+            spec,
+            {"arguments": redact(args), "decision": decision.model_dump(mode="json")},
+        )
+        raise ActionDeniedError(f"{name} denied by policy: {decision.reason}", action=name, step=step)
+    if decision.outcome is Outcome.REQUIRE_APPROVAL:
+        # The approval step plugs in here; until it exists, a call that needs one does not run.
+        await _record(
+            step,
+            AuditKind.DENIED,
+            name,
+            spec,
+            {"arguments": redact(args), "decision": decision.model_dump(mode="json")},
+        )
+        raise ActionDeniedError(
+            f"{name} needs an approval and this worker has no approval step", action=name, step=step
+        )
+
+    return await _execute(spec, step, args, decision, summary, returns)
+
+
+async def _execute(
+    spec: ActionSpec,
+    step: int,
+    args: dict[str, Any],
+    decision: Decision,
+    summary: str | None,
+    returns: type[BaseModel] | None,
+) -> BaseModel:
+    info = workflow.info()
+    state = gate_state()
+    invocation = ActionInvocation(
+        action=spec.name,
+        arguments=args,
+        step=step,
+        idempotency_key=f"{info.workflow_id}#{step}",
+        workflow_type=info.workflow_type,
+        actor=state.actor,
+        decision=decision,
+        proposed_at=workflow.now(),
+    )
+    workflow.set_current_details(f"Step {step}: running **{spec.name}** ({spec.effect.value})")
+    try:
+        outcome = await workflow.execute_activity(
+            spec.name,
+            invocation,
+            result_type=ActionOutcome,
+            start_to_close_timeout=spec.timeout,
+            retry_policy=RetryPolicy(
+                initial_interval=spec.retry.initial_interval,
+                backoff_coefficient=spec.retry.backoff,
+                maximum_interval=spec.retry.maximum_interval,
+                maximum_attempts=spec.retry.maximum_attempts,
+            ),
+            summary=summary or f"step {step}: {spec.name} {summarize(args, 80)}",
+        )
+    except ActivityError as exc:
+        kind, message = _failure_kind(exc)
+        await _record(
+            step,
+            AuditKind.FAILED,
+            spec.name,
+            spec,
+            {"arguments": redact(args), "kind": kind, "error": message},
+            idempotency_key=invocation.idempotency_key,
+        )
+        workflow.set_current_details(f"Step {step}: **{spec.name}** failed ({kind})")
+        raise ActionFailedError(
+            f"{spec.name} failed ({kind}): {message}", action=spec.name, step=step, kind=kind
+        ) from None
+    workflow.set_current_details(f"Step {step}: **{spec.name}** done")
+    output = spec.output_model.model_validate(outcome.output)
+    if returns is not None and not isinstance(output, returns):
+        return returns.model_validate(outcome.output)
+    return output
+
+
+def _failure_kind(exc: ActivityError) -> tuple[str, str]:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError):
+        return (cause.type or "ApplicationError"), cause.message
+    if isinstance(cause, TimeoutError):
+        return "Timeout", f"{cause.type.name if cause.type else 'timeout'}: {cause.message}"
+    return type(cause).__name__ if cause else "Unknown", str(cause or exc)
+
+
+def _validation_problems(exc: ValidationError) -> list[str]:
+    # Only locations and messages: the offending input values may be sensitive.
+    return [f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()]
+
+
+async def _record(
+    step: int,
+    kind: AuditKind,
+    action: str,
+    spec: ActionSpec | None,
+    data: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+) -> None:
+    info = workflow.info()
+    event = AuditEvent(
+        event_id=f"{info.workflow_id}/{info.run_id}/{step}/{kind.value}",
+        kind=kind,
+        actor=gate_state().actor,
+        workflow_id=info.workflow_id,
+        run_id=info.run_id,
+        workflow_type=info.workflow_type,
+        step=step,
+        action=action,
+        effect=spec.effect.value if spec else None,
+        idempotency_key=idempotency_key,
+        data=data,
+        occurred_at=workflow.now(),
+    )
+    await workflow.execute_activity(
+        AUDIT_ACTIVITY,
+        AuditBatch(events=[event]),
+        start_to_close_timeout=_AUDIT_TIMEOUT,
+        retry_policy=_AUDIT_RETRY,
+        summary=f"audit: {kind.value} {action}",
+    )

@@ -1,0 +1,43 @@
+"""Per-workflow-run gate state, kept on the workflow instance so it lives and dies with the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+from retrofit.audit.events import Actor, ActorKind
+
+_ATTR = "_retrofit_gate_state"
+
+
+@dataclass
+class GateState:
+    actor: Actor
+    step: int = 0
+
+    def next_step(self) -> int:
+        self.step += 1
+        return self.step
+
+
+def gate_state() -> GateState:
+    instance = workflow.instance()
+    state: GateState | None = getattr(instance, _ATTR, None)
+    if state is None:
+        info = workflow.info()
+        state = GateState(actor=Actor(kind=ActorKind.WORKFLOW, name=info.workflow_type))
+        setattr(instance, _ATTR, state)
+    return state
+
+
+def act_as(actor: Actor) -> None:
+    """Attribute the calls that follow to `actor` (e.g. the agent and its model)."""
+    gate_state().actor = actor
+
+
+def continue_steps_from(step: int) -> None:
+    """After continue-as-new, keep numbering steps where the previous run stopped, so idempotency
+    keys (workflow id + step) never repeat within one workflow id."""
+    state = gate_state()
+    state.step = max(state.step, step)

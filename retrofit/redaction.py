@@ -1,0 +1,66 @@
+"""Redaction of secrets before anything is stored, logged, summarised or sent to a model.
+
+Pure (stdlib + pydantic): it runs inside workflows as well as activities. Two rules:
+fields whose *name* says secret (password, token, api_key, ...) and values that are
+`pydantic.SecretStr`/`SecretBytes` are replaced by a marker. PII patterns come later with the
+agent guardrails and plug in here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, SecretBytes, SecretStr
+
+REDACTED = "[REDACTED]"
+
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|apikey|authorization|auth|credential|"
+    r"private[_-]?key|session[_-]?id|cookie|signature)",
+    re.IGNORECASE,
+)
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key))
+
+
+def redact(value: Any) -> Any:
+    """A JSON-safe copy of `value` with secrets replaced by `[REDACTED]`."""
+    if isinstance(value, BaseModel):
+        return _redact_model(value)
+    if isinstance(value, SecretStr | SecretBytes):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {
+            str(k): (REDACTED if is_secret_key(str(k)) and v not in (None, "") else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _redact_model(model: BaseModel) -> Any:
+    # Secret-typed fields first (their JSON dump would be "**********", which hides that they were set).
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        raw = getattr(model, name)
+        if isinstance(raw, SecretStr | SecretBytes):
+            out[name] = REDACTED
+    dumped = model.model_dump(mode="json")
+    for key, val in dumped.items():
+        if key not in out:
+            out[key] = REDACTED if is_secret_key(key) and val not in (None, "") else redact(val)
+    return out
+
+
+def summarize(value: Any, limit: int = 120) -> str:
+    """A one-line, redacted, truncated rendering for activity summaries and CLI tables."""
+    text = json.dumps(redact(value), separators=(",", ":"), sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

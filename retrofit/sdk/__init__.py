@@ -1,0 +1,35 @@
+"""The integrator-facing connector SDK."""
+
+from retrofit.sdk.action import action
+from retrofit.sdk.connector import Connector, ConnectorSettings
+from retrofit.sdk.context import ActionContext, current_call
+from retrofit.sdk.describe import describe_connector
+from retrofit.sdk.effect import Effect
+from retrofit.sdk.errors import (
+    ActionInputError,
+    AuthError,
+    NonRetryableError,
+    PluginError,
+    RetrofitError,
+    RetryableError,
+)
+from retrofit.sdk.spec import ActionSpec, ConnectorSpec, RetrySettings
+
+__all__ = [
+    "ActionContext",
+    "ActionInputError",
+    "ActionSpec",
+    "AuthError",
+    "Connector",
+    "ConnectorSettings",
+    "ConnectorSpec",
+    "Effect",
+    "NonRetryableError",
+    "PluginError",
+    "RetrofitError",
+    "RetrySettings",
+    "RetryableError",
+    "action",
+    "current_call",
+    "describe_connector",
+]

@@ -1,0 +1,47 @@
+"""The base class every connector plugin derives from."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConnectorSettings(BaseSettings):
+    """Base of a connector's settings model.
+
+    Values come from the environment as `RETROFIT_<CONNECTOR>_<FIELD>` (or a `.env` file); declare
+    secrets as `pydantic.SecretStr` so they are never printed, stored or sent anywhere.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", env_file=".env", env_file_encoding="utf-8")
+
+
+class Connector:
+    """A legacy system wrapped as typed actions.
+
+    Subclasses set `name`, optionally a `Settings` model, and declare `@action` methods. The
+    framework builds one instance per worker, calls `open()` once before the first action and
+    `close()` on shutdown, so clients (HTTP pools, SOAP transports, DB engines) live for the worker.
+    """
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+
+    def __init__(self, settings: ConnectorSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def env_prefix(cls) -> str:
+        return f"RETROFIT_{cls.name.upper()}_"
+
+    @classmethod
+    def load_settings(cls, **overrides: Any) -> ConnectorSettings:
+        """Read this connector's settings from the environment, with explicit overrides on top."""
+        return cls.Settings(_env_prefix=cls.env_prefix(), **overrides)
+
+    async def open(self) -> None:
+        """Open clients. Called once per worker before any action runs."""
+
+    async def close(self) -> None:
+        """Release clients. Called once when the worker shuts down."""

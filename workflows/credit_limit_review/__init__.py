@@ -1,0 +1,1 @@
+"""Credit-limit review: a business workflow over the demo ledger."""

@@ -1,0 +1,1 @@
+"""SingleAction: run one named action through the gate (an ops and business-user tool)."""
