@@ -34,24 +34,20 @@ def build_action_activity(spec: ActionSpec, resources: WorkerResources) -> Actio
             raise RuntimeError(f"{spec.name} must be called from a workflow, through the gate")
         workflow_id, run_id = info.workflow_id, info.workflow_run_id
         events = _Events(spec, invocation, workflow_id, run_id, info.attempt)
-        pre = [events.started()]
-        if info.attempt == 1:
-            # Later attempts skip these; if attempt 1 died before writing them, the event ids are
-            # the same and the store would ignore the duplicates anyway.
-            pre = [events.proposed(), events.decided(), *pre]
         store = resources.store
-        await store.append(pre)
+        # Every attempt writes the proposal and decision again: if attempt 1 died before writing
+        # them they still land, and otherwise their deterministic ids make the store skip them.
+        await store.append([events.proposed(), events.decided(), events.started()])
 
-        token = bind_call(
-            ActionContext(
-                action=spec.name,
-                idempotency_key=invocation.idempotency_key,
-                workflow_id=workflow_id,
-                run_id=run_id,
-                step=invocation.step,
-                attempt=info.attempt,
-            )
+        context = ActionContext(
+            action=spec.name,
+            idempotency_key=invocation.idempotency_key,
+            workflow_id=workflow_id,
+            run_id=run_id,
+            step=invocation.step,
+            attempt=info.attempt,
         )
+        token = bind_call(context)
         try:
             request = spec.input_model.model_validate(invocation.arguments)
             method = getattr(resources.connector(spec.connector), spec.method)
@@ -61,13 +57,15 @@ def build_action_activity(spec: ActionSpec, resources: WorkerResources) -> Actio
             )
         except Exception as exc:
             error = classify(exc)
-            await store.append([events.attempt_failed(error.type, error.message, error.retryable)])
+            await store.append(
+                [events.attempt_failed(error.type, error.message, error.retryable, context.exchanges)]
+            )
             raise error.to_application_error() from exc
         finally:
             unbind_call(token)
 
         dumped = output.model_dump(mode="json")
-        await store.append([events.succeeded(dumped)])
+        await store.append([events.succeeded(dumped, context.exchanges)])
         return ActionOutcome(output=dumped, attempt=info.attempt)
 
     return activity.defn(name=spec.name)(run)
@@ -130,19 +128,25 @@ class _Events:
             AuditKind.STARTED, f"started/{self._attempt}", {}, attempt=self._attempt, at=_now()
         )
 
-    def attempt_failed(self, error_type: str, message: str, retryable: bool) -> AuditEvent:
+    def attempt_failed(
+        self, error_type: str, message: str, retryable: bool, exchanges: list[dict[str, Any]]
+    ) -> AuditEvent:
+        data: dict[str, Any] = {"error_type": error_type, "error": message, "retryable": retryable}
+        if exchanges:
+            data["exchanges"] = exchanges
         return self._event(
             AuditKind.ATTEMPT_FAILED,
             f"attempt_failed/{self._attempt}",
-            {"error_type": error_type, "error": message, "retryable": retryable},
+            data,
             attempt=self._attempt,
             at=_now(),
         )
 
-    def succeeded(self, output: dict[str, Any]) -> AuditEvent:
-        return self._event(
-            AuditKind.SUCCEEDED, "succeeded", {"output": redact(output)}, attempt=self._attempt, at=_now()
-        )
+    def succeeded(self, output: dict[str, Any], exchanges: list[dict[str, Any]]) -> AuditEvent:
+        data: dict[str, Any] = {"output": redact(output)}
+        if exchanges:
+            data["exchanges"] = exchanges
+        return self._event(AuditKind.SUCCEEDED, "succeeded", data, attempt=self._attempt, at=_now())
 
 
 def _now() -> datetime:

@@ -2,7 +2,7 @@
 
 from retrofit.sdk.action import action
 from retrofit.sdk.connector import Connector, ConnectorSettings
-from retrofit.sdk.context import ActionContext, current_call
+from retrofit.sdk.context import ActionContext, capture_exchange, current_call
 from retrofit.sdk.describe import describe_connector
 from retrofit.sdk.effect import Effect
 from retrofit.sdk.errors import (
@@ -30,6 +30,7 @@ __all__ = [
     "RetrySettings",
     "RetryableError",
     "action",
+    "capture_exchange",
     "current_call",
     "describe_connector",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 _current: ContextVar[ActionContext] = ContextVar("retrofit_action_context")
 
@@ -16,6 +17,8 @@ class ActionContext:
     run_id: str
     step: int
     attempt: int
+    # Wire-level exchanges the connector bases captured (already redacted), for the audit trail.
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
 
 
 def current_call() -> ActionContext:
@@ -33,3 +36,20 @@ def bind_call(context: ActionContext) -> object:
 
 def unbind_call(token: object) -> None:
     _current.reset(token)  # type: ignore[arg-type]
+
+
+MAX_EXCHANGES = 20
+
+
+def capture_exchange(exchange: dict[str, Any]) -> None:
+    """Attach one redacted request/response summary to the running call's audit record.
+
+    Connector bases (REST, SOAP, SQL) call this; outside an action it does nothing. Callers must
+    redact first: whatever is passed here is stored in the audit trail.
+    """
+    try:
+        context = _current.get()
+    except LookupError:
+        return
+    if len(context.exchanges) < MAX_EXCHANGES:
+        context.exchanges.append(exchange)
