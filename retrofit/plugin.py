@@ -11,6 +11,7 @@ from temporalio.plugin import SimplePlugin
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from retrofit.gate import catalog
+from retrofit.gate.interceptor import RetrofitInterceptor
 from retrofit.gate.policy import Policy
 from retrofit.registry import LoadedConnector
 from retrofit.sdk.connector import ConnectorSettings
@@ -26,12 +27,10 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def register_catalog(connectors: Sequence[LoadedConnector], policy: Policy | None) -> None:
+def register_catalog(connectors: Sequence[LoadedConnector]) -> None:
     for loaded in connectors:
         for spec in loaded.spec.actions:
             catalog.register(spec)
-    if policy is not None:
-        catalog.set_policy(policy)
 
 
 class RetrofitPlugin(SimplePlugin):
@@ -50,17 +49,21 @@ class RetrofitPlugin(SimplePlugin):
         policy: Policy | None = None,
         settings_overrides: Mapping[str, ConnectorSettings] | None = None,
     ) -> None:
-        register_catalog(connectors, policy)
+        register_catalog(connectors)
         activities: list[Any] = []
         run_context = None
         if audit_url is not None:
             # Imported here: clients and replayers need none of the I/O stack.
             from retrofit.execution.action_activity import build_action_activity
+            from retrofit.execution.answer_audit_activity import build_answer_audit_activity
             from retrofit.execution.audit_activity import build_audit_activity
+            from retrofit.execution.policy_activity import build_policy_activity
             from retrofit.execution.resources import WorkerResources
 
             resources = WorkerResources([c.cls for c in connectors], audit_url, settings_overrides)
             activities.append(build_audit_activity(resources))
+            activities.append(build_answer_audit_activity(resources))
+            activities.append(build_policy_activity(policy or Policy()))
             for loaded in connectors:
                 activities.extend(build_action_activity(s, resources) for s in loaded.spec.actions)
 
@@ -80,5 +83,6 @@ class RetrofitPlugin(SimplePlugin):
             activities=activities or None,
             workflows=list(workflows) or None,
             workflow_runner=sandbox_runner(),
+            interceptors=[RetrofitInterceptor()],
             run_context=run_context,
         )

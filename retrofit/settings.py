@@ -19,3 +19,5 @@ class RetrofitSettings(BaseSettings):
     # Any SQLAlchemy URL; plain `sqlite:///path` and `postgresql://...` pick the async driver.
     audit_db_url: str = "sqlite:///.retrofit/audit.db"
     data_dir: Path = Path(".retrofit")
+    # TOML policy (see examples/policy.toml); without one: READ allow, WRITE 1 approval, DESTRUCTIVE 2.
+    policy_file: Path | None = None

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from retrofit.gate.policy import Policy
 from retrofit.plugin import RetrofitPlugin
+from retrofit.policy_file import load_policy_file
 from retrofit.registry import LoadedConnector, load_connectors, load_workflows
 from retrofit.settings import RetrofitSettings
 
@@ -41,6 +42,8 @@ def build_worker(
     policy: Policy | None = None,
     task_queue: str | None = None,
 ) -> Worker:
+    if policy is None and settings.policy_file is not None:
+        policy = load_policy_file(settings.policy_file)
     plugin = RetrofitPlugin(
         connectors=load_connectors() if connectors is None else connectors,
         workflows=load_workflows() if workflows is None else workflows,

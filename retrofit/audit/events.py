@@ -22,6 +22,7 @@ class AuditKind(StrEnum):
     APPROVAL_GRANTED = "approval.granted"
     APPROVAL_REJECTED = "approval.rejected"
     APPROVAL_EXPIRED = "approval.expired"
+    APPROVAL_ESCALATED = "approval.escalated"
     APPROVAL_REFUSED = "approval.refused"  # an answer that failed the checks, ignored
     STARTED = "action.started"
     ATTEMPT_FAILED = "action.attempt_failed"

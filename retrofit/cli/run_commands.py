@@ -16,6 +16,7 @@ from retrofit.cli.output import console, fail, print_json
 from retrofit.embedded.demo import DemoFailed
 from retrofit.embedded.dev_server import DevServerError
 from retrofit.embedded.stack import embedded_stack
+from retrofit.policy_file import PolicyFileError
 from retrofit.registry import load_workflows
 from retrofit.sdk.errors import PluginError
 from retrofit.settings import RetrofitSettings
@@ -144,7 +145,7 @@ def demo(
 def _run(coro: Any) -> None:
     try:
         asyncio.run(coro)
-    except (DevServerError, PluginError, DemoFailed) as exc:
+    except (DevServerError, PluginError, PolicyFileError, DemoFailed) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         pass

@@ -17,7 +17,7 @@ from temporalio import activity
 from retrofit.audit.events import AuditEvent, AuditKind
 from retrofit.execution.error_mapping import classify
 from retrofit.execution.resources import WorkerResources
-from retrofit.gate.contracts import ActionInvocation, ActionOutcome
+from retrofit.gate.contracts import ActionInvocation, ActionOutcome, event_id
 from retrofit.gate.policy import Outcome
 from retrofit.redaction import redact
 from retrofit.sdk.context import ActionContext, bind_call, unbind_call
@@ -82,13 +82,12 @@ class _Events:
         self._workflow_id = workflow_id
         self._run_id = run_id
         self._attempt = attempt
-        self._prefix = f"{workflow_id}/{run_id}/{invocation.step}"
 
     def _event(
         self, kind: AuditKind, suffix: str, data: dict[str, Any], *, attempt: int | None, at: datetime
     ) -> AuditEvent:
         return AuditEvent(
-            event_id=f"{self._prefix}/{suffix}",
+            event_id=event_id(self._workflow_id, self._run_id, self._inv.step, suffix),
             kind=kind,
             actor=self._inv.actor,
             workflow_id=self._workflow_id,
@@ -114,14 +113,10 @@ class _Events:
 
     def decided(self) -> AuditEvent:
         decision = self._inv.decision
-        kind = AuditKind.ALLOWED if decision.outcome is not Outcome.DENY else AuditKind.DENIED
-        return self._event(
-            kind,
-            "decided",
-            {"decision": decision.model_dump(mode="json")},
-            attempt=None,
-            at=self._inv.proposed_at,
-        )
+        data: dict[str, Any] = {"decision": decision.model_dump(mode="json")}
+        if decision.outcome is Outcome.REQUIRE_APPROVAL:
+            data["approved_by"] = self._inv.approved_by
+        return self._event(AuditKind.ALLOWED, "decided", data, attempt=None, at=self._inv.proposed_at)
 
     def started(self) -> AuditEvent:
         return self._event(

@@ -1,4 +1,4 @@
-"""The actions and policy a worker serves, visible to workflow code.
+"""The actions a worker serves, visible to workflow code.
 
 The worker fills this when it starts (outside the sandbox); the sandbox passes the `retrofit`
 package through, so workflows read the same objects. Workflows never import connector classes
@@ -7,11 +7,9 @@ package through, so workflows read the same objects. Workflows never import conn
 
 from __future__ import annotations
 
-from retrofit.gate.policy import Policy
 from retrofit.sdk.spec import ActionSpec
 
 _actions: dict[str, ActionSpec] = {}
-_policy: list[Policy] = [Policy()]
 
 
 def register(spec: ActionSpec) -> None:
@@ -27,11 +25,3 @@ def lookup(name: str) -> ActionSpec | None:
 
 def names() -> list[str]:
     return sorted(_actions)
-
-
-def set_policy(policy: Policy) -> None:
-    _policy[0] = policy
-
-
-def policy() -> Policy:
-    return _policy[0]

@@ -6,7 +6,7 @@ Add fields with defaults; never rename: recorded histories hold these.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,6 +14,13 @@ from retrofit.audit.events import Actor, AuditEvent
 from retrofit.gate.policy import Decision
 
 AUDIT_ACTIVITY = "retrofit.audit.record"
+ANSWER_AUDIT_ACTIVITY = "retrofit.audit.record_answer"
+POLICY_ACTIVITY = "retrofit.policy.snapshot"
+
+
+def event_id(workflow_id: str, run_id: str, step: int, suffix: str) -> str:
+    """Deterministic audit event id: the same fact written twice is stored once."""
+    return f"{workflow_id}/{run_id}/{step}/{suffix}"
 
 
 class ActionInvocation(BaseModel):
@@ -27,6 +34,7 @@ class ActionInvocation(BaseModel):
     actor: Actor
     decision: Decision
     proposed_at: datetime
+    approved_by: list[str] = Field(default_factory=list)
 
 
 class ActionOutcome(BaseModel):
@@ -38,3 +46,15 @@ class AuditBatch(BaseModel):
     """Input of the audit activity: events the workflow itself decided (denials, failures)."""
 
     events: list[AuditEvent]
+
+
+class AnswerAudit(BaseModel):
+    """Input of the answer-audit activity: an approval answer (accepted or refused) to record with
+    the sender identity Temporal stored in history for the Update or Signal that carried it."""
+
+    event: AuditEvent
+    via: Literal["update", "signal"]
+    message_name: str  # update or signal name
+    update_id: str | None = None
+    request_id: str = ""
+    approver: str = ""

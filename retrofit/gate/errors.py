@@ -52,3 +52,28 @@ class ActionFailedError(ActionError):
     def __init__(self, message: str, *, action: str, step: int, kind: str, **details: Any) -> None:
         super().__init__(message, action=action, step=step, kind=kind, **details)
         self.kind = kind
+
+
+class ActionRejectedError(ActionError):
+    """A person rejected the call, or nobody approved it in time and the policy says reject.
+
+    `reason` goes back to the caller (and, for the agent, back to the model)."""
+
+    error_type = "ApprovalRejected"
+
+    def __init__(self, message: str, *, action: str, step: int, reason: str, rejected_by: str) -> None:
+        super().__init__(message, action=action, step=step, reason=reason, rejected_by=rejected_by)
+        self.reason = reason
+        self.rejected_by = rejected_by
+
+
+class ApprovalTimedOutError(ApplicationError):
+    """Nobody answered in time and the policy says fail: the workflow fails with this."""
+
+    def __init__(self, message: str, *, action: str, step: int, request_id: str) -> None:
+        super().__init__(
+            message,
+            {"action": action, "step": step, "request_id": request_id},
+            type="ApprovalTimedOut",
+            non_retryable=True,
+        )

@@ -10,7 +10,6 @@ store and every connector call happens in an activity.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
@@ -20,7 +19,9 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 from retrofit.audit.events import AuditEvent, AuditKind
 from retrofit.gate import catalog
-from retrofit.gate.contracts import AUDIT_ACTIVITY, ActionInvocation, ActionOutcome, AuditBatch
+from retrofit.gate.approvals import await_approval
+from retrofit.gate.audit_calls import record_events
+from retrofit.gate.contracts import ActionInvocation, ActionOutcome, event_id
 from retrofit.gate.errors import (
     ActionDeniedError,
     ActionFailedError,
@@ -28,14 +29,11 @@ from retrofit.gate.errors import (
     UnknownActionError,
 )
 from retrofit.gate.policy import Decision, Outcome, Policy, ProposedCall
-from retrofit.gate.state import gate_state
+from retrofit.gate.state import gate_state, pinned_policy
 from retrofit.redaction import redact, summarize
 from retrofit.sdk.spec import ActionSpec
 
 M = TypeVar("M", bound=BaseModel)
-
-_AUDIT_TIMEOUT = timedelta(seconds=30)
-_AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
 @overload
@@ -95,9 +93,8 @@ async def run_action(
         ) from None
     args = validated.model_dump(mode="json")
 
-    decision = (policy or catalog.policy()).decide(
-        ProposedCall(action=name, effect=spec.effect, arguments=args)
-    )
+    active = policy or await pinned_policy()
+    decision = active.decide(ProposedCall(action=name, effect=spec.effect, arguments=args))
     if decision.outcome is Outcome.DENY:
         await _record(
             step,
@@ -107,20 +104,14 @@ async def run_action(
             {"arguments": redact(args), "decision": decision.model_dump(mode="json")},
         )
         raise ActionDeniedError(f"{name} denied by policy: {decision.reason}", action=name, step=step)
+    approved_by: list[str] = []
     if decision.outcome is Outcome.REQUIRE_APPROVAL:
-        # The approval step plugs in here; until it exists, a call that needs one does not run.
-        await _record(
-            step,
-            AuditKind.DENIED,
-            name,
-            spec,
-            {"arguments": redact(args), "decision": decision.model_dump(mode="json")},
+        proposed = _event(
+            step, AuditKind.PROPOSED, name, spec, {"arguments": redact(args)}, suffix="proposed"
         )
-        raise ActionDeniedError(
-            f"{name} needs an approval and this worker has no approval step", action=name, step=step
-        )
+        approved_by = await await_approval(spec, step, args, decision, active, proposed)
 
-    return await _execute(spec, step, args, decision, summary, returns)
+    return await _execute(spec, step, args, decision, approved_by, summary, returns)
 
 
 async def _execute(
@@ -128,6 +119,7 @@ async def _execute(
     step: int,
     args: dict[str, Any],
     decision: Decision,
+    approved_by: list[str],
     summary: str | None,
     returns: type[BaseModel] | None,
 ) -> BaseModel:
@@ -141,6 +133,7 @@ async def _execute(
         workflow_type=info.workflow_type,
         actor=state.actor,
         decision=decision,
+        approved_by=approved_by,
         proposed_at=workflow.now(),
     )
     workflow.set_current_details(f"Step {step}: running **{spec.name}** ({spec.effect.value})")
@@ -202,9 +195,22 @@ async def _record(
     *,
     idempotency_key: str | None = None,
 ) -> None:
+    await record_events([_event(step, kind, action, spec, data, idempotency_key=idempotency_key)])
+
+
+def _event(
+    step: int,
+    kind: AuditKind,
+    action: str,
+    spec: ActionSpec | None,
+    data: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    suffix: str | None = None,
+) -> AuditEvent:
     info = workflow.info()
-    event = AuditEvent(
-        event_id=f"{info.workflow_id}/{info.run_id}/{step}/{kind.value}",
+    return AuditEvent(
+        event_id=event_id(info.workflow_id, info.run_id, step, suffix or kind.value),
         kind=kind,
         actor=gate_state().actor,
         workflow_id=info.workflow_id,
@@ -216,11 +222,4 @@ async def _record(
         idempotency_key=idempotency_key,
         data=data,
         occurred_at=workflow.now(),
-    )
-    await workflow.execute_activity(
-        AUDIT_ACTIVITY,
-        AuditBatch(events=[event]),
-        start_to_close_timeout=_AUDIT_TIMEOUT,
-        retry_policy=_AUDIT_RETRY,
-        summary=f"audit: {kind.value} {action}",
     )

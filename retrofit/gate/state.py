@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from temporalio import workflow
 
 from retrofit.audit.events import Actor, ActorKind
+from retrofit.gate.approvals import ApprovalBook
+from retrofit.gate.contracts import POLICY_ACTIVITY
+from retrofit.gate.policy import Policy
 
 _ATTR = "_retrofit_gate_state"
 
@@ -15,6 +19,9 @@ _ATTR = "_retrofit_gate_state"
 class GateState:
     actor: Actor
     step: int = 0
+    approvals: ApprovalBook = field(default_factory=ApprovalBook)
+    refused_signals: int = 0
+    policy: Policy | None = None
 
     def next_step(self) -> int:
         self.step += 1
@@ -41,3 +48,17 @@ def continue_steps_from(step: int) -> None:
     keys (workflow id + step) never repeat within one workflow id."""
     state = gate_state()
     state.step = max(state.step, step)
+
+
+async def pinned_policy() -> Policy:
+    """The worker's policy as it was when this run first needed it.
+
+    Fetched once through a local activity, so the policy is recorded in history: editing the
+    policy file and restarting workers changes new decisions, never the replay of old ones.
+    """
+    state = gate_state()
+    if state.policy is None:
+        state.policy = await workflow.execute_local_activity(
+            POLICY_ACTIVITY, result_type=Policy, start_to_close_timeout=timedelta(seconds=10)
+        )
+    return state.policy

@@ -15,6 +15,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from legacy.ledger.server import LedgerServer
+from retrofit.gate.approval_models import ApprovalView
+from retrofit.gate.policy import allow_all
 from tests.support import ledger_worker
 from workflows.credit_limit_review.models import CreditReviewInput
 from workflows.single_action.workflow import SingleActionInput
@@ -23,9 +25,15 @@ HERE = Path(__file__).parent
 CASES = {
     "credit_limit_review_raise": ("CreditLimitReview", CreditReviewInput(customer_id="C-1003")),
     "credit_limit_review_no_change": ("CreditLimitReview", CreditReviewInput(customer_id="C-1001")),
-    "single_action_denied": (
+    "single_action_invalid": (
         "SingleAction",
-        SingleActionInput(action="ledger.delete_customer", arguments={"customer_id": "C-1004"}),
+        SingleActionInput(
+            action="ledger.set_credit_limit", arguments={"customer_id": "C-1004", "credit_limit": -5}
+        ),
+    ),
+    "single_action_read": (
+        "SingleAction",
+        SingleActionInput(action="ledger.get_customer", arguments={"customer_id": "C-1004"}),
     ),
 }
 
@@ -38,6 +46,10 @@ async def main() -> None:
     try:
         with LedgerServer() as ledger, tempfile.TemporaryDirectory() as tmp:
             async with ledger_worker(env.client, ledger, f"sqlite:///{tmp}/audit.db") as worker:
+                await record_approved_review(env, worker.task_queue)
+            async with ledger_worker(
+                env.client, ledger, f"sqlite:///{tmp}/audit.db", policy=allow_all()
+            ) as worker:
                 for name, (workflow, arg) in CASES.items():
                     handle = await env.client.start_workflow(
                         workflow, arg, id=f"record-{name}", task_queue=worker.task_queue
@@ -51,6 +63,36 @@ async def main() -> None:
                     print(f"recorded {name}: {len(history.events)} events")
     finally:
         await env.shutdown()
+
+
+async def record_approved_review(env: WorkflowEnvironment, task_queue: str) -> None:
+    """Default policy: both writes wait; one approved by Update, one by Signal, one refused."""
+    handle = await env.client.start_workflow(
+        "CreditLimitReview",
+        CreditReviewInput(customer_id="C-1006"),
+        id="record-credit_limit_review_approved",
+        task_queue=task_queue,
+    )
+
+    async def wait_for(request_id: str) -> None:
+        for _ in range(200):
+            views = await handle.query("pending_approvals", result_type=list[ApprovalView])
+            if any(v.request_id == request_id for v in views):
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"{request_id} never became pending")
+
+    await wait_for("apr-2")
+    await handle.signal("approve", {"request_id": "apr-2", "approver": "", "reason": "refused: empty"})
+    await handle.execute_update(
+        "decide", {"request_id": "apr-2", "approver": "alice", "decision": "approve", "reason": "ok"}
+    )
+    await wait_for("apr-3")
+    await handle.signal("approve", {"request_id": "apr-3", "approver": "bob", "reason": "ok"})
+    await handle.result()
+    history = await handle.fetch_history()
+    (HERE / "credit_limit_review_approved.json").write_text(history.to_json())
+    print(f"recorded credit_limit_review_approved: {len(history.events)} events")
 
 
 if __name__ == "__main__":

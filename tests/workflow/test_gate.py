@@ -12,16 +12,22 @@ from temporalio.testing import WorkflowEnvironment
 
 from legacy.ledger.server import LedgerServer
 from retrofit.audit.store import AuditStore
+from retrofit.gate.policy import Outcome, Policy, Rule, allow_all
 from tests.support import audit_of, inject_fault, kinds, ledger_effects, ledger_worker
 from workflows.credit_limit_review.models import CreditReviewInput, CreditReviewResult
 from workflows.single_action.workflow import SingleActionInput, SingleActionResult
 
 
 async def _single(
-    env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, action: str, arguments: dict[str, object]
+    env: WorkflowEnvironment,
+    ledger: LedgerServer,
+    audit_url: str,
+    action: str,
+    arguments: dict[str, object],
+    policy: Policy | None = None,
 ) -> tuple[str, SingleActionResult | ApplicationError]:
     wf_id = f"single-{uuid.uuid4().hex[:8]}"
-    async with ledger_worker(env.client, ledger, audit_url) as worker:
+    async with ledger_worker(env.client, ledger, audit_url, policy=policy or allow_all()) as worker:
         try:
             result = await env.client.execute_workflow(
                 "SingleAction",
@@ -40,7 +46,7 @@ async def test_credit_review_reads_writes_and_audits_every_step(
     time_skipping_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str
 ) -> None:
     wf_id = f"review-{uuid.uuid4().hex[:8]}"
-    async with ledger_worker(time_skipping_env.client, ledger, audit_url) as worker:
+    async with ledger_worker(time_skipping_env.client, ledger, audit_url, policy=allow_all()) as worker:
         result = await time_skipping_env.client.execute_workflow(
             "CreditLimitReview",
             CreditReviewInput(customer_id="C-1003"),
@@ -152,18 +158,23 @@ async def test_non_retryable_error_fails_at_once_with_a_typed_failure(
     assert records[3].data["retryable"] is False
 
 
-async def test_destructive_action_is_denied_by_default_policy(
+async def test_a_denying_policy_rule_stops_the_call(
     time_skipping_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str
 ) -> None:
     wf_id, outcome = await _single(
-        time_skipping_env, ledger, audit_url, "ledger.delete_customer", {"customer_id": "C-1004"}
+        time_skipping_env,
+        ledger,
+        audit_url,
+        "ledger.delete_customer",
+        {"customer_id": "C-1004"},
+        policy=Policy(by_action={"ledger.delete_customer": Rule(outcome=Outcome.DENY, reason="no deletes")}),
     )
     assert isinstance(outcome, ApplicationError)
-    assert outcome.type == "PolicyDenied"
+    assert outcome.type == "PolicyDenied" and "no deletes" in outcome.message
     assert ledger.state.get_customer("C-1004").name == "Fratelli Rossi S.p.A."
     records = await audit_of(audit_url, wf_id)
     assert kinds(records) == ["policy.denied"]
-    assert records[0].data["decision"]["matched"] == "effect:destructive"
+    assert records[0].data["decision"]["matched"] == "action:ledger.delete_customer"
 
 
 @pytest.mark.parametrize("status", [401])

@@ -1,0 +1,75 @@
+"""Wire summaries of REST exchanges for the running action's audit record.
+
+What is kept: method, path, the query with secret-named parameters redacted, status, duration,
+the Idempotency-Key sent, a few harmless response headers, and redacted excerpts of both bodies.
+What is never kept: request headers (Authorization, Cookie, API-key headers), response cookies,
+and — for exchanges that carry credentials, such as a token fetch or a login — the bodies.
+An allow-list, not a block-list: a new credential header cannot slip into the trail by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from connectors.rest.body_excerpt import excerpt_content, excerpt_response
+from retrofit.redaction import REDACTED, is_secret_key
+from retrofit.sdk import capture_exchange, current_call
+
+_KEPT_RESPONSE_HEADERS = ("content-type", "retry-after", "idempotent-replayed")
+
+
+def in_action() -> bool:
+    """Whether an action is running: outside one there is no audit record to attach to."""
+    try:
+        current_call()
+    except RuntimeError:
+        return False
+    return True
+
+
+def record_exchange(
+    request: httpx.Request,
+    *,
+    started: float,
+    finished: float,
+    response: httpx.Response | None = None,
+    error: BaseException | None = None,
+    with_bodies: bool = True,
+) -> None:
+    """Attach one exchange to the running action's audit record (a no-op outside an action).
+
+    `started`/`finished` are `time.perf_counter()` readings. Pass `with_bodies=False` for
+    exchanges whose bodies are credentials by nature.
+    """
+    if not in_action():
+        return  # skip the work of summarising: nobody would read it
+    exchange: dict[str, Any] = {
+        "method": request.method,
+        "path": request.url.path,
+        "status": response.status_code if response is not None else None,
+        "duration_ms": round((finished - started) * 1000, 1),
+    }
+    query = {k: (REDACTED if is_secret_key(k) else v) for k, v in request.url.params.multi_items()}
+    if query:
+        exchange["query"] = query
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        exchange["idempotency_key"] = key
+    if error is not None:
+        exchange["error"] = type(error).__name__
+    if response is not None:
+        kept = {h: response.headers[h] for h in _KEPT_RESPONSE_HEADERS if h in response.headers}
+        if kept:
+            exchange["response_headers"] = kept
+    if with_bodies:
+        try:
+            sent = excerpt_content(request.content, request.headers.get("content-type", ""))
+        except httpx.RequestNotRead:  # a streamed upload: there is no body in memory to quote
+            sent = "(streamed body)"
+        if sent:
+            exchange["request_body"] = sent
+        if response is not None and response.is_stream_consumed:
+            exchange["response_body"] = excerpt_response(response)
+    capture_exchange(exchange)

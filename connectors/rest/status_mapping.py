@@ -1,0 +1,91 @@
+"""The one place where an HTTP failure becomes a Retrofit error.
+
+    failure                                  error              why
+    ---------------------------------------  -----------------  --------------------------------------
+    connect / read / write / pool timeout     RetryableError     the system is slow or briefly away
+    connection refused, reset, dropped        RetryableError     transient network trouble
+    unsupported scheme, malformed request     NonRetryableError  our configuration is wrong
+    408, 429, 5xx                            RetryableError     the server asks us to come back;
+                                                                `Retry-After` becomes the next delay
+    401, 403                                 AuthError          credentials or permissions refused
+    other 4xx                                ActionInputError   the system refused these arguments
+    1xx, 3xx (redirects are not followed)    NonRetryableError  base URL or proxy misconfigured
+
+Messages name the system, method, path (never the query string, which may carry a key) and status,
+and quote a short redacted excerpt of the response body, also kept as the error's `details`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from connectors.rest.body_excerpt import excerpt_response, redact_text, truncate
+from retrofit.sdk import (
+    ActionInputError,
+    AuthError,
+    NonRetryableError,
+    RetrofitError,
+    RetryableError,
+)
+
+
+def map_failure(
+    system: str, method: str, path: str, failure: httpx.Response | httpx.HTTPError
+) -> RetrofitError:
+    """The Retrofit error for a failed exchange: an error response or an httpx exception."""
+    where = f"{system} {method} {path}"
+    if isinstance(failure, httpx.Response):
+        return _for_response(where, failure)
+    return _for_exception(where, failure)
+
+
+def _for_exception(where: str, exc: httpx.HTTPError) -> RetrofitError:
+    kind = type(exc).__name__
+    text = truncate(redact_text(str(exc)), 200)
+    if isinstance(exc, httpx.TimeoutException):
+        return RetryableError(f"{where} timed out ({kind})")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        # We built a request the transport cannot send: a retry builds the same one.
+        return NonRetryableError(f"{where} could not be sent ({kind}: {text})")
+    if isinstance(exc, httpx.TransportError):
+        return RetryableError(f"{where} failed in transit ({kind}: {text})")
+    return NonRetryableError(f"{where} failed ({kind}: {text})")
+
+
+def _for_response(where: str, response: httpx.Response) -> RetrofitError:
+    status = response.status_code
+    summary = excerpt_response(response)
+    if status in (408, 429) or status >= 500:
+        return RetryableError(
+            f"{where} answered {status}: {summary}",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            details=summary,
+        )
+    if status in (401, 403):
+        return AuthError(f"{where} refused our credentials ({status}): {summary}", details=summary)
+    if 400 <= status < 500:
+        return ActionInputError(f"{where} refused the request ({status}): {summary}", details=summary)
+    return NonRetryableError(f"{where} answered an unexpected {status}: {summary}", details=summary)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> timedelta | None:
+    """`Retry-After` as delta-seconds or as an HTTP-date (RFC 9110 §10.2.3 allows both).
+
+    None when absent or unreadable, so the action's retry policy decides the delay instead; a date
+    in the past means "now".
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT by definition
+        when = when.replace(tzinfo=UTC)
+    return max(when - (now or datetime.now(UTC)), timedelta(0))

@@ -1,0 +1,53 @@
+"""Workflow-side calls to the audit activities (the only way workflow code writes audit records)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Literal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from retrofit.audit.events import AuditEvent
+from retrofit.gate.contracts import ANSWER_AUDIT_ACTIVITY, AUDIT_ACTIVITY, AnswerAudit, AuditBatch
+
+_TIMEOUT = timedelta(seconds=30)
+# No attempt limit: a workflow waits for the audit store rather than act without a record.
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+async def record_events(events: Sequence[AuditEvent]) -> None:
+    kinds = ", ".join(sorted({e.kind.value for e in events}))
+    await workflow.execute_activity(
+        AUDIT_ACTIVITY,
+        AuditBatch(events=list(events)),
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=_RETRY,
+        summary=f"audit: {kinds}",
+    )
+
+
+async def record_answer(
+    event: AuditEvent,
+    via: Literal["update", "signal"],
+    message_name: str,
+    *,
+    update_id: str | None = None,
+    request_id: str = "",
+    approver: str = "",
+) -> None:
+    await workflow.execute_activity(
+        ANSWER_AUDIT_ACTIVITY,
+        AnswerAudit(
+            event=event,
+            via=via,
+            message_name=message_name,
+            update_id=update_id,
+            request_id=request_id,
+            approver=approver,
+        ),
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=_RETRY,
+        summary=f"audit: {event.kind.value} by {approver or 'unknown'} ({via} {message_name})",
+    )
