@@ -16,7 +16,7 @@ from retrofit.registry import LoadedConnector, load_connectors, load_workflows
 from retrofit.settings import RetrofitSettings
 
 
-async def connect(settings: RetrofitSettings, *, wait: float = 0.0) -> Client:
+async def connect(settings: RetrofitSettings, *, wait: float = 0.0, identity: str | None = None) -> Client:
     """A client with Retrofit's data converter; retries for `wait` seconds while the server starts."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
@@ -26,6 +26,7 @@ async def connect(settings: RetrofitSettings, *, wait: float = 0.0) -> Client:
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
                 data_converter=pydantic_data_converter,
+                identity=identity,
             )
         except RuntimeError:
             if loop.time() >= deadline:

@@ -20,12 +20,13 @@ from __future__ import annotations
 import builtins
 import pickle
 from collections import OrderedDict
-from typing import IO, Any
+from collections.abc import Iterable
+from typing import IO, Any, cast
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs
 from zeep.settings import Settings
 
-_VALUE_VIEWS = (type({}.values()), type(OrderedDict().values()))
+_VALUE_VIEWS: tuple[type, ...] = (type({}.values()), type(OrderedDict().values()))
 _DYNAMIC_MODULES = ("zeep.xsd.dynamic_types", "zeep.objects")
 
 _LOADER_ID = "loader"
@@ -67,7 +68,7 @@ class _DocumentPickler(pickle.Pickler):
                 namespace["_xsd_type"] = obj.__dict__["_xsd_type"]
             return type, (obj.__name__, obj.__bases__, namespace)
         if isinstance(obj, _VALUE_VIEWS):
-            return list, (list(obj),)
+            return list, (list(cast(Iterable[Any], obj)),)
         return NotImplemented
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
-from retrofit.cli import audit_commands, connector_commands, run_commands
+from retrofit.cli import approval_commands, audit_commands, connector_commands, run_commands
 
 app = typer.Typer(
     name="retrofit",
@@ -15,8 +18,21 @@ app = typer.Typer(
 )
 run_commands.register(app)
 app.add_typer(connector_commands.app, name="connectors")
+app.add_typer(approval_commands.app, name="approvals")
 app.add_typer(audit_commands.app, name="audit")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The Temporal client's Rust threads can abort CPython's finalization of a short-lived
+    # process (temporalio/sdk-python#300, "PyGILState_Release ... finalizing"): everything is
+    # flushed and closed by now, so leave without finalizing.
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))

@@ -1,25 +1,34 @@
 """`retrofit demo` / `make demo`: the whole product, end to end, non-interactively.
 
-Starts the embedded stack with the demo legacy systems, runs a business workflow that reads and
-writes the legacy ledger through the gate, shows what the gate refuses, prints the audit trail and
-verifies its hash chain. Exits non-zero if any of that does not hold.
+Starts the embedded stack with the demo legacy systems; runs a business workflow that reads and
+writes the legacy ledger through the gate; pauses for approvals and answers them with the
+`retrofit approvals` CLI exactly as ops would; shows what the gate refuses (a rejected destructive
+call, invalid arguments); prints the audit trail and verifies its hash chain. Exits non-zero if
+any of that does not hold.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shlex
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from retrofit.audit.store import AuditStore
 from retrofit.cli.output import audit_table
-from retrofit.embedded.stack import embedded_stack
+from retrofit.embedded.stack import RunningStack, embedded_stack
+from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
+from retrofit.redaction import summarize
 from retrofit.settings import RetrofitSettings
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 class DemoFailed(RuntimeError):
@@ -34,52 +43,13 @@ async def run_demo(settings: RetrofitSettings, *, port: int, ui_port: int) -> No
         console.print(f"Temporal Web UI: [bold]{stack.ui_url}[/]")
         for name, url in stack.demo_systems.items():
             console.print(f"Demo legacy system {name}: {url}")
-        queue = stack.settings.task_queue
-        ids: list[str] = []
+        ids = [
+            await _credit_review(stack, f"credit-review-C-1003-{run}"),
+            await _rejected_delete(stack, f"delete-C-1004-{run}"),
+            await _invalid_arguments(stack, f"invalid-arguments-{run}"),
+        ]
 
-        console.print(Rule("1. Business workflow: CreditLimitReview for customer C-1003"))
-        wf_id = f"credit-review-C-1003-{run}"
-        ids.append(wf_id)
-        result = await _run(
-            stack.client,
-            "CreditLimitReview",
-            {"customer_id": "C-1003"},
-            wf_id,
-            queue,
-            "Credit-limit review of C-1003 (demo)",
-        )
-        if not result.get("changed"):
-            raise DemoFailed("the review of C-1003 should have raised the credit limit")
-        console.print(
-            f"C-1003 {result['customer_name']}: utilisation {result['utilisation']}, "
-            f"limit {result['old_limit']} -> {result['new_limit']}, note #{result['note_id']}"
-        )
-        console.print(f"UI: {stack.ui_url}/namespaces/default/workflows/{wf_id}")
-
-        console.print(Rule("2. The gate refuses: invalid arguments and a destructive action"))
-        for label, args in (
-            (
-                "invalid arguments",
-                {
-                    "action": "ledger.set_credit_limit",
-                    "arguments": {"customer_id": "C-1003", "credit_limit": -5},
-                },
-            ),
-            (
-                "destructive action",
-                {"action": "ledger.delete_customer", "arguments": {"customer_id": "C-1004"}},
-            ),
-        ):
-            wf = f"single-action-{label.replace(' ', '-')}-{run}"
-            ids.append(wf)
-            try:
-                await _run(stack.client, "SingleAction", args, wf, queue, f"Demo: {label}")
-            except WorkflowFailureError as exc:
-                console.print(f"[yellow]{label}[/]: refused — {getattr(exc.cause, 'message', exc.cause)}")
-            else:
-                raise DemoFailed(f"the gate should have refused the {label}")
-
-        console.print(Rule("3. The audit trail"))
+        console.print(Rule("4. The audit trail"))
         async with await AuditStore.open(stack.settings.audit_db_url) as store:
             for wid in ids:
                 console.print(audit_table(await store.for_workflow(wid), f"audit trail of {wid}"))
@@ -89,21 +59,139 @@ async def run_demo(settings: RetrofitSettings, *, port: int, ui_port: int) -> No
         console.print(f"[green]Audit chain verified[/]: {report.checked} records, head {report.head_hash}")
 
     console.print(Rule("Do it yourself"))
-    console.print("retrofit dev --demo            # stack + UI on http://localhost:8233, keeps running")
-    console.print('retrofit start CreditLimitReview --input \'{"customer_id": "C-1006"}\' --wait')
+    console.print("retrofit dev --demo            # the stack + UI on http://localhost:8233; keeps running")
+    console.print('retrofit start CreditLimitReview --input \'{"customer_id": "C-1006"}\'')
+    console.print("retrofit approvals list")
+    console.print("retrofit approvals approve WORKFLOW_ID apr-2 --as YOUR_NAME")
     console.print(f"retrofit audit show {ids[0]}")
     console.print("retrofit audit verify")
 
 
-async def _run(
-    client: Client, workflow: str, arg: dict[str, Any], wf_id: str, queue: str, summary: str
-) -> dict[str, Any]:
-    result = await client.execute_workflow(
-        workflow,
-        arg,
-        id=wf_id,
-        task_queue=queue,
-        static_summary=summary,
-        result_type=dict,
+async def _credit_review(stack: RunningStack, wf_id: str) -> str:
+    console.print(Rule("1. Business workflow: CreditLimitReview of customer C-1003 (writes need approval)"))
+    handle = await _start(
+        stack, "CreditLimitReview", {"customer_id": "C-1003"}, wf_id, "Credit-limit review of C-1003 (demo)"
     )
-    return dict(result)
+    view = await _announce(stack, handle, "apr-2")
+    await _cli(
+        stack,
+        "approvals",
+        "approve",
+        wf_id,
+        view.request_id,
+        "--as",
+        "ops.alice",
+        "--reason",
+        "utilisation 82%, good payer",
+    )
+    view = await _announce(stack, handle, "apr-3")
+    await _cli(stack, "approvals", "approve", wf_id, view.request_id, "--as", "ops.bob", "--signal")
+    result = dict(await handle.result())
+    if not result.get("changed"):
+        raise DemoFailed("the review of C-1003 should have raised the credit limit")
+    console.print(
+        f"[green]Done[/]: {result['customer_name']}: utilisation {result['utilisation']}, "
+        f"limit {result['old_limit']} -> {result['new_limit']}, note #{result['note_id']}"
+    )
+    return wf_id
+
+
+async def _rejected_delete(stack: RunningStack, wf_id: str) -> str:
+    console.print(Rule("2. A destructive call: two approvals needed; ops reject it"))
+    handle = await _start(
+        stack,
+        "SingleAction",
+        {"action": "ledger.delete_customer", "arguments": {"customer_id": "C-1004"}},
+        wf_id,
+        "Delete customer C-1004 (demo)",
+    )
+    view = await _announce(stack, handle, "apr-1")
+    await _cli(
+        stack,
+        "approvals",
+        "reject",
+        wf_id,
+        view.request_id,
+        "--as",
+        "ops.carol",
+        "--reason",
+        "C-1004 has open orders",
+    )
+    await _expect_refusal(handle, "rejected delete")
+    return wf_id
+
+
+async def _invalid_arguments(stack: RunningStack, wf_id: str) -> str:
+    console.print(Rule("3. Invalid arguments: refused before anything runs"))
+    handle = await _start(
+        stack,
+        "SingleAction",
+        {"action": "ledger.set_credit_limit", "arguments": {"customer_id": "C-1003", "credit_limit": -5}},
+        wf_id,
+        "Invalid credit limit (demo)",
+    )
+    await _expect_refusal(handle, "invalid arguments")
+    return wf_id
+
+
+async def _start(
+    stack: RunningStack, workflow: str, arg: dict[str, Any], wf_id: str, summary: str
+) -> WorkflowHandle[Any, Any]:
+    client: Client = stack.client
+    handle = await client.start_workflow(
+        workflow, arg, id=wf_id, task_queue=stack.settings.task_queue, static_summary=summary
+    )
+    console.print(f"started {workflow} [bold]{wf_id}[/]: {stack.ui_url}/namespaces/default/workflows/{wf_id}")
+    return handle
+
+
+async def _announce(stack: RunningStack, handle: WorkflowHandle[Any, Any], request_id: str) -> ApprovalView:
+    view = await _wait_for(handle, request_id)
+    console.print(
+        f"[yellow]waiting for approval[/] {view.request_id}: {view.action} {summarize(view.arguments, 100)} "
+        f"— needs {view.approvers_needed}, hash {view.args_hash[:12]}"
+    )
+    console.print(
+        f"  answer in the UI: {stack.ui_url}/namespaces/default/workflows/{handle.id} (Signal approve/reject or Update decide)"
+    )
+    console.print(f"  or: retrofit approvals approve {handle.id} {view.request_id} --as YOUR_NAME")
+    return view
+
+
+async def _wait_for(handle: WorkflowHandle[Any, Any], request_id: str) -> ApprovalView:
+    for _ in range(300):
+        views: list[ApprovalView] = await handle.query(PENDING_QUERY, result_type=list[ApprovalView])
+        for view in views:
+            if view.request_id == request_id:
+                return view
+        await asyncio.sleep(0.1)
+    raise DemoFailed(f"{handle.id}: approval request {request_id} never appeared")
+
+
+async def _cli(stack: RunningStack, *args: str) -> None:
+    """Run the real `retrofit` CLI, as an ops person would, against the demo stack."""
+    console.print(f"[bold]$ retrofit {shlex.join(args)}[/]")
+    env = dict(os.environ)
+    env.update(
+        RETROFIT_TEMPORAL_ADDRESS=stack.settings.temporal_address,
+        RETROFIT_TASK_QUEUE=stack.settings.task_queue,
+        RETROFIT_AUDIT_DB_URL=stack.settings.audit_db_url,
+    )
+    exe = Path(sys.executable).parent / "retrofit"
+    proc = await asyncio.create_subprocess_exec(
+        str(exe), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    for line in out.decode().rstrip().splitlines():
+        console.print(f"  {line}")
+    if proc.returncode != 0:
+        raise DemoFailed(f"`retrofit {shlex.join(args)}` exited with {proc.returncode}")
+
+
+async def _expect_refusal(handle: WorkflowHandle[Any, Any], label: str) -> None:
+    try:
+        await handle.result()
+    except WorkflowFailureError as exc:
+        console.print(f"[yellow]{label}[/]: refused — {getattr(exc.cause, 'message', exc.cause)}")
+        return
+    raise DemoFailed(f"the gate should have refused the {label}")

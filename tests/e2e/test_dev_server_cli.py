@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from legacy.ledger.server import LedgerServer
+from retrofit.audit.store import AuditStore
 from tests.support import ledger_effects, ledger_worker
 
 RETROFIT = str(Path(sys.executable).parent / "retrofit")
@@ -50,19 +51,49 @@ def _cli(client: Client, task_queue: str, audit_url: str) -> Cli:
     return Cli(env)
 
 
+async def _wait_for_request(cli: Cli, wf_id: str, request_id: str) -> str:
+    for _ in range(100):
+        code, out, err = await cli("approvals", "list", "--workflow", wf_id)
+        assert code == 0, err
+        if request_id in out:
+            return out
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{request_id} never showed up in `approvals list`")
+
+
 @pytest.mark.devserver
-async def test_business_user_starts_a_review_and_ops_verify_the_trail(
+async def test_business_user_starts_ops_approve_and_verify_the_trail(
     dev_server_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, tmp_path: Path
 ) -> None:
     wf_id = f"cli-review-{uuid.uuid4().hex[:8]}"
     async with ledger_worker(dev_server_env.client, ledger, audit_url) as worker:
         cli = _cli(dev_server_env.client, worker.task_queue, audit_url)
         code, out, err = await cli(
-            "start", "CreditLimitReview", "--input", '{"customer_id": "C-1006"}', "--id", wf_id, "--wait"
+            "start", "CreditLimitReview", "--input", '{"customer_id": "C-1006"}', "--id", wf_id
         )
         assert code == 0, err
         assert f"id={wf_id}" in out
-        assert '"new_limit": "90000.00"' in out
+
+        listing = await _wait_for_request(cli, wf_id, "apr-2")
+        assert "ledger.set_credit_limit" in listing and "0/1" in listing
+        code, out, err = await cli(
+            "approvals", "approve", wf_id, "apr-2", "--as", "alice", "--reason", "looks right"
+        )
+        assert code == 0, err
+        assert "apr-2: approved" in out and "alice" in out
+        code, _, err = await cli("approvals", "approve", wf_id, "apr-2", "--as", "bob")
+        assert code == 1 and "no pending approval request 'apr-2'" in err
+        code, _, err = await cli("approvals", "approve", "no-such-workflow", "apr-1", "--as", "bob")
+        assert code == 1 and "no workflow 'no-such-workflow'" in err
+        code, _, err = await cli("approvals", "reject", wf_id, "apr-3", "--as", "bob", "--reason", " ")
+        assert code == 1 and "a rejection needs a reason" in err
+
+        await _wait_for_request(cli, wf_id, "apr-3")
+        code, out, err = await cli("approvals", "approve", wf_id, "apr-3", "--as", "bob", "--signal")
+        assert code == 0, err and "signal sent" in out
+
+        result = await dev_server_env.client.get_workflow_handle(wf_id).result()
+        assert result["new_limit"] == "90000.00"
         assert ledger_effects(ledger)["credit_limit"] == {"C-1006": 1}
 
         history = await dev_server_env.client.get_workflow_handle(wf_id).fetch_history()
@@ -71,23 +102,34 @@ async def test_business_user_starts_a_review_and_ops_verify_the_trail(
             for e in history.events
             if e.HasField("activity_task_scheduled_event_attributes")
         ]
-        assert activity_types == ["ledger.get_customer", "ledger.set_credit_limit", "ledger.add_note"]
+        assert [t for t in activity_types if t.startswith("ledger.")] == [
+            "ledger.get_customer",
+            "ledger.set_credit_limit",
+            "ledger.add_note",
+        ]
 
     code, out, _ = await cli("audit", "show", wf_id)
     assert code == 0
-    assert out.count("action.succeeded") == 3 and "ledger.set_credit_limit" in out
+    assert out.count("action.succeeded") == 3 and out.count("approval.granted") == 2
+    async with await AuditStore.open(audit_url) as store:
+        granted = [r for r in await store.for_workflow(wf_id) if r.kind.value == "approval.granted"]
+    assert [(r.actor.name, r.data["via"]) for r in granted] == [
+        ("alice", "update:decide"),
+        ("bob", "signal:approve"),
+    ]
+    assert all(r.actor.identity and r.actor.identity.startswith("retrofit-cli:") for r in granted)
 
     code, out, _ = await cli("audit", "verify")
-    assert code == 0 and "audit chain intact: 12 records" in out
+    assert code == 0 and "audit chain intact: 16 records" in out
 
     export = tmp_path / "trail.jsonl"
     code, _, err = await cli("audit", "export", "--format", "jsonl", "-o", str(export), "--workflow", wf_id)
-    assert code == 0 and "exported 12 records" in err
+    assert code == 0 and "exported 16 records" in err
     rows = [json.loads(line) for line in export.read_text().splitlines()]
-    assert [r["seq"] for r in rows] == list(range(1, 13))
+    assert [r["seq"] for r in rows] == list(range(1, 17))
     assert rows[0]["prev_hash"] == "0" * 64 and rows[1]["prev_hash"] == rows[0]["hash"]
     code, out, _ = await cli("audit", "export", "--format", "csv")
-    assert code == 0 and len(out.strip().splitlines()) == 13  # header + 12
+    assert code == 0 and len(out.strip().splitlines()) == 17  # header + 16
 
     # Tampering: edit one record's data, then delete another; verify names the first bad record.
     db_file = audit_url.removeprefix("sqlite:///")

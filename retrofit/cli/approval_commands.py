@@ -1,0 +1,202 @@
+"""`retrofit approvals ...` — the ops door besides the Temporal Web UI.
+
+Answers go as the same `decide` Update the UI can send (validated by the workflow before it is
+accepted, so a refusal comes back at once), or as the `approve` / `reject` Signal with `--signal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import socket
+from typing import Any
+
+import typer
+from rich.table import Table
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from retrofit.cli.output import console, fail
+from retrofit.gate.approval_models import (
+    APPROVE_SIGNAL,
+    DECIDE_UPDATE,
+    PENDING_QUERY,
+    REJECT_SIGNAL,
+    ApprovalView,
+    DecideResult,
+)
+from retrofit.redaction import summarize
+from retrofit.settings import RetrofitSettings
+from retrofit.worker import connect
+
+app = typer.Typer(help="List and answer pending approvals (ops).", no_args_is_help=True)
+
+_QUERY_CONCURRENCY = 20
+
+
+def cli_identity() -> str:
+    return f"retrofit-cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
+async def _client() -> Client:
+    return await connect(RetrofitSettings(), identity=cli_identity())
+
+
+async def _pending(client: Client, workflow_id: str) -> list[ApprovalView]:
+    try:
+        views = await client.get_workflow_handle(workflow_id).query(
+            PENDING_QUERY, result_type=list[ApprovalView]
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            fail(f"no workflow {workflow_id!r} in namespace {RetrofitSettings().temporal_namespace}")
+        raise
+    return list(views)
+
+
+async def _all_pending(client: Client) -> list[tuple[str, ApprovalView]]:
+    limit = asyncio.Semaphore(_QUERY_CONCURRENCY)
+
+    async def one(workflow_id: str) -> list[tuple[str, ApprovalView]]:
+        async with limit:
+            try:
+                views = await client.get_workflow_handle(workflow_id).query(
+                    PENDING_QUERY, result_type=list[ApprovalView]
+                )
+            except (RPCError, Exception):
+                # Not a Retrofit workflow, or it finished between listing and querying.
+                return []
+        return [(workflow_id, v) for v in views]
+
+    ids = [wf.id async for wf in client.list_workflows('ExecutionStatus = "Running"')]
+    found = await asyncio.gather(*(one(i) for i in ids))
+    return [row for rows in found for row in rows]
+
+
+@app.command("list")
+def list_pending(
+    workflow: str | None = typer.Option(None, "--workflow", "-w", help="Only this workflow id."),
+) -> None:
+    """Every approval request waiting, across running workflows (or one workflow)."""
+
+    async def go() -> None:
+        client = await _client()
+        rows = (
+            [(workflow, v) for v in await _pending(client, workflow)]
+            if workflow
+            else await _all_pending(client)
+        )
+        if not rows:
+            console.print("no pending approvals" + (f" in {workflow}" if workflow else ""))
+            return
+        table = Table(title="Pending approvals")
+        for col in (
+            "workflow",
+            "request",
+            "action",
+            "arguments",
+            "requested at (UTC)",
+            "deadline (UTC)",
+            "approvals",
+            "who may approve",
+            "hash",
+        ):
+            table.add_column(col, overflow="fold")
+        for wf_id, v in rows:
+            table.add_row(
+                wf_id,
+                v.request_id,
+                v.action,
+                summarize(v.arguments, 60),
+                v.requested_at.strftime("%Y-%m-%d %H:%M:%S"),
+                v.deadline.strftime("%Y-%m-%d %H:%M:%S") + (" (escalated)" if v.escalated else ""),
+                f"{len(v.approved_by)}/{v.approvers_needed}"
+                + (f" ({', '.join(v.approved_by)})" if v.approved_by else ""),
+                ", ".join(v.may_approve) or "anyone",
+                v.args_hash[:12],
+            )
+        console.print(table)
+
+    _run(go())
+
+
+def _answer(
+    workflow_id: str, request_id: str, approver: str, reason: str, decision: str, via_signal: bool
+) -> None:
+    async def go() -> None:
+        client = await _client()
+        views = {v.request_id: v for v in await _pending(client, workflow_id)}
+        view = views.get(request_id)
+        if view is None:
+            known = ", ".join(views) or "none pending"
+            fail(f"no pending approval request {request_id!r} in {workflow_id} ({known})")
+            return
+        console.print(
+            f"{decision} {view.action} {summarize(view.arguments, 200)} (hash {view.args_hash[:12]})"
+        )
+        payload: dict[str, Any] = {
+            "request_id": request_id,
+            "approver": approver,
+            "reason": reason,
+            # Bind the answer to the arguments shown above: if they differ, the workflow refuses.
+            "args_hash": view.args_hash,
+        }
+        handle = client.get_workflow_handle(workflow_id)
+        if via_signal:
+            await handle.signal(APPROVE_SIGNAL if decision == "approve" else REJECT_SIGNAL, payload)
+            console.print("signal sent; a refused signal is recorded in the audit trail, not answered here")
+            return
+        try:
+            result = await handle.execute_update(
+                DECIDE_UPDATE, {**payload, "decision": decision}, result_type=DecideResult
+            )
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            fail(f"refused: {cause.message if isinstance(cause, ApplicationError) else cause}")
+            return
+        console.print(
+            f"[green]{request_id}: {result.status.value}[/] "
+            f"({len(result.approved_by)}/{result.approvers_needed} approvals: {', '.join(result.approved_by) or '-'})"
+        )
+
+    _run(go())
+
+
+@app.command()
+def approve(
+    workflow_id: str,
+    request_id: str,
+    as_: str = typer.Option(..., "--as", help="Your name, as the policy knows it."),
+    reason: str = typer.Option("", "--reason", help="Why (recorded in the audit trail)."),
+    signal: bool = typer.Option(
+        False, "--signal", help="Send the approve Signal instead of the decide Update."
+    ),
+) -> None:
+    """Approve one pending request."""
+    _answer(workflow_id, request_id, as_, reason, "approve", signal)
+
+
+@app.command()
+def reject(
+    workflow_id: str,
+    request_id: str,
+    as_: str = typer.Option(..., "--as", help="Your name, as the policy knows it."),
+    reason: str = typer.Option(..., "--reason", help="Why: goes back to the caller (and the agent)."),
+    signal: bool = typer.Option(
+        False, "--signal", help="Send the reject Signal instead of the decide Update."
+    ),
+) -> None:
+    """Reject one pending request, with a reason."""
+    if not reason.strip():
+        fail("a rejection needs a reason (--reason)")
+    _answer(workflow_id, request_id, as_, reason, "reject", signal)
+
+
+def _run(coro: Any) -> None:
+    try:
+        asyncio.run(coro)
+    except RuntimeError as exc:
+        if "connect" in str(exc).lower():
+            fail(f"cannot reach Temporal at {RetrofitSettings().temporal_address}: {exc}")
+        raise

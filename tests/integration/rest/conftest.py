@@ -1,0 +1,52 @@
+"""Fixtures of the REST tests: the demo CRM and the auth probe, each on loopback for the session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from connectors.crm.connector import CrmConnector
+from legacy.crm.server import CrmServer
+from legacy.crm.serving import ThreadedUvicorn
+from tests.integration.rest.auth_probe import ProbeState, create_probe_app
+from tests.integration.rest.support import crm_connector
+
+
+@pytest.fixture(scope="session")
+def crm_server() -> Iterator[CrmServer]:
+    with CrmServer() as server:
+        yield server
+
+
+@pytest.fixture
+def crm(crm_server: CrmServer) -> Iterator[CrmServer]:
+    """The shared CRM, reset to its seed data, with no tokens and no faults, for one test."""
+    httpx.post(f"{crm_server.url}/_admin/reset", timeout=5).raise_for_status()
+    yield crm_server
+    httpx.post(f"{crm_server.url}/_admin/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture
+async def connector(crm: CrmServer) -> AsyncIterator[CrmConnector]:
+    conn = crm_connector(crm.url)
+    await conn.open()
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def probe_server() -> Iterator[ThreadedUvicorn]:
+    with ThreadedUvicorn(
+        create_probe_app(ProbeState()), name="auth-probe", health_path="/_admin/health"
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def probe(probe_server: ThreadedUvicorn) -> Iterator[ThreadedUvicorn]:
+    httpx.post(f"{probe_server.url}/_admin/reset", timeout=5).raise_for_status()
+    yield probe_server

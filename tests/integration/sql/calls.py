@@ -1,0 +1,40 @@
+"""Helpers the SQL tests share: connector settings for a working copy, and a bound action call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from connectors.northwind.connector import NorthwindConnector, NorthwindSettings
+from legacy.sqldb.database import SqlDemoDatabase
+from retrofit.sdk.context import ActionContext, bind_call, unbind_call
+
+# Short, so lock tests fail fast; still far above what an uncontended statement needs.
+TEST_LOCK_TIMEOUT_S = 0.2
+
+
+def settings_for(database: SqlDemoDatabase, **overrides: Any) -> NorthwindSettings:
+    settings = NorthwindConnector.load_settings(
+        **{"url": database.url, "lock_timeout_seconds": TEST_LOCK_TIMEOUT_S, **overrides}
+    )
+    assert isinstance(settings, NorthwindSettings)
+    return settings
+
+
+@contextmanager
+def running_call(idempotency_key: str, action: str = "northwind.ship_order") -> Iterator[ActionContext]:
+    """What the worker does around an action: bind the call so `current_call()` sees its key."""
+    context = ActionContext(
+        action=action,
+        idempotency_key=idempotency_key,
+        workflow_id="wf-northwind-test",
+        run_id="run-1",
+        step=1,
+        attempt=1,
+    )
+    token = bind_call(context)
+    try:
+        yield context
+    finally:
+        unbind_call(token)
