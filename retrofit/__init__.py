@@ -7,6 +7,7 @@ Integrators import from here: `Connector`, `ConnectorSettings`, `action`, `Effec
 from retrofit.gate import (
     ActionDeniedError,
     ActionFailedError,
+    ActionRejectedError,
     InvalidArgumentsError,
     Policy,
     UnknownActionError,
@@ -33,6 +34,7 @@ __all__ = [
     "ActionDeniedError",
     "ActionFailedError",
     "ActionInputError",
+    "ActionRejectedError",
     "AuthError",
     "Connector",
     "ConnectorSettings",

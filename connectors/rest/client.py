@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path
 
 import httpx
 
@@ -55,10 +57,21 @@ def build_client(
 def _tls_verification(settings: RestSettings) -> ssl.SSLContext | bool:
     if not settings.verify_tls:
         return False
-    if settings.ca_bundle is not None:
-        # An SSLContext rather than a path: httpx 0.28 deprecates `verify=<path>`.
-        return ssl.create_default_context(cafile=str(settings.ca_bundle))
-    return True
+    return _verifying_context(settings.ca_bundle)
+
+
+@functools.cache
+def _verifying_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """One verifying context per CA bundle, shared by every client of the process.
+
+    Building one loads and parses the whole bundle (about 100 ms); a worker opening several
+    connectors, or a test suite opening hundreds, should pay that once. SSL contexts are made to
+    be shared, and httpx only ever sets the same ALPN list on it (HTTP/2 stays off).
+    """
+    if ca_bundle is None:
+        return httpx.create_ssl_context(trust_env=False)  # httpx's defaults: the certifi bundle
+    # A context rather than a path: httpx 0.28 deprecates `verify=<path>`.
+    return ssl.create_default_context(cafile=str(ca_bundle))
 
 
 def _refusing_jar() -> CookieJar:

@@ -40,6 +40,7 @@ from connectors.soap.signatures import (
     ArgumentMismatch,
     from_soap_value,
     input_fields,
+    response_content,
     shape_for,
     to_soap_arguments,
 )
@@ -233,7 +234,7 @@ class SoapConnector(Connector):
             finish_exchange(exchange, error=str(exc))
             raise NonRetryableError(f"{self.name}: {exc}") from exc
         finish_exchange(exchange)  # usually done by the ingress hook already
-        return from_soap_value(result)
+        return from_soap_value(response_content(zeep_operation, result))
 
 
 def _bind(client: Any, settings: SoapSettings) -> Any:

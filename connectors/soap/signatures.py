@@ -260,6 +260,35 @@ def _rename(value: Any) -> Any:
     return value
 
 
+def response_content(operation: Any, result: Any) -> Any:
+    """zeep's answer with zeep's own unwrapping undone: the content of the response element.
+
+    zeep returns the whole envelope when the output declares SOAP headers, and otherwise strips
+    a response element with a single child (and that child's wrapper too, when it has a single
+    element and no attributes). Undoing that gives every caller one shape to work from:
+    `{"invoice": {...}}` for `VoidInvoiceResponse/invoice`, whatever zeep decided.
+    """
+    output = operation.output
+    header = getattr(output, "header", None)
+    if header is not None and getattr(header.type, "_element", None):
+        return None if result is None else result.body
+    body_type = getattr(getattr(output, "body", None), "type", None)
+    if not isinstance(body_type, ComplexType) or len(body_type.elements) + len(body_type.attributes) != 1:
+        return result
+    if not body_type.elements:
+        return result  # a lone attribute: zeep leaves that wrapper alone
+    only_name, only_element = body_type.elements[0]
+    only_type = getattr(only_element, "type", None)
+    if (
+        result is not None
+        and isinstance(only_type, ComplexType)
+        and len(only_type.elements) == 1
+        and not only_type.attributes
+    ):
+        result = {only_type.elements[0][0]: result}
+    return {only_name: result}
+
+
 def shape_for(model: type[BaseModel], data: Any) -> Any:
     """Fit a converted answer to the model an action returns.
 
@@ -287,9 +316,9 @@ def model_mismatches(
 ) -> list[str]:
     """What keeps these models from working with `operation`; empty when they fit.
 
-    Input: every model field must be an element, every required element a field (`also` fields
-    a connector adds itself, such as an idempotency key, must be optional in the WSDL or in the
-    model). Output: every required model field must come back from the operation.
+    Input: every model field must be an element, and every required element a field (elements a
+    connector adds itself, such as an idempotency key, are optional in the WSDL). Output: every
+    required model field must come back from the operation.
     """
     problems: list[str] = []
     if input_model is not None:

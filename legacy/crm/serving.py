@@ -38,7 +38,11 @@ def hide_expected_errors(*expected: type[BaseException]) -> None:
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket; port 0 picks a free one whose number is known before uvicorn runs."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say they
+    # are TCP. Without it, uvicorn's separate header and body writes meet Nagle's algorithm and the
+    # client's delayed ACK, and every response on loopback takes 40 ms instead of under one.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # quick restarts on a fixed port
         sock.bind((host, port))

@@ -72,9 +72,9 @@ class SqlDemoDatabase:
 
     # -- inspection, for tests: plain sqlite3, independent of the code under test ----------------
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of one read-only query on a fresh connection."""
-        connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+    def query(self, sql: str, params: Sequence[Any] = (), *, timeout: float = 5.0) -> list[tuple[Any, ...]]:
+        """Rows of one read-only query on a fresh connection (waiting up to `timeout` for locks)."""
+        connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
         try:
             return connection.execute(sql, params).fetchall()
         finally:

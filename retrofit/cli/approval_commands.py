@@ -128,20 +128,18 @@ def _answer(
         client = await _client()
         views = {v.request_id: v for v in await _pending(client, workflow_id)}
         view = views.get(request_id)
-        if view is None:
-            known = ", ".join(views) or "none pending"
-            fail(f"no pending approval request {request_id!r} in {workflow_id} ({known})")
-            return
-        console.print(
-            f"{decision} {view.action} {summarize(view.arguments, 200)} (hash {view.args_hash[:12]})"
-        )
-        payload: dict[str, Any] = {
-            "request_id": request_id,
-            "approver": approver,
-            "reason": reason,
+        payload: dict[str, Any] = {"request_id": request_id, "approver": approver, "reason": reason}
+        if view is not None:
+            console.print(
+                f"{decision} {view.action} {summarize(view.arguments, 200)} (hash {view.args_hash[:12]})"
+            )
             # Bind the answer to the arguments shown above: if they differ, the workflow refuses.
-            "args_hash": view.args_hash,
-        }
+            payload["args_hash"] = view.args_hash
+        elif via_signal:
+            fail(
+                f"no pending approval request {request_id!r} in {workflow_id} ({', '.join(views) or 'none pending'})"
+            )
+        # Otherwise send it anyway: the workflow is the authority and says why (unknown, decided).
         handle = client.get_workflow_handle(workflow_id)
         if via_signal:
             await handle.signal(APPROVE_SIGNAL if decision == "approve" else REJECT_SIGNAL, payload)

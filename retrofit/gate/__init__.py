@@ -4,6 +4,8 @@ from retrofit.gate.errors import (
     ActionDeniedError,
     ActionError,
     ActionFailedError,
+    ActionRejectedError,
+    ApprovalTimedOutError,
     InvalidArgumentsError,
     UnknownActionError,
 )
@@ -15,7 +17,9 @@ __all__ = [
     "ActionDeniedError",
     "ActionError",
     "ActionFailedError",
+    "ActionRejectedError",
     "ApprovalRequirement",
+    "ApprovalTimedOutError",
     "Decision",
     "InvalidArgumentsError",
     "Outcome",

@@ -243,7 +243,6 @@ async def await_approval(
         deadline=now + requirement.timeout,
     )
     request = _Request(view=view, requirement=requirement, policy=policy)
-    book().requests[request_id] = request
     await record_events(
         [
             proposed,
@@ -260,6 +259,9 @@ async def await_approval(
             ),
         ]
     )
+    # Answerable (and visible to the query and the UI) only once the request is on record, so
+    # no answer can land in the audit trail before the request it answers.
+    book().requests[request_id] = request
     _show_state()
 
     while True:

@@ -82,7 +82,9 @@ async def test_business_user_starts_ops_approve_and_verify_the_trail(
         assert code == 0, err
         assert "apr-2: approved" in out and "alice" in out
         code, _, err = await cli("approvals", "approve", wf_id, "apr-2", "--as", "bob")
-        assert code == 1 and "no pending approval request 'apr-2'" in err
+        assert code == 1 and "refused: approval request apr-2 is already decided (approved)" in err
+        code, _, err = await cli("approvals", "approve", wf_id, "apr-7", "--as", "bob")
+        assert code == 1 and "refused: unknown approval request 'apr-7'" in err
         code, _, err = await cli("approvals", "approve", "no-such-workflow", "apr-1", "--as", "bob")
         assert code == 1 and "no workflow 'no-such-workflow'" in err
         code, _, err = await cli("approvals", "reject", wf_id, "apr-3", "--as", "bob", "--reason", " ")

@@ -4,7 +4,10 @@ Reads a customer from the ledger; if they use at least `utilisation_threshold` o
 limit, raises the limit by `increase_percent` and logs a note on the account. Every call goes
 through the gate (validation, policy, audit).
 
-Updates / signals / queries: none yet. Timeouts: per action (see the ledger connector).
+Approvals: the writes wait for approval when the policy asks (by default one approval each);
+a rejected note does not undo the limit change. Updates / signals / queries: the approval
+handlers every Retrofit workflow has (`decide`, `approve`, `reject`, `pending_approvals`).
+Timeouts: per action (see the ledger connector) and per approval (the policy).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from temporalio import workflow
 
 from connectors.ledger.models import AddNote, Customer, GetCustomer, Note, SetCreditLimit
-from retrofit.gate import run_action
+from retrofit.gate import ActionRejectedError, run_action
 from workflows.credit_limit_review.models import CreditReviewInput, CreditReviewResult
 
 CENT = Decimal("0.01")
@@ -45,19 +48,25 @@ class CreditLimitReview:
             SetCreditLimit(customer_id=customer.id, credit_limit=new_limit),
             returns=Customer,
         )
-        note = await run_action(
-            "ledger.add_note",
-            AddNote(
-                customer_id=customer.id,
-                text=(
-                    f"Credit limit raised from {customer.credit_limit} to {updated.credit_limit} "
-                    f"{customer.currency}: utilisation was {utilisation}."
+        note_id: int | None = None
+        try:
+            note = await run_action(
+                "ledger.add_note",
+                AddNote(
+                    customer_id=customer.id,
+                    text=(
+                        f"Credit limit raised from {customer.credit_limit} to {updated.credit_limit} "
+                        f"{customer.currency}: utilisation was {utilisation}."
+                    ),
                 ),
-            ),
-            returns=Note,
-        )
+                returns=Note,
+            )
+            note_id = note.id
+        except ActionRejectedError:
+            # The limit change stands; a rejected note only means no note (it is in the audit trail).
+            pass
         workflow.set_current_details(f"Done: limit {customer.credit_limit} -> {updated.credit_limit}")
-        return self._result(customer, utilisation, updated.credit_limit, note.id)
+        return self._result(customer, utilisation, updated.credit_limit, note_id)
 
     @staticmethod
     def _result(

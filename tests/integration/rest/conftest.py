@@ -14,6 +14,11 @@ from tests.integration.rest.auth_probe import ProbeState, create_probe_app
 from tests.integration.rest.support import crm_connector
 
 
+def reset(url: str) -> None:
+    # Plain HTTP on loopback: verify=False only skips loading a CA bundle that would go unused.
+    httpx.post(f"{url}/_admin/reset", timeout=5, verify=False).raise_for_status()
+
+
 @pytest.fixture(scope="session")
 def crm_server() -> Iterator[CrmServer]:
     with CrmServer() as server:
@@ -23,9 +28,9 @@ def crm_server() -> Iterator[CrmServer]:
 @pytest.fixture
 def crm(crm_server: CrmServer) -> Iterator[CrmServer]:
     """The shared CRM, reset to its seed data, with no tokens and no faults, for one test."""
-    httpx.post(f"{crm_server.url}/_admin/reset", timeout=5).raise_for_status()
+    reset(crm_server.url)
     yield crm_server
-    httpx.post(f"{crm_server.url}/_admin/reset", timeout=5).raise_for_status()
+    reset(crm_server.url)
 
 
 @pytest.fixture
@@ -48,5 +53,5 @@ def probe_server() -> Iterator[ThreadedUvicorn]:
 
 @pytest.fixture
 def probe(probe_server: ThreadedUvicorn) -> Iterator[ThreadedUvicorn]:
-    httpx.post(f"{probe_server.url}/_admin/reset", timeout=5).raise_for_status()
+    reset(probe_server.url)
     yield probe_server

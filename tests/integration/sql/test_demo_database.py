@@ -66,7 +66,7 @@ def test_held_lock_shuts_out_other_connections_until_released(northwind_db: SqlD
     with northwind_db.lock() as lock:
         assert lock.held
         with pytest.raises(sqlite3.OperationalError, match="database is locked"):
-            northwind_db.query("SELECT 1 FROM Customers")
+            northwind_db.query("SELECT 1 FROM Customers", timeout=0.05)
     assert not lock.held
     assert northwind_db.scalar("SELECT count(*) FROM Customers") == 93
 
