@@ -19,9 +19,10 @@ from retrofit.redaction import REDACTED, is_secret_key, redact
 
 EXCERPT_LIMIT = 300
 
-_SECRET_PAIR = re.compile(
-    r"""(?P<key>[A-Za-z0-9_.-]+)(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>[^"'&\s,;}<]+)"""
-)
+# A name, then `=` or `:` with optional quotes; the value is matched separately (see _scrub_pairs).
+_NAME_AND_SEPARATOR = re.compile(r"""(?P<key>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*(?P<quote>["']?)""")
+_BARE_VALUE = re.compile(r"""[^"'&\s,;}<]+""")
+_QUOTED_VALUE = {'"': re.compile(r'[^"]*'), "'": re.compile(r"[^']*")}
 _CREDENTIAL = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 
@@ -39,13 +40,24 @@ def excerpt_payload(value: Any, limit: int = EXCERPT_LIMIT) -> str:
 def redact_text(text: str) -> str:
     """Scrub credentials out of unstructured text (HTML error pages, `key=value` dumps)."""
     text = _CREDENTIAL.sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
-    return _SECRET_PAIR.sub(_scrub_pair, text)
+    return _scrub_pairs(text)
 
 
-def _scrub_pair(match: re.Match[str]) -> str:
-    if is_secret_key(match.group("key")):
-        return f"{match.group('key')}{match.group('sep')}{REDACTED}"
-    return match.group(0)
+def _scrub_pairs(text: str) -> str:
+    # Names are matched without their values, so a harmless name cannot swallow a secret pair
+    # quoted inside its value (`"hint": "token=..."`); only a secret name's value is consumed.
+    parts: list[str] = []
+    done = 0
+    for name in _NAME_AND_SEPARATOR.finditer(text):
+        if name.start() < done or not is_secret_key(name.group("key")):
+            continue
+        value = _QUOTED_VALUE.get(name.group("quote"), _BARE_VALUE).match(text, name.end())
+        if value is None or not value.group(0):
+            continue
+        parts += [text[done : name.end()], REDACTED]
+        done = value.end()
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def excerpt_content(content: bytes, content_type: str, limit: int = EXCERPT_LIMIT) -> str:

@@ -285,6 +285,8 @@ class AuditStore:
     async def tail(self, limit: int = 20) -> list[AuditRecord]:
         """The newest `limit` records, oldest first."""
 
+        if limit <= 0:
+            return []  # SQLite reads a negative LIMIT as "no limit"
         query = _select_records().order_by(_seq.desc()).limit(limit)
         async with self._reading(), self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
@@ -326,7 +328,11 @@ class AuditStore:
                     yield _to_record(row)
 
     async def verify(self, batch: int = 5000) -> VerifyReport:
-        """Re-hash the whole chain from the genesis and report the first break, if any."""
+        """Re-hash the whole chain from the genesis and report the first break, if any.
+
+        Records removed from the end leave a shorter chain that is still valid; compare
+        `head_hash` with a copy kept elsewhere to catch that.
+        """
 
         if self._on_sqlite and await self._sqlite_has_json():
             try:
@@ -347,9 +353,10 @@ class AuditStore:
         return verifier.report()
 
     async def _verify_rendered(self, batch: int) -> VerifyReport:
-        # SQLite renders each record's canonical JSON itself (json_object, in C), which halves
-        # the cost of verify. A rendering that does not reproduce the hash proves nothing either
-        # way, so that record is re-checked from its full row by the reference encoder.
+        # SQLite renders each record's canonical JSON itself (json_object, in C): Python is left
+        # with one sha256 per record, and verify takes about half as long. A rendering that does
+        # not reproduce the hash proves nothing either way, so that record is re-checked from its
+        # full row by the reference encoder.
         verifier = ChainVerifier()
         columns = [
             _seq,

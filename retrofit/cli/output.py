@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -14,9 +15,15 @@ from rich.table import Table
 from retrofit.audit.events import AuditRecord
 from retrofit.redaction import summarize
 
-# Piped output (CI logs, `make demo`) gets a wide table instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 150)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+
+def _width(stream: Any) -> int | None:
+    # Piped output (CI logs, `make demo`) gets wide tables instead of rich's 80-column default;
+    # a terminal or an explicit COLUMNS decides for itself.
+    return None if stream.isatty() or "COLUMNS" in os.environ else 150
+
+
+console = Console(width=_width(sys.stdout))
+err_console = Console(stderr=True, width=_width(sys.stderr))
 
 
 def fail(message: str, code: int = 1) -> None:

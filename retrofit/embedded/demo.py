@@ -17,18 +17,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.rule import Rule
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from retrofit.audit.store import AuditStore
-from retrofit.cli.output import audit_table
+from retrofit.cli.output import audit_table, console
 from retrofit.embedded.stack import RunningStack, embedded_stack
 from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
 from retrofit.redaction import summarize
 from retrofit.settings import RetrofitSettings
-
-console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 class DemoFailed(RuntimeError):
