@@ -11,7 +11,7 @@ from datetime import datetime, time
 from typing import Any, ClassVar
 
 from pydantic import SecretStr
-from sqlalchemy import ColumnElement, Select, Table, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, func, or_, select, update
 
 from connectors.northwind.models import (
     Customer,
@@ -59,7 +59,9 @@ class NorthwindConnector(SqlConnector):
 
     name = "northwind"
     Settings: ClassVar[type[ConnectorSettings]] = NorthwindSettings
-    tables = ("Customers", "Orders", "Order Details", "Products", "Shippers")
+    tables: ClassVar[tuple[str, ...]] = ("Customers", "Orders", "Order Details", "Products", "Shippers")
+
+    _customer_statement: Select[Any] | None = None
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -229,15 +231,24 @@ class NorthwindConnector(SqlConnector):
 
     async def _customer(self, customer_id: str, *, within: SqlTransaction | None = None) -> Customer:
         """One customer, read on its own or inside a write's transaction."""
-        customers = await self.table("Customers")
         runner: SqlConnector | SqlTransaction = within or self
         row = await runner.fetch_one(
-            select(*_customer_columns(customers)).where(customers.c.CustomerID == customer_id),
-            what=f"customer {customer_id!r}",
+            await self._customer_by_id(), {"customer_id": customer_id}, what=f"customer {customer_id!r}"
         )
         if row is None:
             raise ActionInputError(f"northwind has no customer {customer_id!r}")
         return Customer.model_validate(dict(row))
+
+    async def _customer_by_id(self) -> Select[Any]:
+        """Customers by `customer_id` (a bound parameter), built once and reused."""
+        # The busiest statement: a reused statement object skips SQLAlchemy's per-call
+        # construction and cache-key work.
+        if self._customer_statement is None:
+            customers = await self.table("Customers")
+            self._customer_statement = select(*_customer_columns(customers)).where(
+                customers.c.CustomerID == bindparam("customer_id")
+            )
+        return self._customer_statement
 
     async def _summaries(self) -> Select[Any]:
         """Orders with their line count and total, one row per order (filter and order it further)."""

@@ -1,13 +1,19 @@
 """Short, redacted renderings of HTTP bodies for error details and the audit trail.
 
-JSON and form bodies are parsed and passed through `retrofit.redaction.redact` (secret-named
-fields are replaced); other text is scrubbed for `name=value` / `"name": "value"` pairs with a
-secret name and for `Bearer`/`Basic` credentials. Everything is cut to a short excerpt: audit
-records and error messages are summaries, not archives.
+Two rules, applied to every body: fields with a secret *name* are replaced (structurally, by
+`retrofit.redaction.redact`, at any depth), and the text rules scrub `name=value` /
+`"name": "value"` pairs with a secret name and `Bearer`/`Basic`/`Token` credentials out of free
+text (an HTML error page, or a JSON message such as "retry with token=..."). Everything is cut to
+a short excerpt: audit records and error messages are summaries, not archives.
+
+This runs on every captured exchange, so the common case is kept cheap: secret-name checks are
+memoised (field names repeat from call to call), and a JSON body in which nothing needs redacting
+is excerpted from its own text instead of being rebuilt and re-serialised.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -18,9 +24,17 @@ import httpx
 from retrofit.redaction import REDACTED, is_secret_key, redact
 
 EXCERPT_LIMIT = 300
+# Larger bodies are described, not parsed: redacting a megabyte to keep 300 characters of it would
+# cost more than the call it describes.
+PARSE_LIMIT = 256 * 1024
 
 # A name, then `=` or `:` with optional quotes; the value is matched separately (see _scrub_pairs).
-_NAME_AND_SEPARATOR = re.compile(r"""(?P<key>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*(?P<quote>["']?)""")
+# The lookbehind starts names only where a run of name characters starts: without it the engine
+# retries from every character of a long word, which is quadratic.
+_NAME_AND_SEPARATOR = re.compile(
+    r"""(?<![A-Za-z0-9_.-])(?P<key>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*(?P<quote>["']?)"""
+)
+_NAMES = re.compile(r"""(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]+)["']?\s*[:=]""")
 _BARE_VALUE = re.compile(r"""[^"'&\s,;}<]+""")
 _QUOTED_VALUE = {'"': re.compile(r'[^"]*'), "'": re.compile(r"[^']*")}
 _CREDENTIAL = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
@@ -30,26 +44,32 @@ def truncate(text: str, limit: int = EXCERPT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def excerpt_payload(value: Any, limit: int = EXCERPT_LIMIT) -> str:
-    """A structured payload (what we send as JSON or form data) as redacted compact JSON."""
-    # Field names first, then the text rules over the result: a free-text field can still quote
-    # a credential ("message": "retry with token=...").
-    return truncate(redact_text(json.dumps(redact(value), separators=(",", ":"), default=str)), limit)
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    return is_secret_key(name)
 
 
 def redact_text(text: str) -> str:
     """Scrub credentials out of unstructured text (HTML error pages, `key=value` dumps)."""
-    text = _CREDENTIAL.sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
-    return _scrub_pairs(text)
+    # The membership tests are exact shortcuts: neither pattern can match without what they look for.
+    lowered = text.lower()
+    if "bearer" in lowered or "basic" in lowered or "token" in lowered:
+        text = _CREDENTIAL.sub(lambda m: f"{m.group('scheme')} {REDACTED}", text)
+    if "=" in text or ":" in text:
+        text = _scrub_pairs(text)
+    return text
 
 
 def _scrub_pairs(text: str) -> str:
+    # Most texts name nothing secret: find that out with one C-level pass before walking matches.
+    if not any(map(_secret_name, _NAMES.findall(text))):
+        return text
     # Names are matched without their values, so a harmless name cannot swallow a secret pair
     # quoted inside its value (`"hint": "token=..."`); only a secret name's value is consumed.
     parts: list[str] = []
     done = 0
     for name in _NAME_AND_SEPARATOR.finditer(text):
-        if name.start() < done or not is_secret_key(name.group("key")):
+        if name.start() < done or not _secret_name(name.group("key")):
             continue
         value = _QUOTED_VALUE.get(name.group("quote"), _BARE_VALUE).match(text, name.end())
         if value is None or not value.group(0):
@@ -60,16 +80,82 @@ def _scrub_pairs(text: str) -> str:
     return "".join(parts)
 
 
+def excerpt_payload(value: Any, limit: int = EXCERPT_LIMIT) -> str:
+    """A parsed JSON or form payload as redacted compact JSON."""
+    if _has_secret_name(value):
+        value = redact(value)
+    # Redact before cutting, so a cut cannot split a secret out of reach of the text rules.
+    return truncate(
+        redact_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)), limit
+    )
+
+
+def _has_secret_name(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(map(_secret_name, map(str, value))) or any(
+            _has_secret_name(v) for v in value.values() if isinstance(v, dict | list)
+        )
+    if isinstance(value, list):
+        return any(_has_secret_name(v) for v in value if isinstance(v, dict | list))
+    return False
+
+
+def _excerpt_json(content: bytes, limit: int) -> str | None:
+    """The JSON body's excerpt, or None when it is not JSON after all."""
+    try:
+        value = json.loads(content, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKeys:
+        # Parsing keeps the last of duplicate keys, so the text would show values the checks below
+        # never saw: describe such a body instead of quoting it.
+        return f"({len(content)} bytes of JSON with duplicate keys)"
+    except ValueError:
+        return None
+    # The body's own text is the excerpt when nothing in it needs redacting: no secret-named field
+    # at any depth, and no string value the text rules would change. Checking that on the parsed
+    # body is much cheaper than scanning the whole text; `\u` escapes (which could spell a secret
+    # name) and non-UTF-8 encodings take the structural path.
+    if _has_secret_name(value) or _text_rules_apply(value) or b"\\u" in content:
+        return excerpt_payload(value, limit)
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:  # UTF-16/32 JSON, rare but legal
+        return excerpt_payload(value, limit)
+    return truncate(" ".join(text.split()), limit)
+
+
+class _DuplicateKeys(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    parsed = dict(pairs)
+    if len(parsed) != len(pairs):
+        raise _DuplicateKeys
+    return parsed
+
+
+def _text_rules_apply(value: Any) -> bool:
+    if isinstance(value, str):
+        return redact_text(value) != value
+    if isinstance(value, dict):
+        return any(_text_rules_apply(v) for v in value.values() if isinstance(v, str | dict | list))
+    if isinstance(value, list):
+        return any(_text_rules_apply(v) for v in value if isinstance(v, str | dict | list))
+    return False
+
+
 def excerpt_content(content: bytes, content_type: str, limit: int = EXCERPT_LIMIT) -> str:
     """A body we hold as bytes (a response, or a request built by httpx), rendered by its type."""
     if not content:
         return ""
     media_type = content_type.split(";", 1)[0].strip().lower()
+    if len(content) > PARSE_LIMIT:
+        return f"({len(content)} bytes of {media_type or 'content'})"
     if media_type == "application/json" or media_type.endswith("+json"):
-        try:
-            return excerpt_payload(json.loads(content), limit)
-        except ValueError:
-            pass  # announced as JSON but is not: fall through to the text rules
+        excerpt = _excerpt_json(content, limit)
+        if excerpt is not None:
+            return excerpt
+        # Announced as JSON but is not: the text rules below still apply.
     if media_type == "application/x-www-form-urlencoded":
         try:
             pairs = parse_qsl(content.decode(), keep_blank_values=True)
@@ -77,12 +163,11 @@ def excerpt_content(content: bytes, content_type: str, limit: int = EXCERPT_LIMI
             pairs = []
         if pairs:
             return excerpt_payload(dict(pairs), limit)
-    if media_type.startswith("text/") or media_type in ("application/xml", "application/problem+xml", ""):
+    if media_type.startswith("text/") or media_type in ("application/json", "application/xml", ""):
         try:
             text = content.decode()
         except UnicodeDecodeError:
             return f"({len(content)} bytes of undecodable {media_type or 'content'})"
-        # Redact before cutting, so a cut cannot split a secret out of reach of the patterns.
         return truncate(" ".join(redact_text(text).split()), limit)
     return f"({len(content)} bytes of {media_type})"
 

@@ -51,16 +51,22 @@ def record_exchange(
         "status": response.status_code if response is not None else None,
         "duration_ms": round((finished - started) * 1000, 1),
     }
-    query = {k: (REDACTED if is_secret_key(k) else v) for k, v in request.url.params.multi_items()}
-    if query:
-        exchange["query"] = query
+    if request.url.query:
+        params = request.url.params.multi_items()
+        exchange["query"] = {k: (REDACTED if is_secret_key(k) else v) for k, v in params}
     key = request.headers.get("idempotency-key")
     if key is not None:
         exchange["idempotency_key"] = key
     if error is not None:
         exchange["error"] = type(error).__name__
+    if response is not None and response.history:
+        # Exchanges the auth flow made before this answer, e.g. a 401 and the token fetch it caused.
+        exchange["preceded_by"] = [
+            f"{r.request.method} {r.request.url.path} {r.status_code}" for r in response.history
+        ]
     if response is not None:
-        kept = {h: response.headers[h] for h in _KEPT_RESPONSE_HEADERS if h in response.headers}
+        headers = response.headers
+        kept = {h: value for h in _KEPT_RESPONSE_HEADERS if (value := headers.get(h)) is not None}
         if kept:
             exchange["response_headers"] = kept
     if with_bodies:

@@ -96,10 +96,12 @@ class RestConnector(Connector):
         retried write. Failures raise the Retrofit error `map_failure` chose.
         """
         client = self.client
-        if path.startswith(("http://", "https://")) and not same_origin(httpx.URL(path), client.base_url):
-            raise NonRetryableError(
-                f"{self.name} refuses to send a request to another origin: {httpx.URL(path).host}"
-            )
+        if "://" in path:  # only an absolute URL can point elsewhere; parse just those
+            target = httpx.URL(path)
+            if target.is_absolute_url and not same_origin(target, client.base_url):
+                raise NonRetryableError(
+                    f"{self.name} refuses to send a request to another origin: {target.host}"
+                )
         merged = dict(headers or {})
         if idempotent:
             merged[self.idempotency_header] = current_call().idempotency_key
@@ -133,7 +135,7 @@ class RestConnector(Connector):
         response = await self.request(
             method, path, params=params, json=json, data=data, headers=headers, idempotent=idempotent
         )
-        return decode_response(expect, response, source=f"{self.name} {method} {response.request.url.path}")
+        return decode_response(expect, response, system=self.name)
 
     def paginate(
         self,

@@ -13,7 +13,12 @@ from retrofit.sdk import NonRetryableError
 M = TypeVar("M", bound=BaseModel)
 
 
-def decode_response(model: type[M], response: httpx.Response, *, source: str) -> M:
+def exchange_name(response: httpx.Response, system: str = "") -> str:
+    """`crm GET /accounts/A-1`: how messages name an exchange (built only when one is needed)."""
+    return f"{system} {response.request.method} {response.request.url.path}".lstrip()
+
+
+def decode_response(model: type[M], response: httpx.Response, *, system: str = "") -> M:
     """The body of a successful response as `model`.
 
     A 2xx body that does not fit means the two sides disagree on the contract; a retry would get
@@ -24,19 +29,20 @@ def decode_response(model: type[M], response: httpx.Response, *, source: str) ->
         return model.model_validate_json(response.content)
     except ValidationError as exc:
         raise NonRetryableError(
-            f"{source} answered {response.status_code} with a body that is not a {model.__name__}: "
+            f"{exchange_name(response, system)} answered {response.status_code} "
+            f"with a body that is not a {model.__name__}: "
             f"{_where(exc)}",
             details=excerpt_response(response),
         ) from exc
 
 
-def json_body(response: httpx.Response, *, source: str) -> Any:
+def json_body(response: httpx.Response, *, system: str = "") -> Any:
     """The parsed JSON body of a successful response; a 2xx that is not JSON breaks the contract."""
     try:
         return response.json()
     except ValueError as exc:
         raise NonRetryableError(
-            f"{source} answered {response.status_code} with a body that is not JSON",
+            f"{exchange_name(response, system)} answered {response.status_code} with a body that is not JSON",
             details=excerpt_response(response),
         ) from exc
 

@@ -59,7 +59,7 @@ class PageNumber:
         page = self.first_page
         while True:
             response = await fetch(path, {**params, self.page_param: page, self.size_param: self.page_size})
-            items = list_at(json_body(response, source=path), self.items, source=path)
+            items = list_at(json_body(response), self.items, source=path)
             has_more = len(items) >= self.page_size
             yield Page(items, has_more)
             if not has_more:
@@ -79,7 +79,7 @@ class OffsetLimit:
         offset = 0
         while True:
             response = await fetch(path, {**params, self.offset_param: offset, self.limit_param: self.limit})
-            body = json_body(response, source=path)
+            body = json_body(response)
             items = list_at(body, self.items, source=path)
             offset += len(items)
             has_more = len(items) >= self.limit
@@ -105,7 +105,7 @@ class Cursor:
             query[self.limit_param] = self.limit
         seen: set[str] = set()
         while True:
-            body = json_body(await fetch(path, query), source=path)
+            body = json_body(await fetch(path, query))
             items = list_at(body, self.items, source=path)
             cursor = value_at(body, self.next_cursor)
             has_more = bool(cursor) and bool(items)
@@ -133,7 +133,7 @@ class LinkHeader:
         seen: set[str] = set()
         while True:
             response = await fetch(target, query)
-            items = list_at(json_body(response, source=path), self.items, source=path)
+            items = list_at(json_body(response), self.items, source=path)
             next_url = response.links.get("next", {}).get("url")
             has_more = bool(next_url) and bool(items)
             yield Page(items, has_more)
@@ -162,10 +162,15 @@ class Paginated(Generic[M]):
         self.max_items = max_items
         self.truncated = False
         self.pages_fetched = 0
+        self._started = False
         self._pages = pages
         self._source = source
 
     def __aiter__(self) -> AsyncIterator[M]:
+        if self._started:
+            # The pages come from one walk over the server; a second loop would silently be empty.
+            raise RuntimeError("a Paginated can be iterated once; call paginate() again for a new walk")
+        self._started = True
         return self._walk()
 
     async def _walk(self) -> AsyncIterator[M]:

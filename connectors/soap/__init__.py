@@ -23,7 +23,7 @@ from connectors.soap.codegen import models_source
 from connectors.soap.connector import SoapConnector, SoapHeaders
 from connectors.soap.faults import soap_error
 from connectors.soap.loader import OfflineSchemaLoader, SchemaFetchRefused, WsdlFetchError
-from connectors.soap.operations import OperationInfo, find_operation, list_operations
+from connectors.soap.operations import OperationInfo, UnknownOperation, find_operation, list_operations
 from connectors.soap.settings import SoapSettings
 from connectors.soap.signatures import model_mismatches, operation_models
 from connectors.soap.wsdl_cache import WsdlCacheStats, clear_wsdl_memo, load_wsdl, wsdl_cache_stats
@@ -37,6 +37,7 @@ __all__ = [
     "SoapConnector",
     "SoapHeaders",
     "SoapSettings",
+    "UnknownOperation",
     "WsdlCacheStats",
     "WsdlFetchError",
     "clear_wsdl_memo",

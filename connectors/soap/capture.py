@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+from xml.sax.saxutils import escape
 
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs
 from zeep import Plugin
@@ -98,7 +99,7 @@ class ExchangeCapture(Plugin):
 
     def __init__(self, *, secrets: Iterable[str] = (), limit: int = DEFAULT_SUMMARY_LIMIT) -> None:
         # Secret values (the WS-Security password, a session id) masked wherever they still appear.
-        self._secrets = tuple(sorted((s for s in secrets if s), key=len, reverse=True))
+        self._secrets = tuple(secrets)
         self._limit = limit
 
     def egress(
@@ -140,9 +141,15 @@ def redact_envelope(envelope: Any, *, secrets: Iterable[str] = ()) -> str:
             element.text = REDACTED
     text = etree.tostring(copy, encoding="unicode")
     text = re.sub(r">\s+<", "><", text).strip()
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
+    for form in _serialized_forms(secrets):
+        text = text.replace(form, REDACTED)
     return text
+
+
+def _serialized_forms(secrets: Iterable[str]) -> list[str]:
+    """Each secret as it may appear in serialized XML (`a&b` is written `a&amp;b`), longest first."""
+    forms = {form for secret in secrets if secret for form in (secret, escape(secret, {'"': "&quot;"}))}
+    return sorted(forms, key=len, reverse=True)
 
 
 def _fault_code(envelope: Any) -> str | None:

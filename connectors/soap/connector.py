@@ -33,7 +33,7 @@ from zeep.settings import Settings as ZeepSettings
 from connectors.soap.capture import ExchangeCapture, begin_exchange, finish_exchange
 from connectors.soap.faults import soap_error
 from connectors.soap.loader import WsdlFetchError
-from connectors.soap.operations import find_operation
+from connectors.soap.operations import UnknownOperation, find_operation
 from connectors.soap.security import username_token
 from connectors.soap.settings import SoapSettings
 from connectors.soap.signatures import (
@@ -83,6 +83,7 @@ class SoapConnector(Connector):
         self._service: Any = None
         self._transport: SoapHttpTransport | None = None
         self._default_headers: SoapHeaders | None = None
+        self._building = asyncio.Lock()  # one client even when first calls race after a deferred open
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -93,10 +94,8 @@ class SoapConnector(Connector):
         connectors keep working): the client is built on the first call instead, and that call
         is retried until the service is back. A WSDL that is wrong stops the worker at once.
         """
-        if self._client is not None:
-            return
         try:
-            await self._build_client()
+            await self._ensure_client()
         except WsdlFetchError as exc:
             if not exc.transient:
                 raise
@@ -108,6 +107,11 @@ class SoapConnector(Connector):
         self._transport = None
         self._client = None
         self._service = None
+
+    async def _ensure_client(self) -> None:
+        async with self._building:
+            if self._client is None:
+                await self._build_client()
 
     async def _build_client(self) -> None:
         settings = self.settings
@@ -142,7 +146,10 @@ class SoapConnector(Connector):
             document,
             transport=transport,
             plugins=plugins,
-            settings=ZeepSettings(strict=settings.strict, xml_huge_tree=settings.xml_huge_tree),
+            # Answers with a DOCTYPE are refused: no SOAP service needs one, and XXE tricks do.
+            settings=ZeepSettings(
+                strict=settings.strict, xml_huge_tree=settings.xml_huge_tree, forbid_dtd=True
+            ),
         )
         self._service = _bind(client, settings)
         if self._default_headers is not None:
@@ -211,8 +218,7 @@ class SoapConnector(Connector):
     ) -> Any:
         exchange = begin_exchange(operation)
         try:
-            if self._client is None:
-                await self._build_client()  # open() found the WSDL server down
+            await self._ensure_client()  # a no-op unless open() found the WSDL server down
             zeep_operation = find_operation(
                 self.document, operation, service=self.settings.service_name, port=self.settings.port_name
             )
@@ -230,7 +236,7 @@ class SoapConnector(Connector):
                 http_status=exchange.http_status,
                 retry_after=exchange.retry_after,
             ) from exc
-        except LookupError as exc:  # an operation the WSDL does not have: a connector bug
+        except UnknownOperation as exc:  # a connector bug, or a WSDL from another version
             finish_exchange(exchange, error=str(exc))
             raise NonRetryableError(f"{self.name}: {exc}") from exc
         finish_exchange(exchange)  # usually done by the ingress hook already

@@ -9,7 +9,7 @@
       Salesforce put theirs in the fault detail, which is read too)
     SOAP fault with a known transient vendor code        RetryableError
       (REQUEST_LIMIT_EXCEEDED, SERVER_UNAVAILABLE, UNABLE_TO_LOCK_ROW, ...)
-    soap:Server.userException (Axis' application errors)  ActionInputError
+    soap:Server.userException (Axis' application errors) ActionInputError
     soap:Client / soap12:Sender                          ActionInputError
     soap:Server / soap12:Receiver                        RetryableError (Retry-After honoured)
     VersionMismatch / MustUnderstand                     NonRetryableError (contract problem)
@@ -115,7 +115,11 @@ def soap_error(
     if http_status in (408, 429):
         return RetryableError(f"{where} answered HTTP {http_status}", retry_after=delay)
     if isinstance(failure, zeep_errors.Fault):
-        return _fault_error(where, failure, http_status=http_status, retry_after=delay)
+        if not failure.code and http_status not in (None, 200):
+            # zeep's stand-in for an error answer that parsed as XML but held no SOAP Fault
+            # (a proxy's XHTML error page): the HTTP status is all we know.
+            return _http_error(where, http_status, retry_after=delay)
+        return _fault_error(where, failure, retry_after=delay)
     if isinstance(failure, zeep_errors.TransportError):
         return _http_error(where, failure.status_code or http_status or 0, retry_after=delay)
     if isinstance(failure, zeep_errors.ValidationError):
@@ -128,9 +132,7 @@ def soap_error(
     )
 
 
-def _fault_error(
-    where: str, fault: zeep_errors.Fault, *, http_status: int | None, retry_after: timedelta | None
-) -> RetrofitError:
+def _fault_error(where: str, fault: zeep_errors.Fault, *, retry_after: timedelta | None) -> RetrofitError:
     code = str(fault.code or "")
     message = _excerpt(str(fault.message or "(no fault string)"))
     text = f"{where}: SOAP fault {code or '(no code)'}: {message}"
@@ -146,8 +148,6 @@ def _fault_error(
         return RetryableError(text, retry_after=retry_after, details=message)
     if segments & _CONTRACT_SEGMENTS:
         return NonRetryableError(text, details=message)
-    if http_status is not None and http_status >= 500 and not code:
-        return RetryableError(text, retry_after=retry_after, details=message)
     # A vendor code we do not know (Salesforce's MALFORMED_QUERY, ...): the service understood
     # the request and refused it, which is what an input error is.
     return ActionInputError(text, details=message)

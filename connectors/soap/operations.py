@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 
+class UnknownOperation(LookupError):
+    """The WSDL has no SOAP operation of that name (a connector bug, or the wrong WSDL)."""
+
+
 @dataclass(frozen=True)
 class OperationInfo:
     """One operation of one port, as an integrator (or `retrofit connectors`) wants to see it."""
@@ -48,7 +52,7 @@ def find_operation(document: Any, name: str, *, service: str | None = None, port
                 return operation
     where = f" in service {service!r}" if service else ""
     where += f" port {port!r}" if port else ""
-    raise LookupError(f"the WSDL {document.location!r} has no SOAP operation {name!r}{where}")
+    raise UnknownOperation(f"the WSDL {document.location!r} has no SOAP operation {name!r}{where}")
 
 
 def _describe(service: str, port: str, operation: Any) -> OperationInfo:

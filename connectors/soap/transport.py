@@ -7,6 +7,8 @@ configured to; ours is not): Temporal owns retries, with backoff and a history o
 
 from __future__ import annotations
 
+import functools
+import ssl
 from typing import Any
 
 import httpx
@@ -35,6 +37,13 @@ class SoapHttpTransport(AsyncTransport):
         self.wsdl_client.close()
 
 
+@functools.cache
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    # Loading the CA bundle costs tens of milliseconds; every SOAP client of a worker shares one
+    # context (SSLContext is safe to share between connections and threads).
+    return httpx.create_ssl_context(verify=verify)
+
+
 def _no_documents(request: httpx.Request) -> httpx.Response:
     raise RuntimeError(f"unexpected document fetch of {request.url} through the SOAP transport")
 
@@ -52,7 +61,7 @@ def build_transport(
     """
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=connect_timeout),
-        transport=http_transport or httpx.AsyncHTTPTransport(retries=0, verify=verify),
+        transport=http_transport or httpx.AsyncHTTPTransport(retries=0, verify=_tls_context(verify)),
         follow_redirects=False,
     )
     # zeep insists on a synchronous client for documents; ours refuses, see `load` above.

@@ -18,6 +18,7 @@ in a thread so the worker's event loop keeps running.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import json
 import logging
@@ -25,7 +26,8 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
@@ -105,18 +107,33 @@ def load_wsdl(
         settings = Settings(strict=strict, xml_huge_tree=xml_huge_tree)
         loader = OfflineSchemaLoader(location, catalog, timeout=timeout, http_transport=http_transport)
         try:
-            document = _from_disk(cache_dir, key, loader, settings) if cache_dir else None
-            if document is None:
-                document = Document(location, loader, settings=settings)  # type: ignore[arg-type]
-                with _lock:
-                    _stats.parsed += 1
-                if cache_dir is not None:
-                    _to_disk(cache_dir, key, document, loader)
+            with _gc_paused():
+                document = _from_disk(cache_dir, key, loader, settings) if cache_dir else None
+                if document is None:
+                    document = Document(location, loader, settings=settings)  # type: ignore[arg-type]
+                    with _lock:
+                        _stats.parsed += 1
+                    if cache_dir is not None:
+                        _to_disk(cache_dir, key, document, loader)
         finally:
             loader.close()  # the HTTP client, if any; later lookups use the catalog and local files
         with _lock:
             _memo[key] = document
         return document
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Parsing or unpickling a big WSDL creates a few hundred thousand objects that live as long as
+    the process; pausing the cyclic collector meanwhile saves it from scanning them again and
+    again (measured: up to 2x on NetSuite). Reference counting still frees garbage as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def wsdl_cache_stats() -> WsdlCacheStats:

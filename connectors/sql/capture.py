@@ -1,23 +1,26 @@
 """What the audit trail learns about each statement: its SQL, redacted parameters, rows and time.
 
 The SQL text is the one the driver ran, with placeholders (`?`, `%(name)s`), so values never sit
-inside it. Parameters go through `retrofit.redaction.redact`, which blanks every value whose name
-says secret (`password`, `api_key`, ...); long texts are cut and binary values reduced to their size,
-so one statement cannot flood an audit record.
+inside it. A parameter whose name says secret (`password`, `api_key`, ... — the rule of
+`retrofit.redaction`) is replaced by `[REDACTED]`; other values go through `redact` too when they
+are not plain scalars. Long texts are cut and binary values reduced to their size, so one
+statement cannot flood an audit record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.engine import CursorResult
 
-from retrofit.redaction import redact
+from retrofit.redaction import REDACTED, is_secret_key, redact
 from retrofit.sdk import capture_exchange
 
 _TEXT_LIMIT = 200
 _SQL_LIMIT = 2000
+_SCALARS = (int, float, bool, type(None))
 
 
 def capture_statement(
@@ -62,23 +65,28 @@ def capture_replay(idempotency_key: str, action: str) -> None:
     capture_exchange({"kind": "sql.idempotent_replay", "idempotency_key": idempotency_key, "action": action})
 
 
-def _params(compiled: list[Any]) -> Any:
+def _params(compiled: Sequence[Mapping[str, Any]]) -> Any:
     if len(compiled) != 1:
         return {"batch": len(compiled)}  # executemany: the count says enough
-    only = compiled[0]
-    if isinstance(only, Mapping):
-        return redact({str(name): _shorten(value) for name, value in only.items()})
-    if isinstance(only, list | tuple):
-        return redact([_shorten(value) for value in only])
-    return None
+    return {name: _value(name, value) for name, value in compiled[0].items()}
 
 
-def _shorten(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return f"<{len(value)} bytes>"
+@lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    # Bind names repeat on every call of a statement (`CustomerID_1`, `param_1`): decide once.
+    return is_secret_key(name)
+
+
+def _value(name: str, value: Any) -> Any:
+    if _secret_name(name) and value not in (None, ""):
+        return REDACTED
     if isinstance(value, str):
         return _cut(value, _TEXT_LIMIT)
-    return value
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(value)} bytes>"
+    return redact(value)
 
 
 def _cut(text: str, limit: int) -> str:

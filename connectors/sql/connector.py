@@ -9,16 +9,22 @@ from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Executable, RowMapping, Table
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.sql import idempotency
 from connectors.sql.capture import capture_replay
 from connectors.sql.engine import create_sql_engine
-from connectors.sql.errors import map_db_error
+from connectors.sql.errors import DatabaseErrors
 from connectors.sql.reflection import reflect_tables
 from connectors.sql.settings import SqlSettings
-from connectors.sql.statements import Params, RowPage, SqlTransaction, StatementRunner
+from connectors.sql.statements import (
+    Params,
+    RowPage,
+    SqlTransaction,
+    StatementPolicy,
+    StatementRunner,
+    single_row,
+)
 from connectors.sql.url import engine_url
 from retrofit.sdk import Connector, ConnectorSettings, current_call
 
@@ -62,6 +68,12 @@ class SqlConnector(Connector):
         self._schema_lock = asyncio.Lock()
         password = engine_url(settings.url).password
         self._secrets = (str(password),) if password else ()
+        self._policy = StatementPolicy(
+            connector=self.name,
+            row_limit=settings.row_limit,
+            statement_timeout_seconds=settings.statement_timeout_seconds,
+            secrets=self._secrets,
+        )
 
     async def open(self) -> None:
         if self._engine is None:
@@ -108,7 +120,9 @@ class SqlConnector(Connector):
     ) -> RowMapping | None:
         """The single row the statement matches, or None; more than one raises `TooManyRowsMatched`."""
         async with self._database_errors("connecting"), self.engine.connect() as conn:
-            return await self._runner(conn).fetch_one(statement, params, what=what)
+            # Straight to fetch_rows: one coroutine frame less on the busiest read path.
+            page = await self._runner(conn).fetch_rows(statement, params, limit=1)
+        return single_row(page, self.name, what)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -120,9 +134,7 @@ class SqlConnector(Connector):
                 # Take the write lock first: a deferred transaction that reads and then writes can
                 # fail halfway with SQLITE_BUSY instead of waiting for a concurrent writer.
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            yield SqlTransaction(
-                conn, connector=self.name, row_limit=self.settings.row_limit, secrets=self._secrets
-            )
+            yield SqlTransaction(conn, self._policy)
 
     async def write(
         self,
@@ -142,7 +154,7 @@ class SqlConnector(Connector):
         async with self.transaction() as tx:
             if record is None:
                 return await apply(tx, request)
-            key = idempotency.check_key(call.idempotency_key)
+            key = idempotency.storage_key(call.idempotency_key)
             fingerprint = idempotency.fingerprint(call.action, request)
             stored = await idempotency.stored_result(
                 tx.connection, record, key=key, action=call.action, expected_fingerprint=fingerprint
@@ -177,14 +189,8 @@ class SqlConnector(Connector):
         return self._record
 
     def _runner(self, conn: AsyncConnection) -> StatementRunner:
-        return StatementRunner(
-            conn, connector=self.name, row_limit=self.settings.row_limit, secrets=self._secrets
-        )
+        return StatementRunner(conn, self._policy)
 
-    @asynccontextmanager
-    async def _database_errors(self, doing: str) -> AsyncIterator[None]:
+    def _database_errors(self, doing: str) -> DatabaseErrors:
         """Map what the statement helpers did not: connecting, committing, raw statements."""
-        try:
-            yield
-        except SQLAlchemyError as exc:
-            raise map_db_error(exc, where=f"{self.name} {doing}", secrets=self._secrets) from exc
+        return DatabaseErrors(self.name, doing, self._secrets)

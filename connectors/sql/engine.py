@@ -3,8 +3,10 @@
 Per dialect, the engine gets what the settings promise:
 
 - SQLite has no server-side statement timeout, so each connection gets a progress handler that
-  aborts the running statement once its deadline passes (sqlite3 then raises "interrupted"); the
-  deadline is set before every statement. `lock_timeout_seconds` is sqlite3's busy timeout.
+  aborts the running statement once its `StatementDeadline` has passed (sqlite3 then raises
+  "interrupted"). The statement helpers arm the deadline before each statement and disarm it
+  after, so statements they did not run (the pool's reset, an escape-hatch statement) are never
+  cut short by a stale deadline. `lock_timeout_seconds` is sqlite3's busy timeout.
 - PostgreSQL gets `statement_timeout` and `lock_timeout` as session settings at connect, and a
   pre-ping so a connection the server dropped is replaced instead of failing the next action.
 
@@ -18,9 +20,9 @@ import time
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection
-from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor, ExecutionContext
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import URL
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from connectors.sql.settings import SqlSettings
@@ -31,19 +33,32 @@ from connectors.sql.url import engine_url
 _PROGRESS_STEPS = 10_000
 
 _DEADLINE_KEY = "retrofit_statement_deadline"
+_NEVER = float("inf")
 
 
-class _Deadline:
+class StatementDeadline:
     """When the statement now running on one SQLite connection must stop (monotonic seconds)."""
 
     __slots__ = ("at",)
 
     def __init__(self) -> None:
-        self.at = float("inf")
+        self.at = _NEVER
+
+    def arm(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def disarm(self) -> None:
+        self.at = _NEVER
 
     def passed(self) -> int:
         # Called by SQLite from the driver's thread; non-zero aborts the statement.
         return 1 if time.monotonic() > self.at else 0
+
+
+def statement_deadline(connection: AsyncConnection) -> StatementDeadline | None:
+    """The deadline of a checked-out SQLite connection; None where the server enforces timeouts."""
+    deadline = connection.info.get(_DEADLINE_KEY)
+    return deadline if isinstance(deadline, StatementDeadline) else None
 
 
 def create_sql_engine(settings: SqlSettings) -> AsyncEngine:
@@ -61,7 +76,7 @@ def create_sql_engine(settings: SqlSettings) -> AsyncEngine:
             connect_args={"timeout": settings.lock_timeout_seconds},
             **pool,
         )
-        _enforce_sqlite_statement_timeout(engine, settings.statement_timeout_seconds)
+        event.listen(engine.sync_engine, "connect", _install_progress_handler)
         return engine
     return create_async_engine(
         url,
@@ -84,26 +99,8 @@ def _postgres_session_settings(url: URL, settings: SqlSettings) -> dict[str, Any
     return {"options": f"-c statement_timeout={statement_ms} -c lock_timeout={lock_ms}"}
 
 
-def _enforce_sqlite_statement_timeout(engine: AsyncEngine, timeout_seconds: float) -> None:
-    def on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
-        deadline = _Deadline()
-        record.info[_DEADLINE_KEY] = deadline
-        # aiosqlite runs each connection on its own thread; the handler must be installed there.
-        dbapi_connection.run_async(
-            lambda driver: driver.set_progress_handler(deadline.passed, _PROGRESS_STEPS)
-        )
-
-    def before_statement(
-        conn: Connection,
-        cursor: DBAPICursor,
-        statement: str,
-        parameters: Any,
-        context: ExecutionContext | None,
-        executemany: bool,
-    ) -> None:
-        deadline = conn.connection.info.get(_DEADLINE_KEY)
-        if isinstance(deadline, _Deadline):
-            deadline.at = time.monotonic() + timeout_seconds
-
-    event.listen(engine.sync_engine, "connect", on_connect)
-    event.listen(engine.sync_engine, "before_cursor_execute", before_statement)
+def _install_progress_handler(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    deadline = StatementDeadline()
+    record.info[_DEADLINE_KEY] = deadline
+    # aiosqlite runs each connection on its own thread; the handler must be installed there.
+    dbapi_connection.run_async(lambda driver: driver.set_progress_handler(deadline.passed, _PROGRESS_STEPS))

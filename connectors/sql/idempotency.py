@@ -93,7 +93,8 @@ async def record_result(
         raise RetryableError(f"{action}: a concurrent attempt with the same idempotency key won") from exc
 
 
-def check_key(key: str) -> str:
-    if len(key) > _KEY_LENGTH:
-        raise ValueError(f"idempotency key longer than {_KEY_LENGTH} characters")
-    return key
+def storage_key(key: str) -> str:
+    """The key as stored: as is when it fits the column, else its digest (still one row per key)."""
+    if len(key) <= _KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()

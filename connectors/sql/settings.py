@@ -31,6 +31,12 @@ class SqlSettings(ConnectorSettings):
     # None turns the record off (only for databases where the connector may not create a table).
     idempotency_table: str | None = Field(default="retrofit_idempotency", min_length=1, max_length=63)
 
+    @field_validator("idempotency_table", mode="before")
+    @classmethod
+    def _empty_means_off(cls, value: object) -> object:
+        # `RETROFIT_<CONNECTOR>_IDEMPOTENCY_TABLE=` (empty) is how an environment says "none".
+        return None if value == "" else value
+
     @field_validator("url")
     @classmethod
     def _url_is_usable(cls, value: SecretStr) -> SecretStr:

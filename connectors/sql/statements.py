@@ -9,9 +9,10 @@ always travel as parameters, so quoting is the driver's job and never string for
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, CursorResult, Executable, RowMapping
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import GenerativeSelect
 
 from connectors.sql.capture import capture_failure, capture_statement
+from connectors.sql.engine import statement_deadline
 from connectors.sql.errors import NoRowsMatched, TooManyRowsMatched, map_db_error
 
 Params = Mapping[str, Any] | None
@@ -27,8 +29,22 @@ _Select = TypeVar("_Select", bound=GenerativeSelect)
 
 
 @dataclass(frozen=True)
+class StatementPolicy:
+    """What a connector's settings say about running one statement; built once per connector."""
+
+    connector: str
+    row_limit: int
+    statement_timeout_seconds: float
+    secrets: tuple[str, ...] = ()  # scrubbed from error messages (the URL's password)
+
+
+@dataclass(slots=True)
 class RowPage:
-    """The rows of one read, at most `limit`; `truncated` says more rows matched than were returned."""
+    """The rows of one read, at most `limit`; `truncated` says more rows matched than were returned.
+
+    Read-only by convention: not `frozen`, because a frozen dataclass costs several times more to
+    build, and one is built for every read.
+    """
 
     rows: Sequence[RowMapping]
     truncated: bool
@@ -44,13 +60,13 @@ class RowPage:
 class StatementRunner:
     """Statements on one open connection, on behalf of one connector."""
 
-    def __init__(
-        self, connection: AsyncConnection, *, connector: str, row_limit: int, secrets: Iterable[str] = ()
-    ) -> None:
-        self.connection = connection  # the escape hatch: statements run on it are not captured
-        self._connector = connector
-        self._row_limit = row_limit
-        self._secrets = tuple(secrets)
+    def __init__(self, connection: AsyncConnection, policy: StatementPolicy) -> None:
+        # The escape hatch: statements run on it directly are not captured, not row-limited and
+        # (on SQLite) not subject to the statement timeout.
+        self.connection = connection
+        self._policy = policy
+        self._connector = policy.connector
+        self._deadline = statement_deadline(connection)
 
     async def fetch_rows(
         self, statement: Executable, params: Params = None, *, limit: int | None = None
@@ -62,8 +78,10 @@ class StatementRunner:
         calling `.limit()` on it. Other statements (`text()`) are read through a server-side cursor
         and cut after limit+1 rows.
         """
-        limit = self._row_limit if limit is None else max(1, min(limit, self._row_limit))
+        cap = self._policy.row_limit
+        limit = cap if limit is None else max(1, min(limit, cap))
         started = time.perf_counter()
+        self._arm()
         try:
             if isinstance(statement, GenerativeSelect):
                 result = await self.connection.execute(_limited(statement, limit + 1), params)
@@ -72,6 +90,8 @@ class StatementRunner:
                 rows, result = await self.connection.run_sync(_stream_rows, statement, params, limit + 1)
         except SQLAlchemyError as exc:
             raise self._failed(exc, statement, started) from exc
+        finally:
+            self._disarm()
         truncated = len(rows) > limit
         rows = rows[:limit]
         capture_statement(result, rows=len(rows), seconds=time.perf_counter() - started, truncated=truncated)
@@ -81,26 +101,32 @@ class StatementRunner:
         self, statement: Executable, params: Params = None, *, what: str | None = None
     ) -> RowMapping | None:
         """The one row the statement matches, None for no row; more than one is an error."""
-        page = await self.fetch_rows(statement, params, limit=1)
-        if page.truncated:
-            raise TooManyRowsMatched(
-                f"{self._connector}: {what or 'a single-row read'} matched more than one row",
-                expected=range(0, 2),
-                actual=2,
-            )
-        return page.rows[0] if page.rows else None
+        return single_row(await self.fetch_rows(statement, params, limit=1), self._connector, what)
 
     async def _execute(self, statement: Executable, params: Params) -> tuple[CursorResult[Any], float]:
         started = time.perf_counter()
+        self._arm()
         try:
             result = await self.connection.execute(statement, params)
         except SQLAlchemyError as exc:
             raise self._failed(exc, statement, started) from exc
+        finally:
+            self._disarm()
         return result, time.perf_counter() - started
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.arm(self._policy.statement_timeout_seconds)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.disarm()
 
     def _failed(self, exc: SQLAlchemyError, statement: Executable, started: float) -> Exception:
         sql = getattr(exc, "statement", None)
-        error = map_db_error(exc, where=f"{self._connector} {_verb(sql, statement)}", secrets=self._secrets)
+        error = map_db_error(
+            exc, where=f"{self._connector} {_verb(sql, statement)}", secrets=self._policy.secrets
+        )
         capture_failure(sql, error=type(error).__name__, seconds=time.perf_counter() - started)
         return error
 
@@ -133,11 +159,33 @@ class SqlTransaction(StatementRunner):
         return result
 
 
+def single_row(page: RowPage, connector: str, what: str | None) -> RowMapping | None:
+    """The row of a `limit=1` page; a cut page means the statement matched several."""
+    if page.truncated:
+        raise TooManyRowsMatched(
+            f"{connector}: {what or 'a single-row read'} matched more than one row",
+            expected=range(0, 2),
+            actual=2,
+        )
+    return page.rows[0] if page.rows else None
+
+
+# Limited copies of statements an action builds once and reuses. SQLAlchemy memoizes a statement's
+# cache key on the statement object, so reusing the same limited copy saves building a fresh copy
+# and its cache key on every call. Weak keys: the copy lives as long as the caller's statement.
+_limited_copies: WeakKeyDictionary[GenerativeSelect, dict[int, GenerativeSelect]] = WeakKeyDictionary()
+
+
 def _limited(statement: _Select, rows: int) -> _Select:
+    copies = _limited_copies.get(statement)
+    if copies is not None and rows in copies:
+        return copies[rows]  # type: ignore[return-value]
     # A LIMIT the caller set would be silently replaced; refuse instead of changing the answer.
     if getattr(statement, "_limit_clause", None) is not None:
         raise ValueError("pass limit= to fetch_rows instead of calling .limit() on the statement")
-    return statement.limit(rows)
+    limited = statement.limit(rows)
+    _limited_copies.setdefault(statement, {})[rows] = limited
+    return limited
 
 
 def _stream_rows(

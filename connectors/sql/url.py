@@ -62,12 +62,14 @@ def engine_url(raw: str | SecretStr) -> URL:
 
 
 def display_url(url: URL | str | SecretStr) -> str:
-    """The URL as text for logs and messages, with any password masked."""
+    """The URL as the operator wrote it, for logs and messages, with any password masked."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    text = url.get_secret_value() if isinstance(url, SecretStr) else url
     try:
-        parsed = url if isinstance(url, URL) else engine_url(url)
-    except DatabaseUrlError:
+        return make_url(text).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
         return "(unparseable database URL)"
-    return parsed.render_as_string(hide_password=True)
 
 
 def _sqlite_existing_file(url: URL) -> URL:

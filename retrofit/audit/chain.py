@@ -221,7 +221,7 @@ def _hash_matches(row: Sequence[Any], data_json: str | None) -> bool:
         # The stored text may be a different spelling of the same JSON (a tool or a database
         # re-serialised it); what was hashed is the content, so compare that before crying foul.
         return hash_row(row, canonical_json(json.loads(data_json))) == stored
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         # Values no writer could have produced (unparsable JSON, wrong types): an edit.
         return False
 

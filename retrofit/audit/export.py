@@ -6,7 +6,8 @@ Imports no SQLAlchemy, so the package can re-export `export` eagerly (see `__ini
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, TextIO
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 ExportFormat = Literal["jsonl", "csv"]
 
 
-async def _records(store: AuditStore, workflow_id: str | None) -> AsyncIterator[AuditRecord]:
+async def _records(store: AuditStore, workflow_id: str | None) -> AsyncGenerator[AuditRecord, None]:
     if workflow_id is None:
         async for record in store.iter_records():
             yield record
@@ -54,20 +55,20 @@ async def export(
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"unknown export format {fmt!r}; expected 'jsonl' or 'csv'")
     written = 0
-    records = _records(store, workflow_id)
-    if fmt == "jsonl":
-        async for record in records:
-            out.write(record.model_dump_json())
-            out.write("\n")
-            written += 1
-        return written
+    async with aclosing(_records(store, workflow_id)) as records:
+        if fmt == "jsonl":
+            async for record in records:
+                out.write(record.model_dump_json())
+                out.write("\n")
+                written += 1
+            return written
 
-    # "\n" rather than csv's default "\r\n": `out` is usually stdout or a text file opened
-    # without newline="", where "\r\n" would come out doubled on Windows.
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(RECORD_FIELDS)
-    async for record in records:
-        payload = payload_of(record)
-        writer.writerow([_csv_cell(name, payload[name]) for name in RECORD_FIELDS])
-        written += 1
+        # "\n" rather than csv's default "\r\n": `out` is usually stdout or a text file opened
+        # without newline="", where "\r\n" would come out doubled on Windows.
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(RECORD_FIELDS)
+        async for record in records:
+            payload = payload_of(record)
+            writer.writerow([_csv_cell(name, payload[name]) for name in RECORD_FIELDS])
+            written += 1
     return written

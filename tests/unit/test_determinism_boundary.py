@@ -9,7 +9,7 @@ import sys
 
 import workflows
 
-FORBIDDEN = ("httpx", "sqlalchemy", "zeep", "openai", "aiosqlite", "requests", "uvicorn", "starlette")
+FORBIDDEN = ("httpx", "sqlalchemy", "zeep", "lxml", "openai", "aiosqlite", "requests", "uvicorn", "starlette")
 
 
 def _workflow_modules() -> list[str]:

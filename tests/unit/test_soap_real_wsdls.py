@@ -65,7 +65,10 @@ def test_salesforce_operations(salesforce: Any) -> None:
     assert query.input_element == "{urn:partner.soap.sforce.com}query"
     assert query.input_parts == ("queryString",)
     assert "SessionHeader" in query.input_headers
-    assert (query.output_element, query.output_parts) == ("{urn:partner.soap.sforce.com}queryResponse", ("result",))
+    assert (query.output_element, query.output_parts) == (
+        "{urn:partner.soap.sforce.com}queryResponse",
+        ("result",),
+    )
     assert operations["login"].input_parts == ("username", "password")
     assert operations["create"].input_parts == ("sObjects",)
 
@@ -73,7 +76,9 @@ def test_salesforce_operations(salesforce: Any) -> None:
 def test_netsuite_operations(netsuite: Any) -> None:
     operations = {op.name: op for op in list_operations(netsuite)}
     assert len(operations) == 42
-    assert {"get", "getList", "add", "update", "upsert", "delete", "search", "searchMoreWithId"} <= set(operations)
+    assert {"get", "getList", "add", "update", "upsert", "delete", "search", "searchMoreWithId"} <= set(
+        operations
+    )
     get = operations["get"]
     assert (get.service, get.port, get.soap_action) == ("NetSuiteService", "NetSuitePort", "get")
     assert get.input_element == "{urn:messages_2023_2.platform.webservices.netsuite.com}get"

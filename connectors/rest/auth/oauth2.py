@@ -39,7 +39,7 @@ class OAuth2ClientCredentials(CredentialFlow[_Token]):
     def __init__(
         self,
         token_url: str,
-        client_id: str,
+        client_id: str | SecretStr,
         client_secret: SecretStr,
         *,
         scope: str | None = None,
@@ -50,7 +50,8 @@ class OAuth2ClientCredentials(CredentialFlow[_Token]):
     ) -> None:
         super().__init__(system=system)
         self.token_url = token_url
-        self.client_id = client_id
+        # Not a secret by RFC 6749, but some identity providers treat it as one: accept either.
+        self._client_id = client_id.get_secret_value() if isinstance(client_id, SecretStr) else client_id
         self.scope = scope
         self._client_secret = client_secret
         self._client_auth = client_auth
@@ -64,10 +65,10 @@ class OAuth2ClientCredentials(CredentialFlow[_Token]):
         secret = self._client_secret.get_secret_value()
         if self._client_auth == "basic":
             # §2.3.1: id and secret are form-urlencoded before they are joined and base64-encoded.
-            pair = f"{quote(self.client_id, safe='')}:{quote(secret, safe='')}".encode()
+            pair = f"{quote(self._client_id, safe='')}:{quote(secret, safe='')}".encode()
             headers = {"Authorization": f"Basic {b64encode(pair).decode()}"}
             return self.fetch_request(self.token_url, request, data=form, headers=headers)
-        form |= {"client_id": self.client_id, "client_secret": secret}
+        form |= {"client_id": self._client_id, "client_secret": secret}
         return self.fetch_request(self.token_url, request, data=form)
 
     def accept(self, response: httpx.Response) -> _Token:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -120,3 +121,31 @@ async def test_session_login_and_cookie_stay_out_of_the_trail(probe: ThreadedUvi
     assert (login["path"], login["status"], whoami["status"]) == ("/session/login", 200, 200)
     dumped = assert_no_credentials(context, auth_probe.PASSWORD)
     assert "probe_session" not in dumped
+
+
+async def test_a_renewal_after_401_shows_in_the_exchange(crm: CrmServer, connector: CrmConnector) -> None:
+    await connector.get_account(GetAccount(account_id="A-2001"))
+    await admin(crm.url, "POST", "tokens/revoke")
+    with running_call("wf-crm-test#renewal") as context:
+        await connector.get_account(GetAccount(account_id="A-2001"))
+    token_fetch, read = context.exchanges
+    assert (token_fetch["path"], read["status"]) == ("/oauth/token", 200)
+    assert read["preceded_by"] == ["GET /accounts/A-2001 401", "POST /oauth/token 200"]
+
+
+async def test_form_bodies_are_redacted_and_big_bodies_only_measured() -> None:
+    big = b'{"rows": [' + b",".join(b'{"n": %d}' % n for n in range(40_000)) + b"]}"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=big, headers={"content-type": "application/json"})
+
+    conn = ProbeConnector("http://legacy.test", transport=httpx.MockTransport(handler))
+    await conn.open()
+    try:
+        with running_call("wf-probe#form") as context:
+            await conn.request("POST", "/login", data={"user": "ops", "password": "pw-in-form"})
+    finally:
+        await conn.close()
+    (exchange,) = context.exchanges
+    assert json.loads(exchange["request_body"]) == {"user": "ops", "password": REDACTED}
+    assert exchange["response_body"] == f"({len(big)} bytes of application/json)"

@@ -171,3 +171,30 @@ async def test_an_item_that_does_not_fit_names_where() -> None:
 
     with pytest.raises(NonRetryableError, match=r"not a Item: id: Input should be a valid integer"):
         await walk(scripted(handler), "/things", OffsetLimit())
+
+
+async def test_a_walk_runs_once(connector: CrmConnector) -> None:
+    pages = connector.paginate("/accounts", Cursor(limit=20), item=Account)
+    assert len(await pages.collect()) == 15
+    with pytest.raises(RuntimeError, match="iterated once"):
+        await pages.collect()
+
+
+async def test_no_request_leaves_the_base_origin() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={})
+
+    conn = scripted(handler)
+    await conn.open()
+    try:
+        for elsewhere in ("HTTPS://evil.test/x", "http://legacy.test:8080/x"):
+            with pytest.raises(NonRetryableError, match="another origin"):
+                await conn.request("GET", elsewhere)
+        await conn.request("GET", "//evil.test/x")  # scheme-relative: still resolved on the base URL
+        await conn.request("GET", "http://legacy.test/y")  # absolute on the same origin is fine
+    finally:
+        await conn.close()
+    assert seen == ["http://legacy.test/x", "http://legacy.test/y"]

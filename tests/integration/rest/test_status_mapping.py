@@ -31,7 +31,7 @@ async def test_unknown_record_is_an_input_error_with_the_body(connector: CrmConn
 
 async def test_refused_arguments_are_an_input_error(connector: CrmConnector) -> None:
     # Bypasses the model's own validation on purpose, to see the CRM's 400 come back.
-    invalid = SearchAccounts.model_construct(query=None, status="dormant", max_results=5)
+    invalid = SearchAccounts.model_construct(query=None, status="dormant", max_results=5)  # type: ignore[arg-type]
     with pytest.raises(ActionInputError, match="400") as caught:
         await connector.search_accounts(invalid)
     assert "status must be one of" in (caught.value.details or "")

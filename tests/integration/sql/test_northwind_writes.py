@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import date
 from decimal import Decimal
@@ -23,7 +24,7 @@ from connectors.sql import IdempotencyKeyReused, NoRowsMatched, SqlTransaction, 
 from connectors.sql.errors import RowCountError
 from legacy.sqldb.database import SqlDemoDatabase
 from retrofit.sdk import ActionInputError
-from tests.integration.sql.calls import running_call
+from tests.integration.sql.calls import running_call, settings_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -226,6 +227,54 @@ async def test_a_repeated_key_applies_once_and_returns_the_stored_result(
     with running_call("wf#bump-2"):  # a new step is a new effect
         await northwind.write(bump, Bump(order_id=10248), returns=Freight)
     assert _freight(northwind_db, 10248) == pytest.approx(before + 2)
+
+
+async def test_concurrent_attempts_with_one_key_apply_once(
+    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+) -> None:
+    """Two attempts at once (a retry while the first still runs): the second waits, then replays."""
+    before = _freight(northwind_db, 10249)
+
+    async def bump(tx: SqlTransaction, req: Bump) -> Freight:
+        return await _bump_freight(northwind, tx, req)
+
+    with running_call("wf#race"):
+        first, second = await asyncio.gather(
+            northwind.write(bump, Bump(order_id=10249), returns=Freight),
+            northwind.write(bump, Bump(order_id=10249), returns=Freight),
+        )
+    assert first == second
+    assert _freight(northwind_db, 10249) == pytest.approx(before + 1)
+
+
+async def test_long_keys_are_stored_as_digests(
+    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+) -> None:
+    long_key = "wf-" + "x" * 400 + "#3"
+    request = ShipOrder(order_id=11008, shipped_date=date(1998, 5, 6))
+    with running_call(long_key):
+        first = await northwind.ship_order(request)
+        assert await northwind.ship_order(request) == first
+    (stored,) = northwind_db.query("SELECT idempotency_key FROM retrofit_idempotency")
+    assert stored[0].startswith("sha256:") and len(stored[0]) == 71
+
+
+async def test_the_record_can_be_turned_off(
+    northwind_db: SqlDemoDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For databases where the connector may not create a table: writes still run, unrecorded."""
+    monkeypatch.setenv("RETROFIT_NORTHWIND_IDEMPOTENCY_TABLE", "")
+    connector = NorthwindConnector(settings_for(northwind_db))
+    assert connector.settings.idempotency_table is None
+    await connector.open()
+    try:
+        with running_call("wf#unrecorded", action="northwind.update_customer_contact"):
+            request = UpdateCustomerContact(customer_id="ALFKI", contact_name="Anna Berg")
+            assert (await connector.update_customer_contact(request)).contact_name == "Anna Berg"
+    finally:
+        await connector.close()
+    tables = northwind_db.query("SELECT name FROM sqlite_master WHERE name = 'retrofit_idempotency'")
+    assert tables == []
 
 
 async def test_a_new_connector_still_finds_the_record(

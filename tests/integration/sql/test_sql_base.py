@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import text
+from sqlalchemy.pool import QueuePool
 
 from connectors.northwind.connector import NorthwindConnector, NorthwindSettings
 from connectors.northwind.models import GetCustomer, ListOrders, ShipOrder, UpdateCustomerContact
@@ -59,7 +60,9 @@ async def test_a_path_with_spaces_works_end_to_end(tmp_path: Path) -> None:
 
 def test_passwords_never_show() -> None:
     url = "postgresql://erp:s3cr3t-pw@db.internal:5432/erp"
-    assert display_url(url) == "postgresql+psycopg://erp:***@db.internal:5432/erp"
+    assert display_url(url) == "postgresql://erp:***@db.internal:5432/erp"
+    assert display_url(engine_url(url)) == "postgresql+psycopg://erp:***@db.internal:5432/erp"
+    assert display_url("::: s3cr3t-pw") == "(unparseable database URL)"
     settings = SqlSettings(url=SecretStr(url))
     for shown in (repr(settings), str(settings), settings.safe_url(), settings.model_dump_json()):
         assert "s3cr3t-pw" not in shown
@@ -117,11 +120,13 @@ async def test_one_engine_from_open_to_close(northwind_db: SqlDemoDatabase) -> N
     with running_call("wf#life", action="northwind.update_customer_contact"):
         await connector.update_customer_contact(UpdateCustomerContact(customer_id="ALFKI", contact_name="A"))
     assert connector.engine is engine
-    assert engine.pool.checkedout() == 0  # every helper returned its connection
-    assert 1 <= engine.pool.checkedin() <= 2  # pooled, bounded by pool_size
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    assert pool.checkedout() == 0  # every helper returned its connection
+    assert 1 <= pool.checkedin() <= 2  # pooled, bounded by pool_size
 
     await connector.close()
-    assert engine.pool.checkedin() == 0  # disposed: no connection left open on the file
+    assert pool.checkedin() == 0  # disposed: no connection left open on the file
     with pytest.raises(RuntimeError, match="must run before"):
         _ = connector.engine
     await connector.close()  # closing twice is harmless

