@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -13,6 +13,7 @@ from retrofit.gate.policy import Policy
 from retrofit.plugin import RetrofitPlugin
 from retrofit.policy_file import load_policy_file
 from retrofit.registry import LoadedConnector, load_connectors, load_workflows
+from retrofit.sdk.connector import ConnectorSettings
 from retrofit.settings import RetrofitSettings
 
 
@@ -42,6 +43,7 @@ def build_worker(
     workflows: Sequence[type] | None = None,
     policy: Policy | None = None,
     task_queue: str | None = None,
+    settings_overrides: Mapping[str, ConnectorSettings] | None = None,
 ) -> Worker:
     if policy is None and settings.policy_file is not None:
         policy = load_policy_file(settings.policy_file)
@@ -50,5 +52,6 @@ def build_worker(
         workflows=load_workflows() if workflows is None else workflows,
         audit_url=settings.audit_db_url,
         policy=policy,
+        settings_overrides=settings_overrides,
     )
     return Worker(client, task_queue=task_queue or settings.task_queue, plugins=[plugin])

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.client import Client
 
 from retrofit.embedded.dev_server import DevServer
+from retrofit.sdk.connector import ConnectorSettings
 from retrofit.settings import RetrofitSettings
 from retrofit.worker import build_worker, connect
 
@@ -45,22 +46,46 @@ async def embedded_stack(
     stack = contextlib.AsyncExitStack()
     try:
         stack.callback(server.stop)
+        overrides: dict[str, ConnectorSettings] = {}
         if demo:
-            demo_systems = _start_demo_systems(stack)
+            demo_systems, overrides = _start_demo_systems(stack, data_dir / "demo")
         settings = settings.model_copy(update={"temporal_address": server.address, "ui_url": server.ui_url})
         client = await connect(settings, wait=30)
-        worker = build_worker(client, settings)
+        worker = build_worker(client, settings, settings_overrides=overrides)
         await stack.enter_async_context(worker)
         yield RunningStack(client=client, settings=settings, ui_url=server.ui_url, demo_systems=demo_systems)
     finally:
         await stack.aclose()
 
 
-def _start_demo_systems(stack: contextlib.AsyncExitStack) -> dict[str, str]:
+def _start_demo_systems(
+    stack: contextlib.AsyncExitStack, directory: Path
+) -> tuple[dict[str, str], dict[str, ConnectorSettings]]:
+    """Start the demo legacy systems on their fixed loopback ports and point the connectors at them."""
     # Imported lazily: the demo legacy systems are not part of a production worker.
+    from connectors.erp.connector import ErpConnector
+    from connectors.ledger.connector import LedgerConnector
+    from connectors.northwind.connector import NorthwindConnector
+    from legacy.erp.server import ErpServer
     from legacy.ledger.server import LedgerServer
+    from legacy.sqldb.database import SqlDemoDatabase
 
     ledger: Any = LedgerServer(port=8701)
     ledger.start()
     stack.callback(ledger.stop)
-    return {"ledger (REST)": ledger.url}
+    erp: Any = ErpServer(port=8702)
+    erp.start()
+    stack.callback(erp.stop)
+    northwind = SqlDemoDatabase(directory)
+    northwind.prepare()
+    urls = {
+        "ledger (REST)": ledger.url,
+        "ERP (SOAP)": erp.wsdl_url,
+        "Northwind (SQL)": str(northwind.path),
+    }
+    overrides = {
+        "ledger": LedgerConnector.load_settings(base_url=ledger.url, api_key=ledger.api_key),
+        "erp": ErpConnector.load_settings(wsdl=erp.wsdl_url),
+        "northwind": NorthwindConnector.load_settings(url=northwind.url),
+    }
+    return urls, overrides
