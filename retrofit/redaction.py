@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,13 +19,17 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 REDACTED = "[REDACTED]"
 
 _SECRET_KEY = re.compile(
-    r"(pass(word|wd)?|secret|token|api[_-]?key|apikey|authorization|auth|credential|"
-    r"private[_-]?key|session[_-]?id|cookie|signature)",
+    r"(pass(word|wd)?|secret|token|api[_-]?key|apikey|authorization|credential|"
+    r"private[_-]?key|session[_-]?id|cookie|signature)"
+    # "auth" only as a whole word: `auth`, `basic_auth`, not `author`.
+    r"|(^|[_\-.])auth($|[_\-.])",
     re.IGNORECASE,
 )
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
+    # Cached: the same few field names come by on every captured exchange.
     return bool(_SECRET_KEY.search(key))
 
 

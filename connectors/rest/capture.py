@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from connectors.rest.body_excerpt import excerpt_content, excerpt_response
+from connectors.rest.body_excerpt import excerpt_content
 from retrofit.redaction import REDACTED, is_secret_key
 from retrofit.sdk import capture_exchange, current_call
 
@@ -64,18 +64,21 @@ def record_exchange(
         exchange["preceded_by"] = [
             f"{r.request.method} {r.request.url.path} {r.status_code}" for r in response.history
         ]
-    if response is not None:
-        headers = response.headers
-        kept = {h: value for h in _KEPT_RESPONSE_HEADERS if (value := headers.get(h)) is not None}
+    # One pass over the response headers instead of a scan per lookup (httpx keeps them as a list).
+    headers = dict(response.headers.items()) if response is not None else {}
+    if headers:
+        kept = {h: headers[h] for h in _KEPT_RESPONSE_HEADERS if h in headers}
         if kept:
             exchange["response_headers"] = kept
     if with_bodies:
         try:
-            sent = excerpt_content(request.content, request.headers.get("content-type", ""))
+            content = request.content
         except httpx.RequestNotRead:  # a streamed upload: there is no body in memory to quote
-            sent = "(streamed body)"
-        if sent:
-            exchange["request_body"] = sent
+            exchange["request_body"] = "(streamed body)"
+        else:
+            if content:
+                exchange["request_body"] = excerpt_content(content, request.headers.get("content-type", ""))
         if response is not None and response.is_stream_consumed:
-            exchange["response_body"] = excerpt_response(response)
+            content_type = headers.get("content-type", "")
+            exchange["response_body"] = excerpt_content(response.content, content_type) or "(empty body)"
     capture_exchange(exchange)

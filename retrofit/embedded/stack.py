@@ -63,9 +63,11 @@ def _start_demo_systems(
 ) -> tuple[dict[str, str], dict[str, ConnectorSettings]]:
     """Start the demo legacy systems on their fixed loopback ports and point the connectors at them."""
     # Imported lazily: the demo legacy systems are not part of a production worker.
+    from connectors.crm.connector import CrmConnector
     from connectors.erp.connector import ErpConnector
     from connectors.ledger.connector import LedgerConnector
     from connectors.northwind.connector import NorthwindConnector
+    from legacy.crm.server import CrmServer
     from legacy.erp.server import ErpServer
     from legacy.ledger.server import LedgerServer
     from legacy.sqldb.database import SqlDemoDatabase
@@ -76,16 +78,21 @@ def _start_demo_systems(
     erp: Any = ErpServer(port=8702)
     erp.start()
     stack.callback(erp.stop)
+    crm: Any = CrmServer(port=8703)
+    crm.start()
+    stack.callback(crm.stop)
     northwind = SqlDemoDatabase(directory)
     northwind.prepare()
     urls = {
         "ledger (REST)": ledger.url,
         "ERP (SOAP)": erp.wsdl_url,
+        "CRM (REST, OAuth2)": crm.url,
         "Northwind (SQL)": str(northwind.path),
     }
     overrides = {
         "ledger": LedgerConnector.load_settings(base_url=ledger.url, api_key=ledger.api_key),
         "erp": ErpConnector.load_settings(wsdl=erp.wsdl_url),
+        "crm": CrmConnector.load_settings(base_url=crm.url, client_secret=crm.client_secret),
         "northwind": NorthwindConnector.load_settings(url=northwind.url),
     }
     return urls, overrides

@@ -17,6 +17,8 @@ from retrofit.execution.resources import WorkerResources
 from retrofit.gate.contracts import ANSWER_AUDIT_ACTIVITY, AnswerAudit
 
 UNKNOWN_IDENTITY = "(not found in history)"
+#: The sender left the identity empty (the Temporal Web UI sends none for signals and updates).
+NO_IDENTITY = "(none sent)"
 
 
 def build_answer_audit_activity(resources: WorkerResources) -> Callable[[AnswerAudit], Awaitable[int]]:
@@ -46,7 +48,7 @@ async def _identity_if_match(event: HistoryEvent, answer: AnswerAudit, converter
     if answer.via == "update" and event.HasField("workflow_execution_update_accepted_event_attributes"):
         request = event.workflow_execution_update_accepted_event_attributes.accepted_request
         if request.meta.update_id == answer.update_id:
-            return str(request.meta.identity)
+            return str(request.meta.identity) or NO_IDENTITY
         return None
     if answer.via == "signal" and event.HasField("workflow_execution_signaled_event_attributes"):
         attrs = event.workflow_execution_signaled_event_attributes
@@ -63,5 +65,5 @@ async def _identity_if_match(event: HistoryEvent, answer: AnswerAudit, converter
         same_request = not answer.request_id or payload.get("request_id") == answer.request_id
         same_approver = not answer.approver or str(payload.get("approver", "")).strip() == answer.approver
         if same_request and same_approver:
-            return str(attrs.identity)
+            return str(attrs.identity) or NO_IDENTITY
     return None

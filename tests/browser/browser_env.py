@@ -37,6 +37,9 @@ UPDATE_DOCS_ENV = "RETROFIT_UPDATE_DOC_SCREENSHOTS"
 # Where screenshots go; default: a folder in the session's pytest temp dir (listed at the end).
 ARTIFACTS_ENV = "RETROFIT_UI_ARTIFACTS"
 
+# Set to 1 (CI does) to fail, instead of skip, where Playwright or Chromium is missing.
+REQUIRE_BROWSER_ENV = "RETROFIT_REQUIRE_BROWSER"
+
 TAKEN: list[Path] = []  # every screenshot of the session, for the terminal summary
 
 

@@ -9,6 +9,7 @@ lazily so that this directory is merely skipped where it is not installed.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import socket
 import sys
@@ -26,6 +27,7 @@ from tests.browser.browser_env import (
     ARTIFACTS_ENV,
     CHROMIUM,
     CHROMIUM_ARGS,
+    REQUIRE_BROWSER_ENV,
     TAKEN,
     VIEWPORT_HEIGHT,
     VIEWPORT_WIDTH,
@@ -37,6 +39,19 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Route
 
 VENV_BIN = Path(sys.executable).parent
+
+
+def _browser_missing() -> str | None:
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed: pip install -e '.[dev]'"
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing: run .ci/install-browser (apt-get install chromium)"
+    return None
+
+
+if os.environ.get(REQUIRE_BROWSER_ENV) == "1" and (_problem := _browser_missing()):
+    # Where the browser tests must run (CI), a missing browser stops the run instead of a skip.
+    raise RuntimeError(f"{REQUIRE_BROWSER_ENV}=1 but {_problem}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,9 +8,12 @@ import csv
 import io
 import json
 import multiprocessing
+import os
 import sqlite3
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from multiprocessing.synchronize import Barrier
@@ -23,6 +26,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
 from retrofit.audit import (
     Actor,
@@ -329,8 +333,7 @@ def _writer_process(url: str, worker: int, ready: Barrier) -> None:
     asyncio.run(_append_from_process(url, worker, ready))
 
 
-async def test_four_processes_appending_to_one_file_keep_one_chain(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "nested" / "shared.db")  # not created yet: they race to migrate
+async def assert_four_writers_keep_one_chain(url: str) -> None:
     context = multiprocessing.get_context("spawn")
     ready = context.Barrier(4)
     processes = [context.Process(target=_writer_process, args=(url, worker, ready)) for worker in range(4)]
@@ -347,6 +350,11 @@ async def test_four_processes_appending_to_one_file_keep_one_chain(tmp_path: Pat
             assert len(await store.for_workflow(f"proc-{worker}")) == 200
         report = await store.verify()
     assert report.ok and report.checked == 800
+
+
+async def test_four_processes_appending_to_one_file_keep_one_chain(tmp_path: Path) -> None:
+    # The file does not exist yet: the processes also race to create and migrate it.
+    await assert_four_writers_keep_one_chain(sqlite_url(tmp_path / "nested" / "shared.db"))
 
 
 # --- export ----------------------------------------------------------------------------------------
@@ -477,6 +485,86 @@ async def test_an_in_memory_store_works(tmp_path: Path) -> None:
         assert await seqs(memory) == list(range(1, 21))
         assert (await memory.verify()).ok
     assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []  # nothing touched the disk
+
+
+# --- PostgreSQL (opt-in: RETROFIT_TEST_POSTGRES_URL=postgresql://user@host:port/db) --------------
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh database on the server RETROFIT_TEST_POSTGRES_URL points at, dropped afterwards."""
+
+    server = os.environ.get("RETROFIT_TEST_POSTGRES_URL")
+    if not server:
+        pytest.skip("set RETROFIT_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    psycopg = pytest.importorskip("psycopg")
+    admin_url = make_url(server).set(drivername="postgresql")
+    name = f"retrofit_audit_test_{uuid.uuid4().hex[:12]}"
+    conninfo = admin_url.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def pg_execute(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.encode())
+
+
+async def test_postgres_appends_idempotently_and_verifies(pg_url: str) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    events = [
+        make_event("wf-a", n, occurred_at=datetime(2024, 5, 1, 14, 0, n, tzinfo=plus_two))
+        for n in range(1, 6)
+    ]
+    async with await AuditStore.open(pg_url) as store:
+        assert await store.append(events[:3] + events[:1]) == 3
+        assert await store.append(events) == 2
+        assert await store.append(events) == 0
+        records = await store.for_workflow("wf-a")
+        report = await store.verify()
+    assert [r.seq for r in records] == [1, 2, 3, 4, 5]
+    assert [r.data for r in records] == [e.data for e in events]
+    assert [r.occurred_at for r in records] == [e.occurred_at for e in events]
+    assert report.ok and report.checked == 5 and report.head_hash == records[-1].hash
+    assert verify_chain(records).ok
+
+
+async def test_postgres_catches_edits_and_deletions(pg_url: str) -> None:
+    async with await AuditStore.open(pg_url) as store:
+        await store.append([make_event("wf-a", n) for n in range(1, 7)])
+    pg_execute(pg_url, """UPDATE audit_events SET data = '{"amount":1}' WHERE seq = 2""")
+    pg_execute(pg_url, "DELETE FROM audit_events WHERE seq = 5")
+    async with await AuditStore.open(pg_url) as store:
+        edited = await store.verify()
+        pg_execute(pg_url, "DELETE FROM audit_events WHERE seq <= 2")
+        deleted = await store.verify()
+    assert edited.first_break is not None and edited.first_break.seq == 2
+    assert "hash mismatch" in edited.first_break.reason
+    assert deleted.first_break is not None and deleted.first_break.seq == 3  # seq 1 expected
+
+
+async def test_postgres_four_processes_keep_one_chain(pg_url: str) -> None:
+    await assert_four_writers_keep_one_chain(pg_url)
+
+
+async def test_postgres_migration_builds_exactly_the_model_once(pg_url: str) -> None:
+    def differences(conn: Connection) -> list[Any]:
+        context = MigrationContext.configure(conn, opts={"version_table": ALEMBIC_VERSION_TABLE})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with await AuditStore.open(pg_url):
+        pass
+    async with await AuditStore.open(pg_url) as store, store.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+        version = await conn.exec_driver_sql(f"SELECT version_num FROM {ALEMBIC_VERSION_TABLE}")
+        assert version.all() == [(head_revision(),)]
 
 
 # --- URLs ------------------------------------------------------------------------------------------
