@@ -48,7 +48,9 @@ def _install_log_filter() -> None:
 def _listen(host: str, port: int) -> socket.socket:
     # Bound here, not by uvicorn: with port 0 the chosen port is known before the thread runs.
     # IPPROTO_TCP explicitly, so asyncio sets TCP_NODELAY (see legacy/ledger/server.py).
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

@@ -49,7 +49,9 @@ def _bind(host: str, port: int) -> socket.socket:
     # before the server thread runs, so `url` is valid as soon as `start()` returns.
     # IPPROTO_TCP explicitly: with protocol 0 asyncio does not recognise the socket as TCP and
     # never sets TCP_NODELAY, which costs ~40 ms per request on loopback (Nagle + delayed ACK).
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # quick restarts on a fixed port
         sock.bind((host, port))
