@@ -1,9 +1,10 @@
-"""Redaction of secrets before anything is stored, logged, summarised or sent to a model.
+"""Redaction of secrets and PII before anything is stored, logged, summarised or sent to a model.
 
-Pure (stdlib + pydantic): it runs inside workflows as well as activities. Two rules:
+Pure (stdlib + pydantic): it runs inside workflows as well as activities. Three rules:
 fields whose *name* says secret (password, token, api_key, ...) and values that are
-`pydantic.SecretStr`/`SecretBytes` are replaced by a marker. PII patterns come later with the
-agent guardrails and plug in here.
+`pydantic.SecretStr`/`SecretBytes` become `[REDACTED]`; inside any string, e-mail addresses,
+international phone numbers, IBANs and card numbers (Luhn-checked) become `[EMAIL]`, `[PHONE]`,
+`[IBAN]`, `[CARD]`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,38 @@ from typing import Any
 from pydantic import BaseModel, SecretBytes, SecretStr
 
 REDACTED = "[REDACTED]"
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# International form only (leading +): bare digit runs are far more often amounts and ids.
+_PHONE = re.compile(r"\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,6}\d")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
+_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    return "[CARD]" if _luhn_ok(digits) else match.group(0)
+
+
+def redact_text(text: str) -> str:
+    """Replace PII inside free text (notes, names of fields do not matter here)."""
+    if len(text) < 6:
+        return text
+    text = _EMAIL.sub("[EMAIL]", text)
+    text = _IBAN.sub("[IBAN]", text)
+    text = _CARD.sub(_card, text)
+    return _PHONE.sub("[PHONE]", text)
+
 
 _SECRET_KEY = re.compile(
     r"(pass(word|wd)?|secret|token|api[_-]?key|apikey|authorization|credential|"
@@ -46,9 +79,11 @@ def redact(value: Any) -> Any:
         }
     if isinstance(value, list | tuple | set | frozenset):
         return [redact(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, str):
+        return redact_text(value)
+    if value is None or isinstance(value, bool | int | float):
         return value
-    return str(value)
+    return redact_text(str(value))
 
 
 def _redact_model(model: BaseModel) -> Any:

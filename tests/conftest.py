@@ -11,7 +11,11 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from legacy.crm.server import CrmServer
+from legacy.erp.server import ErpServer
 from legacy.ledger.server import LedgerServer
+from legacy.sqldb.database import SqlDemoDatabase
+from tests.support import DemoSystems
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -58,3 +62,22 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest.fixture
 def audit_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'audit.db'}"
+
+
+@pytest.fixture(scope="session")
+def demo_servers() -> Iterator[tuple[ErpServer, CrmServer]]:
+    with ErpServer() as erp, CrmServer() as crm:
+        yield erp, crm
+
+
+@pytest.fixture
+def demo_systems(
+    ledger: LedgerServer, demo_servers: tuple[ErpServer, CrmServer], tmp_path: Path
+) -> Iterator[DemoSystems]:
+    """Every demo legacy system, at its seed data, for one test."""
+    erp, crm = demo_servers
+    for url in (erp.url, crm.url):
+        httpx.post(f"{url}/_admin/reset", timeout=5).raise_for_status()
+    northwind = SqlDemoDatabase(tmp_path / "northwind")
+    northwind.prepare()
+    yield DemoSystems(ledger=ledger, erp=erp, crm=crm, northwind=northwind)

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from connectors.crm.connector import CrmConnector
+from connectors.erp.connector import ErpConnector
 from connectors.ledger.connector import LedgerConnector
+from connectors.northwind.connector import NorthwindConnector
+from legacy.crm.server import CrmServer
+from legacy.erp.server import ErpServer
 from legacy.ledger.server import LedgerServer
+from legacy.sqldb.database import SqlDemoDatabase
 from retrofit.audit.events import AuditRecord
 from retrofit.audit.store import AuditStore
 from retrofit.gate.policy import Policy
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
+from retrofit.sdk.connector import ConnectorSettings
 from workflows.credit_limit_review.workflow import CreditLimitReview
+from workflows.overdue_follow_up.workflow import OverdueFollowUp
 from workflows.single_action.workflow import SingleAction
 
-SHIPPED_WORKFLOWS: list[type] = [CreditLimitReview, SingleAction]
+SHIPPED_WORKFLOWS: list[type] = [CreditLimitReview, SingleAction, OverdueFollowUp]
 
 
 def ledger_worker(
@@ -61,3 +70,40 @@ async def audit_of(audit_url: str, workflow_id: str) -> list[AuditRecord]:
 
 def kinds(records: Sequence[AuditRecord]) -> list[str]:
     return [r.kind.value for r in records]
+
+
+@dataclass
+class DemoSystems:
+    """All demo legacy systems on loopback, as `retrofit dev --demo` runs them."""
+
+    ledger: LedgerServer
+    erp: ErpServer
+    crm: CrmServer
+    northwind: SqlDemoDatabase
+
+    def connector_settings(self) -> dict[str, ConnectorSettings]:
+        return {
+            "ledger": LedgerConnector.load_settings(base_url=self.ledger.url, api_key=self.ledger.api_key),
+            "erp": ErpConnector.load_settings(wsdl=self.erp.wsdl_url),
+            "crm": CrmConnector.load_settings(base_url=self.crm.url, client_secret=self.crm.client_secret),
+            "northwind": NorthwindConnector.load_settings(url=self.northwind.url),
+        }
+
+
+def demo_worker(
+    client: Client,
+    systems: DemoSystems,
+    audit_url: str,
+    *,
+    policy: Policy | None = None,
+    task_queue: str | None = None,
+) -> Worker:
+    """A worker with every built-in connector, each pointed at its demo system."""
+    plugin = RetrofitPlugin(
+        connectors=connectors_from_classes([LedgerConnector, ErpConnector, CrmConnector, NorthwindConnector]),
+        workflows=SHIPPED_WORKFLOWS,
+        audit_url=audit_url,
+        policy=policy,
+        settings_overrides=systems.connector_settings(),
+    )
+    return Worker(client, task_queue=task_queue or f"test-{uuid.uuid4()}", plugins=[plugin])

@@ -42,11 +42,12 @@ async def run_demo(settings: RetrofitSettings, *, port: int, ui_port: int) -> No
             console.print(f"Demo legacy system {name}: {url}")
         ids = [
             await _credit_review(stack, f"credit-review-C-1003-{run}"),
+            await _overdue_follow_up(stack, f"overdue-follow-up-{run}"),
             await _rejected_delete(stack, f"delete-C-1004-{run}"),
             await _invalid_arguments(stack, f"invalid-arguments-{run}"),
         ]
 
-        console.print(Rule("4. The audit trail"))
+        console.print(Rule("5. The audit trail"))
         async with await AuditStore.open(stack.settings.audit_db_url) as store:
             for wid in ids:
                 console.print(audit_table(await store.for_workflow(wid), f"audit trail of {wid}"))
@@ -93,8 +94,34 @@ async def _credit_review(stack: RunningStack, wf_id: str) -> str:
     return wf_id
 
 
+async def _overdue_follow_up(stack: RunningStack, wf_id: str) -> str:
+    console.print(
+        Rule("2. OverdueFollowUp: ERP (SOAP) + CRM (REST, OAuth2) + warehouse (SQL); notes need approval")
+    )
+    handle = await _start(
+        stack,
+        "OverdueFollowUp",
+        {"max_invoices": 2, "warehouse_customers": {"C-1003": "ERNSH", "C-1005": "LILAS"}},
+        wf_id,
+        "Collections run: the 2 largest overdue invoices (demo)",
+    )
+    answered: set[str] = set()
+    for via in ((), ("--signal",)):
+        view = await _announce(stack, handle, None, skip=answered)
+        answered.add(view.request_id)
+        await _cli(stack, "approvals", "approve", wf_id, view.request_id, "--as", "ops.dana", *via)
+    result = dict(await handle.result())
+    for f in result["follow_ups"]:
+        console.print(
+            f"[green]{f['invoice_id']}[/] {f['customer_name']}: {f['amount_due']} {f['currency']} "
+            f"{f['days_overdue']} days overdue; CRM {f['crm_account_id']} note {f['note']} (#{f['note_id']}); "
+            f"open warehouse orders: {f['open_warehouse_orders']}"
+        )
+    return wf_id
+
+
 async def _rejected_delete(stack: RunningStack, wf_id: str) -> str:
-    console.print(Rule("2. A destructive call: two approvals needed; ops reject it"))
+    console.print(Rule("3. A destructive call: two approvals needed; ops reject it"))
     handle = await _start(
         stack,
         "SingleAction",
@@ -119,7 +146,7 @@ async def _rejected_delete(stack: RunningStack, wf_id: str) -> str:
 
 
 async def _invalid_arguments(stack: RunningStack, wf_id: str) -> str:
-    console.print(Rule("3. Invalid arguments: refused before anything runs"))
+    console.print(Rule("4. Invalid arguments: refused before anything runs"))
     handle = await _start(
         stack,
         "SingleAction",
@@ -142,8 +169,13 @@ async def _start(
     return handle
 
 
-async def _announce(stack: RunningStack, handle: WorkflowHandle[Any, Any], request_id: str) -> ApprovalView:
-    view = await _wait_for(handle, request_id)
+async def _announce(
+    stack: RunningStack,
+    handle: WorkflowHandle[Any, Any],
+    request_id: str | None,
+    skip: set[str] | None = None,
+) -> ApprovalView:
+    view = await _wait_for(handle, request_id, skip or set())
     console.print(
         f"[yellow]waiting for approval[/] {view.request_id}: {view.action} {summarize(view.arguments, 100)} "
         f"— needs {view.approvers_needed}, hash {view.args_hash[:12]}"
@@ -155,14 +187,15 @@ async def _announce(stack: RunningStack, handle: WorkflowHandle[Any, Any], reque
     return view
 
 
-async def _wait_for(handle: WorkflowHandle[Any, Any], request_id: str) -> ApprovalView:
+async def _wait_for(handle: WorkflowHandle[Any, Any], request_id: str | None, skip: set[str]) -> ApprovalView:
+    """The pending request `request_id`, or (None) the first pending one not in `skip`."""
     for _ in range(300):
         views: list[ApprovalView] = await handle.query(PENDING_QUERY, result_type=list[ApprovalView])
         for view in views:
-            if view.request_id == request_id:
+            if view.request_id == request_id or (request_id is None and view.request_id not in skip):
                 return view
         await asyncio.sleep(0.1)
-    raise DemoFailed(f"{handle.id}: approval request {request_id} never appeared")
+    raise DemoFailed(f"{handle.id}: approval request {request_id or '(next)'} never appeared")
 
 
 async def _cli(stack: RunningStack, *args: str) -> None:

@@ -38,3 +38,22 @@ def test_summary_is_redacted_and_bounded() -> None:
     text = summarize({"authorization": "Bearer abc", "note": "x" * 500}, limit=60)
     assert "Bearer" not in text and REDACTED in text
     assert len(text) == 60 and text.endswith("…")
+
+
+def test_pii_inside_text_is_replaced() -> None:
+    note = (
+        "Call Anna Becker on +49 40 3190 2210 or anna.becker@nordwind.example; "
+        "IBAN DE89 3704 0044 0532 0130 00, card 4111 1111 1111 1111."
+    )
+    out = redact({"body": note})["body"]
+    assert "[EMAIL]" in out and "nordwind.example" not in out
+    assert "[PHONE]" in out and "3190" not in out
+    assert "[IBAN]" in out and "3704" not in out
+    assert "[CARD]" in out and "4111" not in out
+
+
+def test_amounts_dates_and_ids_survive() -> None:
+    text = "Credit limit raised from 120000.00 to 144000.00 USD on 2026-11-28 for C-1003, order 10248."
+    assert redact({"note": text}) == {"note": text}
+    # A 16-digit number that fails the Luhn check is not a card.
+    assert redact("ref 1234 5678 9012 3456") == "ref 1234 5678 9012 3456"
