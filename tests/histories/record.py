@@ -14,11 +14,15 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from legacy.crm.server import CrmServer
+from legacy.erp.server import ErpServer
 from legacy.ledger.server import LedgerServer
+from legacy.sqldb.database import SqlDemoDatabase
 from retrofit.gate.approval_models import ApprovalView
 from retrofit.gate.policy import allow_all
-from tests.support import ledger_worker
+from tests.support import DemoSystems, demo_worker, ledger_worker
 from workflows.credit_limit_review.models import CreditReviewInput
+from workflows.overdue_follow_up.models import FollowUpInput
 from workflows.single_action.workflow import SingleActionInput
 
 HERE = Path(__file__).parent
@@ -47,6 +51,7 @@ async def main() -> None:
         with LedgerServer() as ledger, tempfile.TemporaryDirectory() as tmp:
             async with ledger_worker(env.client, ledger, f"sqlite:///{tmp}/audit.db") as worker:
                 await record_approved_review(env, worker.task_queue)
+            await record_overdue_follow_up(env, tmp)
             async with ledger_worker(
                 env.client, ledger, f"sqlite:///{tmp}/audit.db", policy=allow_all()
             ) as worker:
@@ -93,6 +98,35 @@ async def record_approved_review(env: WorkflowEnvironment, task_queue: str) -> N
     history = await handle.fetch_history()
     (HERE / "credit_limit_review_approved.json").write_text(history.to_json())
     print(f"recorded credit_limit_review_approved: {len(history.events)} events")
+
+
+async def record_overdue_follow_up(env: WorkflowEnvironment, tmp: str) -> None:
+    """All demo systems; each CRM note approved as it comes."""
+    with ErpServer() as erp, CrmServer() as crm, LedgerServer() as ledger:
+        northwind = SqlDemoDatabase(Path(tmp) / "northwind")
+        northwind.prepare()
+        systems = DemoSystems(ledger=ledger, erp=erp, crm=crm, northwind=northwind)
+        async with demo_worker(env.client, systems, f"sqlite:///{tmp}/audit-follow-up.db") as worker:
+            handle = await env.client.start_workflow(
+                "OverdueFollowUp",
+                FollowUpInput(max_invoices=2, warehouse_customers={"C-1005": "LILAS"}),
+                id="record-overdue_follow_up",
+                task_queue=worker.task_queue,
+            )
+            answered: set[str] = set()
+            while len(answered) < 2:
+                for view in await handle.query("pending_approvals", result_type=list[ApprovalView]):
+                    if view.request_id not in answered:
+                        await handle.execute_update(
+                            "decide",
+                            {"request_id": view.request_id, "approver": "ops", "decision": "approve"},
+                        )
+                        answered.add(view.request_id)
+                await asyncio.sleep(0.05)
+            await handle.result()
+            history = await handle.fetch_history()
+    (HERE / "overdue_follow_up.json").write_text(history.to_json())
+    print(f"recorded overdue_follow_up: {len(history.events)} events")
 
 
 if __name__ == "__main__":

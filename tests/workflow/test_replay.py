@@ -11,7 +11,10 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from connectors.crm.connector import CrmConnector
+from connectors.erp.connector import ErpConnector
 from connectors.ledger.connector import LedgerConnector
+from connectors.northwind.connector import NorthwindConnector
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
 from tests.support import SHIPPED_WORKFLOWS
@@ -24,14 +27,15 @@ RECORDED = {p.stem: p.read_text() for p in HISTORIES}
 
 def replayer() -> Replayer:
     plugin = RetrofitPlugin(
-        connectors=connectors_from_classes([LedgerConnector]), workflows=SHIPPED_WORKFLOWS
+        connectors=connectors_from_classes([LedgerConnector, ErpConnector, CrmConnector, NorthwindConnector]),
+        workflows=SHIPPED_WORKFLOWS,
     )
     return Replayer(workflows=[], plugins=[plugin])
 
 
 def test_every_shipped_workflow_has_a_recorded_history() -> None:
     recorded = {p.stem.split("_")[0] for p in HISTORIES}
-    assert {"credit", "single"} <= recorded
+    assert {"credit", "single", "overdue"} <= recorded
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
