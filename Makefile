@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format dev clean
+.PHONY: demo test lint format dev bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python bench/rest_base_overhead.py
+	$(BIN)/python bench/sql_base_overhead.py
+	$(BIN)/python bench/soap_wsdl_load.py
 
 dev: $(STAMP)
 	$(BIN)/retrofit dev --demo
