@@ -11,6 +11,7 @@ import typer
 
 from retrofit.audit.export import export
 from retrofit.audit.store import AuditStore
+from retrofit.audit.url import sqlite_file
 from retrofit.cli.output import audit_table, console, err_console, fail
 from retrofit.settings import RetrofitSettings
 
@@ -25,6 +26,10 @@ def _url(db: str | None) -> str:
 
 async def _open(db: str | None) -> AuditStore:
     url = _url(db)
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        # Opening would create an empty file and then fail on the missing table.
+        fail(f"no audit store at {path}: nothing has been recorded there yet (RETROFIT_AUDIT_DB_URL={url})")
     try:
         return await AuditStore.open(url, migrate=False)
     except Exception as exc:

@@ -172,3 +172,12 @@ async def test_connectors_list_shows_every_action(audit_url: str) -> None:
         ("ledger.delete_customer", "destructive"),
     ):
         assert any(name in line and effect in line for line in out.splitlines()), out
+
+
+async def test_audit_commands_on_a_missing_store_say_so(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing-here" / "audit.db"
+    cli = Cli(dict(os.environ, COLUMNS="200", RETROFIT_AUDIT_DB_URL=f"sqlite:///{missing}"))
+    for command in (("audit", "tail"), ("audit", "verify"), ("audit", "show", "wf-1")):
+        code, _, err = await cli(*command)
+        assert code == 1 and f"no audit store at {missing}" in err
+    assert not missing.parent.exists()

@@ -1,5 +1,6 @@
 """The audit store on real SQLite files: idempotent appends, reads, tampering, concurrent writers,
-exports, migrations and URLs."""
+exports, migrations and URLs. A subset also runs on PostgreSQL when RETROFIT_TEST_POSTGRES_URL
+names a server (each test gets a fresh database there)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from multiprocessing.synchronize import Barrier
@@ -75,7 +76,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> Any:
+async def store(db_path: Path) -> AsyncIterator[AuditStore]:
     async with await AuditStore.open(sqlite_url(db_path)) as opened:
         yield opened
 
