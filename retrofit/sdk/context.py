@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,34 @@ def bind_call(context: ActionContext) -> object:
 
 def unbind_call(token: object) -> None:
     _current.reset(token)  # type: ignore[arg-type]
+
+
+@contextmanager
+def running_call(
+    action: str,
+    idempotency_key: str,
+    *,
+    workflow_id: str = "direct-call",
+    run_id: str = "direct-call",
+    step: int = 1,
+    attempt: int = 1,
+) -> Iterator[ActionContext]:
+    """Run connector code as the worker does around an action: `current_call()` answers and
+    `capture_exchange` collects into the yielded context. For the framework and for tests that
+    call a connector's methods directly."""
+    context = ActionContext(
+        action=action,
+        idempotency_key=idempotency_key,
+        workflow_id=workflow_id,
+        run_id=run_id,
+        step=step,
+        attempt=attempt,
+    )
+    token = bind_call(context)
+    try:
+        yield context
+    finally:
+        unbind_call(token)
 
 
 MAX_EXCHANGES = 20

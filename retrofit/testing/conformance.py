@@ -38,7 +38,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 from retrofit.execution.error_mapping import classify
 from retrofit.registry import LoadedConnector, load_connectors
 from retrofit.sdk.connector import Connector, ConnectorSettings
-from retrofit.sdk.context import ActionContext, bind_call, unbind_call
+from retrofit.sdk.context import running_call
 from retrofit.sdk.errors import RetrofitError
 from retrofit.sdk.spec import ActionSpec
 
@@ -206,17 +206,6 @@ async def _call(
     connector: Connector, spec: ActionSpec, arguments: dict[str, Any], *, key: str
 ) -> tuple[BaseModel, list[dict[str, Any]]]:
     """Call an action as the framework does: validated input, a bound call context, typed output."""
-    context = ActionContext(
-        action=spec.name,
-        idempotency_key=key,
-        workflow_id="conformance",
-        run_id="conformance",
-        step=1,
-        attempt=1,
-    )
-    token = bind_call(context)
-    try:
+    with running_call(spec.name, key, workflow_id="conformance", run_id="conformance") as context:
         result = await getattr(connector, spec.method)(spec.input_model.model_validate(arguments))
-    finally:
-        unbind_call(token)
     return spec.output_model.model_validate(result.model_dump()), context.exchanges

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -11,25 +11,13 @@ import httpx
 from connectors.crm.connector import CrmConnector
 from connectors.rest import OAuth2ClientCredentials, RestConnector
 from retrofit.sdk import ConnectorSettings
-from retrofit.sdk.context import ActionContext, bind_call, unbind_call
+from retrofit.sdk.context import ActionContext
+from retrofit.sdk.context import running_call as sdk_running_call
 
 
-@contextmanager
-def running_call(idempotency_key: str, action: str = "crm.add_note") -> Iterator[ActionContext]:
+def running_call(idempotency_key: str, action: str = "crm.add_note") -> AbstractContextManager[ActionContext]:
     """What the worker does around an action: bind the call, so `current_call()` and capture work."""
-    context = ActionContext(
-        action=action,
-        idempotency_key=idempotency_key,
-        workflow_id="wf-crm-test",
-        run_id="run-1",
-        step=1,
-        attempt=1,
-    )
-    token = bind_call(context)
-    try:
-        yield context
-    finally:
-        unbind_call(token)
+    return sdk_running_call(action, idempotency_key, workflow_id="wf-crm-test", run_id="run-1")
 
 
 async def admin(url: str, method: str, path: str, json: Any = None) -> Any:

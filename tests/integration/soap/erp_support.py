@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -12,7 +11,8 @@ from connectors.erp.connector import ErpConnector
 from legacy.erp.envelopes import SOAP_ENV, WSSE
 from legacy.erp.server import ErpServer
 from legacy.erp.wsdl import NAMESPACE, soap_action
-from retrofit.sdk.context import ActionContext, bind_call, unbind_call
+from retrofit.sdk.context import ActionContext
+from retrofit.sdk.context import running_call as sdk_running_call
 
 # One client for the whole run: building one per request (as `httpx.post` does) costs an SSL
 # context each time, which dominates these millisecond-long loopback calls. No keep-alive: a
@@ -20,22 +20,11 @@ from retrofit.sdk.context import ActionContext, bind_call, unbind_call
 http = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
 
 
-@contextmanager
-def running_call(idempotency_key: str, action: str = "erp.record_payment") -> Iterator[ActionContext]:
+def running_call(
+    idempotency_key: str, action: str = "erp.record_payment"
+) -> AbstractContextManager[ActionContext]:
     """What the worker does around an action: bind the call, so `current_call()` and capture work."""
-    context = ActionContext(
-        action=action,
-        idempotency_key=idempotency_key,
-        workflow_id="wf-erp-test",
-        run_id="run-1",
-        step=1,
-        attempt=1,
-    )
-    token = bind_call(context)
-    try:
-        yield context
-    finally:
-        unbind_call(token)
+    return sdk_running_call(action, idempotency_key, workflow_id="wf-erp-test", run_id="run-1")
 
 
 def connector_for(server: ErpServer, **overrides: Any) -> ErpConnector:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 from connectors.northwind.connector import NorthwindConnector, NorthwindSettings
 from legacy.sqldb.database import SqlDemoDatabase
-from retrofit.sdk.context import ActionContext, bind_call, unbind_call
+from retrofit.sdk.context import ActionContext
+from retrofit.sdk.context import running_call as sdk_running_call
 
 # Short, so lock tests fail fast; still far above what an uncontended statement needs.
 TEST_LOCK_TIMEOUT_S = 0.2
@@ -22,19 +22,8 @@ def settings_for(database: SqlDemoDatabase, **overrides: Any) -> NorthwindSettin
     return settings
 
 
-@contextmanager
-def running_call(idempotency_key: str, action: str = "northwind.ship_order") -> Iterator[ActionContext]:
+def running_call(
+    idempotency_key: str, action: str = "northwind.ship_order"
+) -> AbstractContextManager[ActionContext]:
     """What the worker does around an action: bind the call so `current_call()` sees its key."""
-    context = ActionContext(
-        action=action,
-        idempotency_key=idempotency_key,
-        workflow_id="wf-northwind-test",
-        run_id="run-1",
-        step=1,
-        attempt=1,
-    )
-    token = bind_call(context)
-    try:
-        yield context
-    finally:
-        unbind_call(token)
+    return sdk_running_call(action, idempotency_key, workflow_id="wf-northwind-test", run_id="run-1")
