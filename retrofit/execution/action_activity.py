@@ -34,10 +34,9 @@ def build_action_activity(spec: ActionSpec, resources: WorkerResources) -> Actio
             raise RuntimeError(f"{spec.name} must be called from a workflow, through the gate")
         workflow_id, run_id = info.workflow_id, info.workflow_run_id
         events = _Events(spec, invocation, workflow_id, run_id, info.attempt)
-        store = resources.store
         # Every attempt writes the proposal and decision again: if attempt 1 died before writing
         # them they still land, and otherwise their deterministic ids make the store skip them.
-        await store.append([events.proposed(), events.decided(), events.started()])
+        await resources.record([events.proposed(), events.decided(), events.started()])
 
         context = ActionContext(
             action=spec.name,
@@ -57,7 +56,7 @@ def build_action_activity(spec: ActionSpec, resources: WorkerResources) -> Actio
             )
         except Exception as exc:
             error = classify(exc)
-            await store.append(
+            await resources.record(
                 [events.attempt_failed(error.type, error.message, error.retryable, context.exchanges)]
             )
             raise error.to_application_error() from exc
@@ -65,7 +64,7 @@ def build_action_activity(spec: ActionSpec, resources: WorkerResources) -> Actio
             unbind_call(token)
 
         dumped = output.model_dump(mode="json")
-        await store.append([events.succeeded(dumped, context.exchanges)])
+        await resources.record([events.succeeded(dumped, context.exchanges)])
         return ActionOutcome(output=dumped, attempt=info.attempt)
 
     return activity.defn(name=spec.name)(run)

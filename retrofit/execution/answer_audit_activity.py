@@ -28,7 +28,7 @@ def build_answer_audit_activity(resources: WorkerResources) -> Callable[[AnswerA
         event = answer.event.model_copy(
             update={"actor": answer.event.actor.model_copy(update={"identity": identity})}
         )
-        return await resources.store.append([event])
+        return await resources.record([event])
 
     return record_answer
 

@@ -13,6 +13,6 @@ from retrofit.gate.contracts import AUDIT_ACTIVITY, AuditBatch
 def build_audit_activity(resources: WorkerResources) -> Callable[[AuditBatch], Awaitable[int]]:
     @activity.defn(name=AUDIT_ACTIVITY)
     async def record(batch: AuditBatch) -> int:
-        return await resources.store.append(batch.events)
+        return await resources.record(batch.events)
 
     return record

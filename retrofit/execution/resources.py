@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+from retrofit.audit.events import AuditEvent
 from retrofit.audit.store import AuditStore
+from retrofit.redaction import redact
 from retrofit.sdk.connector import Connector, ConnectorSettings
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,11 @@ class WorkerResources:
         if self._store is None:
             raise RuntimeError("worker resources are not open")
         return self._store
+
+    async def record(self, events: Sequence[AuditEvent]) -> int:
+        """Append audit events, redacted here once more: whatever a writer put in `data`, secrets
+        and PII never reach the store (redaction is idempotent, so pre-redacted data is unchanged)."""
+        return await self.store.append([e.model_copy(update={"data": redact(e.data)}) for e in events])
 
     def connector(self, name: str) -> Connector:
         try:

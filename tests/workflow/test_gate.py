@@ -189,3 +189,18 @@ async def test_auth_error_is_not_retried(
     assert "AuthError" in outcome.message
     records = await audit_of(audit_url, wf_id)
     assert [r.attempt for r in records if r.kind.value == "action.started"] == [1]
+
+
+async def test_pii_reaches_the_legacy_system_but_not_the_audit_trail(
+    time_skipping_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str
+) -> None:
+    text = "Spoke to anna.becker@nordwind.example, call back on +49 40 3190 2210."
+    wf_id, outcome = await _single(
+        time_skipping_env, ledger, audit_url, "ledger.add_note", {"customer_id": "C-1001", "text": text}
+    )
+    assert isinstance(outcome, SingleActionResult), outcome
+    assert [n.text for n in ledger.state.notes_of("C-1001")] == [text]
+    records = await audit_of(audit_url, wf_id)
+    stored = " ".join(r.model_dump_json() for r in records)
+    assert "anna.becker" not in stored and "3190" not in stored
+    assert records[0].data["arguments"]["text"] == "Spoke to [EMAIL], call back on [PHONE]."
