@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -35,23 +36,39 @@ async def connect(settings: RetrofitSettings, *, wait: float = 0.0, identity: st
             await asyncio.sleep(0.25)
 
 
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything a worker serves, loaded and checked before anything connects."""
+
+    connectors: Sequence[LoadedConnector]
+    workflows: Sequence[type]
+    policy: Policy | None
+
+
+def load_worker_config(settings: RetrofitSettings) -> WorkerConfig:
+    """Plugins, workflows and the policy file: a bad one stops the worker here, by name, before
+    it dials Temporal (raises PluginError or PolicyFileError)."""
+    return WorkerConfig(
+        connectors=load_connectors(),
+        workflows=load_workflows(),
+        policy=load_policy_file(settings.policy_file) if settings.policy_file is not None else None,
+    )
+
+
 def build_worker(
     client: Client,
     settings: RetrofitSettings,
     *,
-    connectors: Sequence[LoadedConnector] | None = None,
-    workflows: Sequence[type] | None = None,
-    policy: Policy | None = None,
+    config: WorkerConfig | None = None,
     task_queue: str | None = None,
     settings_overrides: Mapping[str, ConnectorSettings] | None = None,
 ) -> Worker:
-    if policy is None and settings.policy_file is not None:
-        policy = load_policy_file(settings.policy_file)
+    config = config or load_worker_config(settings)
     plugin = RetrofitPlugin(
-        connectors=load_connectors() if connectors is None else connectors,
-        workflows=load_workflows() if workflows is None else workflows,
+        connectors=config.connectors,
+        workflows=config.workflows,
         audit_url=settings.audit_db_url,
-        policy=policy,
+        policy=config.policy,
         settings_overrides=settings_overrides,
     )
     return Worker(client, task_queue=task_queue or settings.task_queue, plugins=[plugin])

@@ -20,7 +20,7 @@ from retrofit.policy_file import PolicyFileError
 from retrofit.registry import load_workflows
 from retrofit.sdk.errors import PluginError
 from retrofit.settings import RetrofitSettings
-from retrofit.worker import build_worker, connect
+from retrofit.worker import build_worker, connect, load_worker_config
 from retrofit.workflow_catalog import find_workflow
 
 
@@ -64,8 +64,9 @@ def worker() -> None:
     settings = RetrofitSettings()
 
     async def go() -> None:
+        config = load_worker_config(settings)
         client = await connect(settings)
-        w = build_worker(client, settings)
+        w = build_worker(client, settings, config=config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             # Graceful: stop polling, let in-flight activities finish (or be retried elsewhere).

@@ -14,7 +14,7 @@ from temporalio.client import Client
 from retrofit.embedded.dev_server import DevServer
 from retrofit.sdk.connector import ConnectorSettings
 from retrofit.settings import RetrofitSettings
-from retrofit.worker import build_worker, connect
+from retrofit.worker import build_worker, connect, load_worker_config
 
 
 @dataclass
@@ -35,6 +35,7 @@ async def embedded_stack(
     persist: bool = True,
 ) -> AsyncIterator[RunningStack]:
     data_dir = Path(settings.data_dir)
+    config = load_worker_config(settings)  # bad plugins or policy stop us before anything starts
     server = DevServer(
         port=port,
         ui_port=ui_port,
@@ -51,7 +52,7 @@ async def embedded_stack(
             demo_systems, overrides = _start_demo_systems(stack, data_dir / "demo")
         settings = settings.model_copy(update={"temporal_address": server.address, "ui_url": server.ui_url})
         client = await connect(settings, wait=30)
-        worker = build_worker(client, settings, settings_overrides=overrides)
+        worker = build_worker(client, settings, config=config, settings_overrides=overrides)
         await stack.enter_async_context(worker)
         yield RunningStack(client=client, settings=settings, ui_url=server.ui_url, demo_systems=demo_systems)
     finally:

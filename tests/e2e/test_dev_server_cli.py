@@ -181,3 +181,13 @@ async def test_audit_commands_on_a_missing_store_say_so(tmp_path: Path) -> None:
         code, _, err = await cli(*command)
         assert code == 1 and f"no audit store at {missing}" in err
     assert not missing.parent.exists()
+
+
+async def test_a_worker_refuses_to_start_with_an_invalid_policy_file(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[effects.write]\noutcome = "sometimes"\n')
+    cli = Cli(dict(os.environ, RETROFIT_POLICY_FILE=str(policy), RETROFIT_TEMPORAL_ADDRESS="127.0.0.1:1"))
+    code, _, err = await cli("worker")
+    assert code == 1
+    assert f"invalid policy file {policy}" in err
+    assert "effects.write.outcome: Input should be 'allow', 'require_approval' or 'deny'" in err
