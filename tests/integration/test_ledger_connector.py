@@ -6,6 +6,7 @@ around every test. Faults are injected through the ledger's `/_admin/faults` con
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -37,20 +38,19 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @contextmanager
-def running_call(idempotency_key: str, action: str = "ledger.set_credit_limit") -> Iterator[None]:
+def running_call(idempotency_key: str, action: str = "ledger.set_credit_limit") -> Iterator[ActionContext]:
     """What the worker does around an action: bind the call so `current_call()` sees its key."""
-    token = bind_call(
-        ActionContext(
-            action=action,
-            idempotency_key=idempotency_key,
-            workflow_id="wf-ledger-test",
-            run_id="run-1",
-            step=1,
-            attempt=1,
-        )
+    context = ActionContext(
+        action=action,
+        idempotency_key=idempotency_key,
+        workflow_id="wf-ledger-test",
+        run_id="run-1",
+        step=1,
+        attempt=1,
     )
+    token = bind_call(context)
     try:
-        yield
+        yield context
     finally:
         unbind_call(token)
 
@@ -260,7 +260,8 @@ async def test_unknown_customer_is_an_input_error(connector: LedgerConnector) ->
     with pytest.raises(ActionInputError) as caught:
         await connector.get_customer(GetCustomer(customer_id="C-9999"))
     assert "404" in caught.value.message
-    assert caught.value.details == "customer 'C-9999' not found"
+    # The REST base keeps the (redacted) body excerpt, not just the ledger's message field.
+    assert json.loads(caught.value.details or "") == {"error": "customer 'C-9999' not found"}
     assert not caught.value.retryable
 
 
@@ -292,6 +293,26 @@ async def test_timeout_is_retryable(ledger: LedgerServer) -> None:
         await conn.close()
 
 
+async def test_exchanges_are_captured_without_the_api_key(
+    ledger: LedgerServer, connector: LedgerConnector
+) -> None:
+    request = SetCreditLimit(customer_id="C-1003", credit_limit=Decimal("15000.00"))
+    with running_call("wf-ledger-test/capture") as context:
+        await connector.set_credit_limit(request)
+    (write,) = context.exchanges
+    assert (write["method"], write["path"], write["status"], write["idempotency_key"]) == (
+        "PUT",
+        "/customers/C-1003/credit-limit",
+        200,
+        "wf-ledger-test/capture",
+    )
+    assert write["request_body"] == '{"credit_limit":"15000.00"}'
+    assert '"credit_limit":"15000.00"' in write["response_body"]
+    dumped = json.dumps(context.exchanges)
+    assert ledger.api_key not in dumped
+    assert "x-api-key" not in dumped.lower()
+
+
 # -- description and settings -----------------------------------------------------------------------
 
 
@@ -321,7 +342,20 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert str(settings.base_url) == "http://ledger.internal:9000/"
     assert settings.api_key.get_secret_value() == "from-env-3c8d"
     assert settings.timeout_seconds == 2.5
+    # The old single timeout bounds what it bounded before the REST base: connecting and reading.
+    assert (settings.connect_timeout, settings.read_timeout) == (2.5, 2.5)
     assert "from-env-3c8d" not in repr(settings)
+
+
+def test_specific_timeouts_win_over_the_old_single_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    for field in ("TIMEOUT_SECONDS", "CONNECT_TIMEOUT", "READ_TIMEOUT"):
+        monkeypatch.delenv(f"RETROFIT_LEDGER_{field}", raising=False)
+    settings = LedgerConnector.load_settings(timeout_seconds=2.5, read_timeout=7.0)
+    assert isinstance(settings, LedgerSettings)
+    assert (settings.connect_timeout, settings.read_timeout) == (2.5, 7.0)
+    defaults = LedgerConnector.load_settings()
+    assert isinstance(defaults, LedgerSettings)
+    assert (defaults.timeout_seconds, defaults.connect_timeout, defaults.read_timeout) == (None, 5.0, 10.0)
 
 
 def test_connector_refuses_foreign_settings() -> None:
