@@ -5,8 +5,8 @@
 - `tokens`   — issued OAuth2 access tokens (lifetime, lookup, revocation).
 - `faults`   — the fault plan and the ASGI middleware that applies it.
 - `app`      — the Starlette application (`create_app`), its API documented in its docstring.
-- `serving`  — uvicorn on a background thread or in the foreground (not CRM-specific).
-- `server`   — `CrmServer` for tests, and `python -m legacy.crm.server` for the foreground.
+- `server`   — `CrmServer` (a thin wrapper around `legacy.serving`) for tests, and
+  `python -m legacy.crm.server` for the foreground.
 
 Nothing is re-exported here: `python -m legacy.crm.server` would otherwise import `server` twice.
 """

@@ -55,6 +55,7 @@ from legacy.crm.faults import FaultInjection, FaultPlan
 from legacy.crm.records import ACCOUNT_STATUSES, JsonObject
 from legacy.crm.store import CrmState, IdempotencyKeyReused, NotFound
 from legacy.crm.tokens import IssuedToken
+from legacy.faults import FaultPlanRequest, problems_of
 
 DEFAULT_CLIENT_ID = "retrofit-demo"
 DEFAULT_CLIENT_SECRET = "demo-crm-secret"
@@ -407,18 +408,7 @@ async def _json_object(request: Request) -> JsonObject:
 # -- control plane ------------------------------------------------------------------------------
 
 
-class _FaultPlanRequest(BaseModel):
-    """Body of `POST /_admin/faults`; it replaces the plan, absent fields take their defaults."""
-
-    # A typo ("fail_nxt") must fail loudly rather than inject nothing.
-    model_config = ConfigDict(extra="forbid")
-
-    fail_next: int = Field(default=0, ge=0)
-    status: int = Field(default=503, ge=400, le=599)
-    retry_after: int | None = Field(default=None, ge=0)
-    latency_ms: int = Field(default=0, ge=0, le=60_000)
-    drop_next: int = Field(default=0, ge=0)
-    drop_after_apply: bool = False
+class _FaultPlanRequest(FaultPlanRequest):
     path_prefix: str | None = Field(default=None, min_length=1)
 
 
@@ -472,10 +462,7 @@ def _admin_body(model: type[_Body], body: JsonObject) -> _Body:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ApiError(400, "invalid_request", problems) from None
+        raise ApiError(400, "invalid_request", problems_of(exc)) from None
 
 
 # -- middleware and errors --------------------------------------------------------------------------

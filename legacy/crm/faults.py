@@ -4,25 +4,20 @@
 connection ends mid-response), else an injected error status (with `Retry-After` if asked), and
 any `latency_ms` before either. `path_prefix` narrows the plan to matching paths, so a test can
 fail `/accounts` while the token endpoint keeps working. The control plane is never faulted.
+Latency and drops are applied by `legacy.faults`, which the other demo systems share.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import asdict, dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-
-class ConnectionDropped(Exception):
-    """Raised on purpose after a response has started, so uvicorn cuts the connection mid-answer.
-
-    The server's log filter hides exactly this type: it is a requested fault, not a crash.
-    """
+from legacy.faults import delay_or_drop
 
 
 @dataclass
@@ -93,13 +88,7 @@ class FaultInjection:
             await self._app(scope, receive, send)
             return
         fault = self._switch.next_fault(path)
-        if fault.latency_ms:
-            await asyncio.sleep(fault.latency_ms / 1000)
-        if fault.drop:
-            if fault.drop_after_apply:
-                await self._app(scope, receive, _lose_response)
-            await _cut_connection(send)
-            return
+        await delay_or_drop(fault, self._app, scope, receive, send)
         if fault.fail_status is not None:
             headers = None if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             phrase = HTTPStatus(fault.fail_status).phrase
@@ -107,21 +96,3 @@ class FaultInjection:
             await JSONResponse(body, status_code=fault.fail_status, headers=headers)(scope, receive, send)
             return
         await self._app(scope, receive, send)
-
-
-async def _lose_response(message: Message) -> None:
-    """A `send` that swallows the answer of a request that was processed."""
-
-
-async def _cut_connection(send: Send) -> None:
-    # ASGI gives an app no way to close its socket. uvicorn answers 500 to an app that fails before
-    # starting a response, but closes the connection on one that fails after: so promise a body
-    # (Content-Length) and fail. The client sees the connection end early, a transport error.
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", b"128")],
-        }
-    )
-    raise ConnectionDropped("fault plan: drop this connection")

@@ -15,18 +15,17 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from types import TracebackType
 
 from legacy.crm.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_app
-from legacy.crm.faults import ConnectionDropped
-from legacy.crm.serving import ThreadedUvicorn, hide_expected_errors, serve_foreground
 from legacy.crm.store import DEFAULT_TOKEN_LIFETIME, CrmState
+from legacy.faults import ConnectionDropped
+from legacy.serving import ThreadedUvicorn, serve_foreground
 
 _SECRET_ENV = "CRM_CLIENT_SECRET"
 
 
-class CrmServer:
-    """The demo CRM served by uvicorn on a background thread.
+class CrmServer(ThreadedUvicorn):
+    """The demo CRM served by uvicorn on a background thread (`start()`/`stop()`, or `with`).
 
     `state` is live and thread-safe: tests may read it, change the fault plan or revoke tokens.
     `startup_seconds` is how long the last `start()` took until the server answered.
@@ -45,38 +44,14 @@ class CrmServer:
         self.client_id = client_id
         self.client_secret = client_secret
         self.state = state if state is not None else CrmState(token_lifetime_seconds=token_lifetime_seconds)
-        app = create_app(self.state, clients={client_id: client_secret})
-        self._serving = ThreadedUvicorn(
-            app, name="crm-server", host=host, port=port, health_path="/_admin/health"
+        super().__init__(
+            create_app(self.state, clients={client_id: client_secret}),
+            name="crm-server",
+            host=host,
+            port=port,
+            health_path="/_admin/health",
+            expected_errors=(ConnectionDropped,),
         )
-
-    @property
-    def url(self) -> str:
-        return self._serving.url
-
-    @property
-    def port(self) -> int:
-        return self._serving.port
-
-    @property
-    def startup_seconds(self) -> float | None:
-        return self._serving.startup_seconds
-
-    def start(self, timeout: float = 5.0) -> None:
-        hide_expected_errors(ConnectionDropped)
-        self._serving.start(timeout)
-
-    def stop(self) -> None:
-        self._serving.stop()
-
-    def __enter__(self) -> CrmServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -92,11 +67,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--token-lifetime", type=int, default=DEFAULT_TOKEN_LIFETIME, help="seconds")
     args = parser.parse_args(argv)
 
-    hide_expected_errors(ConnectionDropped)
     state = CrmState(token_lifetime_seconds=args.token_lifetime)
     app = create_app(state, clients={args.client_id: args.client_secret})
     # The secret is deliberately not printed: it may be a real one passed through the environment.
-    serve_foreground(app, host=args.host, port=args.port, banner="demo CRM")
+    serve_foreground(
+        app, host=args.host, port=args.port, banner="demo CRM", expected_errors=(ConnectionDropped,)
+    )
 
 
 if __name__ == "__main__":

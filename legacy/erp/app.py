@@ -22,34 +22,27 @@ business requests only, so a test can always reach the control plane.
 
 from __future__ import annotations
 
-import asyncio
 from http import HTTPStatus
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from legacy.erp.envelopes import CONTENT_TYPE, SoapFault, fault_envelope, parse_request
 from legacy.erp.operations import ErpOperations
 from legacy.erp.security import check_username_token
 from legacy.erp.store import ErpState, FaultPlan
 from legacy.erp.wsdl import render_wsdl
+from legacy.faults import FaultPlanRequest, delay_or_drop, problems_of
 
 DEFAULT_USERNAME = "retrofit"
 DEFAULT_PASSWORD = "demo-erp-password"
 
 _MAX_BODY_BYTES = 64 * 1024
-
-
-class ConnectionDropped(Exception):
-    """Raised on purpose after an answer has started, so uvicorn closes the connection mid-answer.
-
-    `legacy.erp.server` keeps exactly this exception out of uvicorn's error log.
-    """
 
 
 def create_app(
@@ -126,13 +119,7 @@ class _FaultInjection:
             await self._app(scope, receive, send)
             return
         fault = self._state.next_fault()
-        if fault.latency_ms:
-            await asyncio.sleep(fault.latency_ms / 1000)
-        if fault.drop:
-            if fault.drop_after_apply:
-                await self._app(scope, receive, _lose)  # the write lands, its answer never leaves
-            await _break_connection(send)
-            return
+        await delay_or_drop(fault, self._app, scope, receive, send, content_type=CONTENT_TYPE)
         headers = None if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
         if fault.failure == "http":
             phrase = HTTPStatus(fault.status).phrase
@@ -148,39 +135,12 @@ class _FaultInjection:
         await failed(scope, receive, send)
 
 
-async def _lose(message: Message) -> None:
-    """A `send` that loses the answer."""
-
-
-async def _break_connection(send: Send) -> None:
-    # An ASGI app cannot close its socket. uvicorn answers 500 when an app fails before its
-    # answer starts, but closes the connection when it fails after: so start an answer that
-    # promises a body, and fail. The client sees the connection end mid-answer.
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", CONTENT_TYPE.encode()), (b"content-length", b"512")],
-        }
-    )
-    raise ConnectionDropped("fault plan: drop this connection")
-
-
 # -- control plane ---------------------------------------------------------------------------------
 
 
-class _FaultPlanRequest(BaseModel):
-    """Body of `POST /_admin/faults`; replaces the whole plan, absent fields take defaults."""
-
-    model_config = ConfigDict(extra="forbid")  # a typo ("fail_nxt") must not pass silently
-
-    fail_next: int = Field(default=0, ge=0)
+class _FaultPlanRequest(FaultPlanRequest):
+    # How `fail_next` requests fail: a soap:Server fault, or a bare HTTP `status` ("http").
     failure: str = Field(default="soap_fault", pattern="^(soap_fault|http)$")
-    status: int = Field(default=503, ge=400, le=599)
-    retry_after: int | None = Field(default=None, ge=0)
-    latency_ms: int = Field(default=0, ge=0, le=60_000)
-    drop_next: int = Field(default=0, ge=0)
-    drop_after_apply: bool = False
 
 
 class _AdminApi:
@@ -201,10 +161,7 @@ class _AdminApi:
         try:
             plan = _FaultPlanRequest.model_validate_json(await request.body())
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
-            )
-            return JSONResponse({"error": problems}, status_code=400)
+            return JSONResponse({"error": problems_of(exc)}, status_code=400)
         self._state.set_faults(FaultPlan(**plan.model_dump()))
         return JSONResponse(self._state.faults.to_json())
 

@@ -24,7 +24,6 @@ business requests only, so a test can always reach the control plane. `GET effec
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -32,7 +31,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -40,8 +39,9 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from legacy.faults import FaultPlanRequest, delay_or_drop, problems_of
 from legacy.ledger.store import (
     FaultPlan,
     IdempotencyKeyReused,
@@ -57,13 +57,6 @@ _MAX_PAGE_SIZE = 100
 _MAX_IDEMPOTENCY_KEY = 255
 _MAX_NOTE = 2000
 _MAX_BODY_BYTES = 64 * 1024
-
-
-class ConnectionDropped(Exception):
-    """Raised on purpose after a response has started, so uvicorn closes the connection mid-answer.
-
-    uvicorn logs such exceptions; `legacy.ledger.server` filters exactly this type out of its log.
-    """
 
 
 def create_app(state: LedgerState, *, api_key: str = DEFAULT_API_KEY) -> Starlette:
@@ -250,20 +243,6 @@ def _note_text(body: JsonObject) -> str:
 # -- control plane ------------------------------------------------------------------------------
 
 
-class _FaultPlanRequest(BaseModel):
-    """Body of `POST /_admin/faults`; it replaces the current plan, absent fields take defaults."""
-
-    # Unknown fields are refused so that a typo in a test ("fail_nxt") cannot pass silently.
-    model_config = ConfigDict(extra="forbid")
-
-    fail_next: int = Field(default=0, ge=0)
-    status: int = Field(default=503, ge=400, le=599)
-    retry_after: int | None = Field(default=None, ge=0)
-    latency_ms: int = Field(default=0, ge=0, le=60_000)
-    drop_next: int = Field(default=0, ge=0)
-    drop_after_apply: bool = False
-
-
 class _AdminApi:
     def __init__(self, state: LedgerState) -> None:
         self._state = state
@@ -281,12 +260,9 @@ class _AdminApi:
     async def set_faults(self, request: Request) -> Response:
         body = await _json_object(request)
         try:
-            plan = _FaultPlanRequest.model_validate(body)
+            plan = FaultPlanRequest.model_validate(body)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-            )
-            raise HTTPException(400, problems) from None
+            raise HTTPException(400, problems_of(exc)) from None
         self._state.set_faults(FaultPlan(**plan.model_dump()))
         return JSONResponse(self._state.faults.to_json())
 
@@ -322,13 +298,7 @@ class _FaultInjection:
             await self._app(scope, receive, send)
             return
         fault = self._state.next_fault()
-        if fault.latency_ms:
-            await asyncio.sleep(fault.latency_ms / 1000)
-        if fault.drop:
-            if fault.drop_after_apply:
-                await self._app(scope, receive, _discard)
-            await _drop_connection(send)
-            return
+        await delay_or_drop(fault, self._app, scope, receive, send)
         if fault.fail_status is not None:
             headers = None if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             phrase = HTTPStatus(fault.fail_status).phrase
@@ -336,24 +306,6 @@ class _FaultInjection:
             await response(scope, receive, send)
             return
         await self._app(scope, receive, send)
-
-
-async def _discard(message: Message) -> None:
-    """A `send` that loses the response: the request was processed, its answer never leaves."""
-
-
-async def _drop_connection(send: Send) -> None:
-    # An ASGI app cannot close its socket directly. uvicorn answers 500 when the app fails before
-    # the response starts, but closes the connection when it fails after: so start a response that
-    # promises a body and fail. The client sees the connection end mid-response (a transport error).
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")],
-        }
-    )
-    raise ConnectionDropped("fault plan: drop this connection")
 
 
 class _ApiKeyAuth:

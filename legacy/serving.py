@@ -1,7 +1,8 @@
 """Serving an ASGI app with uvicorn on loopback: on a background thread, or in the foreground.
 
-Generic on purpose (the CRM uses it, and so do the REST base's tests for their small auth probe);
-nothing here knows about the CRM.
+Generic on purpose: the demo ledger, ERP and CRM are thin wrappers around `ThreadedUvicorn` and
+`serve_foreground`, and the REST base's tests serve their small auth probe with it. Nothing here
+knows about any one system.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -31,6 +33,8 @@ class _HideDeliberate(logging.Filter):
 
 def hide_expected_errors(*expected: type[BaseException]) -> None:
     """Keep `expected` exceptions out of uvicorn's error log (idempotent per set of types)."""
+    if not expected:
+        return
     logger = logging.getLogger("uvicorn.error")  # where uvicorn's HTTP protocols report app errors
     if not any(isinstance(f, _HideDeliberate) and f.expected == expected for f in logger.filters):
         logger.addFilter(_HideDeliberate(expected))
@@ -72,15 +76,27 @@ def uvicorn_config(app: ASGIApp, *, library: bool) -> uvicorn.Config:
 
 
 class ThreadedUvicorn:
-    """`app` served by uvicorn on a daemon thread; `start()` returns once `health_path` answers 200."""
+    """`app` served by uvicorn on a daemon thread; `start()` returns once `health_path` answers 200.
+
+    `expected_errors` are exception types the app raises on purpose (injected faults); they are
+    kept out of uvicorn's error log. `startup_seconds` is how long the last `start()` took.
+    """
 
     def __init__(
-        self, app: ASGIApp, *, name: str, host: str = "127.0.0.1", port: int = 0, health_path: str
+        self,
+        app: ASGIApp,
+        *,
+        name: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        health_path: str,
+        expected_errors: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.app = app
         self.name = name
         self.host = host
         self.health_path = health_path
+        self.expected_errors = expected_errors
         self.startup_seconds: float | None = None
         self._requested_port = port
         self._port: int | None = None
@@ -99,9 +115,11 @@ class ThreadedUvicorn:
         return url_of(self.host, self.port)
 
     def start(self, timeout: float = 5.0) -> None:
+        """Serve on a background thread; return once `health_path` answers 200."""
         if self._thread is not None:
             raise RuntimeError(f"{self.name} is already running")
         began = time.perf_counter()
+        hide_expected_errors(*self.expected_errors)
         self._socket = bind(self.host, self._requested_port)
         self._port = int(self._socket.getsockname()[1])
         self._server = uvicorn.Server(uvicorn_config(self.app, library=True))
@@ -152,7 +170,7 @@ class ThreadedUvicorn:
         self._server = self._thread = self._socket = None
         self._port = None
 
-    def __enter__(self) -> ThreadedUvicorn:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -162,9 +180,18 @@ class ThreadedUvicorn:
         self.stop()
 
 
-def serve_foreground(app: ASGIApp, *, host: str, port: int, banner: str) -> None:
-    """Serve until Ctrl-C; prints `<banner> listening on <url>` once the socket is bound."""
+def serve_foreground(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    banner: str,
+    path: str = "",
+    expected_errors: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Serve until Ctrl-C; prints `<banner> listening on <url><path>` once the socket is bound."""
+    hide_expected_errors(*expected_errors)
     sock = bind(host, port)
-    print(f"{banner} listening on {url_of(host, int(sock.getsockname()[1]))}", flush=True)
+    print(f"{banner} listening on {url_of(host, int(sock.getsockname()[1]))}{path}", flush=True)
     # In the main thread uvicorn installs its own SIGINT/SIGTERM handlers and shuts down cleanly.
     uvicorn.Server(uvicorn_config(app, library=False)).run(sockets=[sock])
