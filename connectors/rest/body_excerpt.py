@@ -6,9 +6,10 @@ Two rules, applied to every body: fields with a secret *name* are replaced (stru
 text (an HTML error page, or a JSON message such as "retry with token=..."). Everything is cut to
 a short excerpt: audit records and error messages are summaries, not archives.
 
-This runs on every captured exchange, so the common case is kept cheap: secret-name checks are
-memoised (field names repeat from call to call), and a JSON body in which nothing needs redacting
-is excerpted from its own text instead of being rebuilt and re-serialised.
+This runs on every captured exchange, so the common case is kept cheap: a JSON body whose text
+contains no fragment of a secret name or credential scheme at all (see `_SECRET_FRAGMENTS`) is
+quoted as it is, after one regex scan and without being parsed; only the others are parsed and
+checked field by field. Secret-name checks are memoised (field names repeat from call to call).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from retrofit import redaction
 from retrofit.redaction import REDACTED, is_secret_key, redact
+from retrofit.redaction import redact_text as redact_pii
 
 EXCERPT_LIMIT = 300
 # Larger bodies are described, not parsed: redacting a megabyte to keep 300 characters of it would
@@ -38,6 +41,29 @@ _NAMES = re.compile(r"""(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]+)["']?\s*[:=]""")
 _BARE_VALUE = re.compile(r"""[^"'&\s,;}<]+""")
 _QUOTED_VALUE = {'"': re.compile(r'[^"]*'), "'": re.compile(r"[^']*")}
 _CREDENTIAL = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+# Every word `redaction.is_secret_key` looks for contains one of these (`api_key` and `private-key`
+# contain "key", `authorization` and the whole word `auth` contain "auth"), and so does every
+# credential scheme `_CREDENTIAL` matches. A text in which none occurs, with no escape sequence
+# that could spell one, has no secret-named field at any depth and nothing the text rules would
+# change: it can be quoted without being parsed. False alarms ("keyboard", "passenger") only send
+# a body down the exact path. Matched on the lower-cased text (a case-insensitive regex costs ten
+# times as much), grouped by first letter so the regex engine can skip most positions at once.
+_SECRET_FRAGMENTS = re.compile(
+    r"auth|b(?:asic|earer)|c(?:ookie|redential)|key|pass|s(?:ecret|ession|ignature)|token"
+)
+# The only characters outside ASCII that IGNORECASE patterns (as `is_secret_key`'s) equate with an
+# ASCII letter: İ and ı with i, ſ with s, the Kelvin sign with k. `str.lower` does not map them all
+# to those letters, so a text holding one takes the exact path.
+_LETTER_LOOKALIKES = "\u0130\u0131\u017f\u212a"
+# The is_secret_key pattern the list above was written against. If it changes, the shortcut turns
+# itself off (every body takes the exact path) until someone checks the list and updates this.
+_SCREENED_SECRET_KEY_PATTERN = (
+    r"(pass(word|wd)?|secret|token|api[_-]?key|apikey|authorization|credential|"
+    r"private[_-]?key|session[_-]?id|cookie|signature)"
+    r"|(^|[_\-.])auth($|[_\-.])"
+)
+_SCREEN_IS_SOUND = redaction._SECRET_KEY.pattern == _SCREENED_SECRET_KEY_PATTERN
 
 
 def truncate(text: str, limit: int = EXCERPT_LIMIT) -> str:
@@ -102,6 +128,11 @@ def _has_secret_name(value: Any) -> bool:
 
 def _excerpt_json(content: bytes, limit: int) -> str | None:
     """The JSON body's excerpt, or None when it is not JSON after all."""
+    clean = _clean_text(content)
+    if clean is not None:
+        # No secret-named field can be in it, so parsing it (a malformed or duplicate-keyed body
+        # included) could not change what is shown: quote it, with PII in the text still replaced.
+        return truncate(redact_pii(" ".join(clean.split())), limit)
     try:
         value = json.loads(content, object_pairs_hook=_refuse_duplicate_keys)
     except _DuplicateKeys:
@@ -121,6 +152,19 @@ def _excerpt_json(content: bytes, limit: int) -> str | None:
     except UnicodeDecodeError:  # UTF-16/32 JSON, rare but legal
         return excerpt_payload(value, limit)
     return truncate(" ".join(text.split()), limit)
+
+
+def _clean_text(content: bytes) -> str | None:
+    """The body as text if it holds no fragment of a secret name or credential, else None."""
+    if not _SCREEN_IS_SOUND or b"\\" in content:  # an escape (`\u0074oken`) could spell a name
+        return None
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        return None
+    if not text.isascii() and any(char in text for char in _LETTER_LOOKALIKES):
+        return None
+    return None if _SECRET_FRAGMENTS.search(text.lower()) else text
 
 
 class _DuplicateKeys(ValueError):

@@ -54,9 +54,8 @@ def record_exchange(
     if request.url.query:
         params = request.url.params.multi_items()
         exchange["query"] = {k: (REDACTED if is_secret_key(k) else v) for k, v in params}
-    key = request.headers.get("idempotency-key")
-    if key is not None:
-        exchange["idempotency_key"] = key
+    if "idempotency-key" in request.headers:  # `in` first: httpx's `get` raises and catches a miss
+        exchange["idempotency_key"] = request.headers["idempotency-key"]
     if error is not None:
         exchange["error"] = type(error).__name__
     if response is not None and response.history:

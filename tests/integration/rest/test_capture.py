@@ -149,3 +149,12 @@ async def test_form_bodies_are_redacted_and_big_bodies_only_measured() -> None:
     (exchange,) = context.exchanges
     assert json.loads(exchange["request_body"]) == {"user": "ops", "password": REDACTED}
     assert exchange["response_body"] == f"({len(big)} bytes of application/json)"
+
+
+def test_a_body_without_secret_names_still_has_its_pii_replaced() -> None:
+    from connectors.rest.body_excerpt import excerpt_content
+
+    body = b'{"contact": "anna.becker@nordwind.example", "phone": "+49 40 3190 2210", "note": "ok"}'
+    excerpt = excerpt_content(body, "application/json")
+    assert "nordwind.example" not in excerpt and "3190" not in excerpt
+    assert "[EMAIL]" in excerpt and "[PHONE]" in excerpt
