@@ -9,7 +9,18 @@ import sys
 
 import workflows
 
-FORBIDDEN = ("httpx", "sqlalchemy", "zeep", "lxml", "openai", "aiosqlite", "requests", "uvicorn", "starlette")
+FORBIDDEN = (
+    "httpx",
+    "httpx2",
+    "sqlalchemy",
+    "zeep",
+    "lxml",
+    "openai",
+    "aiosqlite",
+    "requests",
+    "uvicorn",
+    "starlette",
+)
 
 
 def _workflow_modules() -> list[str]:

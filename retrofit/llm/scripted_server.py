@@ -1,0 +1,348 @@
+"""A scripted model server that speaks OpenAI's chat completions API, for the demo and the tests.
+
+It plays a `Script`: the assistant turns of one conversation, in order. The turn it answers is the
+number of assistant messages already in the request, so it needs no session state, and two
+conversations that replay the same script each get the same answers. Every response is labelled:
+header `x-retrofit-scripted: true` and a model name ending in `-scripted`.
+
+    POST /v1/chat/completions   non-streaming chat completion (Bearer key checked)
+    GET  /_admin/health         200 once serving
+    POST /_admin/faults         {"fail_next": n, "status": 429|500|503, "retry_after": s}
+    GET  /_admin/requests       the chat requests received (bodies; never the key)
+    PUT  /_admin/script         replace the script (a `Script` as JSON)
+    POST /_admin/reset          forget requests and faults
+
+Run one: `python -m retrofit.llm.scripted_server --script demo.json --port 8790`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from legacy.serving import ThreadedUvicorn, serve_foreground
+from retrofit.llm.settings import SCRIPTED_MODEL
+
+SCRIPTED_HEADER = "x-retrofit-scripted"
+DEFAULT_KEY = "retrofit-scripted-key"
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
+
+
+class ScriptedToolCall(BaseModel):
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScriptedTurn(BaseModel):
+    """One assistant turn: either text or tool calls."""
+
+    content: str | None = None
+    tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScriptedTurn:
+        if (self.content is None) == (not self.tool_calls):
+            raise ValueError("a scripted turn has either content or tool_calls, not both or neither")
+        return self
+
+
+class Script(BaseModel):
+    model: str = SCRIPTED_MODEL
+    turns: list[ScriptedTurn] = Field(default_factory=list)
+
+    @field_validator("model")
+    @classmethod
+    def _labelled(cls, model: str) -> str:
+        if not model.endswith("-scripted"):
+            raise ValueError("a scripted model's name ends in '-scripted', so it is labelled wherever used")
+        return model
+
+    @classmethod
+    def from_file(cls, path: Path) -> Script:
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+class Fault(BaseModel):
+    fail_next: int = Field(default=1, ge=1)
+    status: Literal[408, 409, 429, 500, 502, 503] = 503
+    retry_after: float | None = Field(default=None, ge=0)
+
+
+class ScriptedState:
+    """What the server plays and has seen; shared by the server thread and the test thread."""
+
+    def __init__(self, script: Script, api_key: str) -> None:
+        self.script = script
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []
+        self.faults: list[Fault] = []
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.faults.clear()
+
+    def take_fault(self) -> Fault | None:
+        with self.lock:
+            if not self.faults:
+                return None
+            fault = self.faults[0]
+            if fault.fail_next == 1:
+                self.faults.pop(0)
+            else:
+                self.faults[0] = fault.model_copy(update={"fail_next": fault.fail_next - 1})
+            return fault
+
+
+def estimate_tokens(text: str) -> int:
+    """Deterministic stand-in for a tokenizer: about four characters a token, at least one."""
+    return max(1, (len(text) + 3) // 4)
+
+
+def _error(
+    status: int, message: str, *, kind: str, code: str | None = None, param: str | None = None
+) -> Response:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers={SCRIPTED_HEADER: "true"})
+
+
+def _invalid(message: str, param: str | None = None) -> Response:
+    return _error(400, message, kind="invalid_request_error", param=param)
+
+
+def _request_problem(body: Any) -> tuple[str, str | None] | None:
+    """What is wrong with a chat request's shape, as (message, param); None when it is fine."""
+    if not isinstance(body, dict):
+        return "the request body must be a JSON object", None
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "'model' is required and must be a string", "model"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty array", "messages"
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            return f"{where} must be an object with a role in {sorted(_ROLES)}", where
+        if message["role"] == "tool" and not isinstance(message.get("tool_call_id"), str):
+            return f"{where}: a tool message needs 'tool_call_id'", f"{where}.tool_call_id"
+    if "tools" in body:
+        tools = body["tools"]
+        if not isinstance(tools, list):
+            return "'tools' must be an array", "tools"
+        for index, tool in enumerate(tools):
+            where = f"tools[{index}]"
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+                return f"{where} must be {{'type': 'function', 'function': {{...}}}}", where
+            if not isinstance(function.get("name"), str) or not function["name"]:
+                return f"{where}.function.name is required", f"{where}.function.name"
+            if not isinstance(function.get("parameters", {}), dict):
+                return f"{where}.function.parameters must be a JSON schema object", f"{where}.function"
+    if body.get("stream"):
+        return "the scripted server does not stream", "stream"
+    return None
+
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for message in body["messages"]:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):  # content parts: count their text
+            parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        for call in message.get("tool_calls") or []:
+            function = call.get("function", {}) if isinstance(call, dict) else {}
+            parts.append(f"{function.get('name', '')}{function.get('arguments', '')}")
+    if body.get("tools"):
+        parts.append(json.dumps(body["tools"], sort_keys=True))
+    return "".join(parts)
+
+
+def _call_id(turn: int, index: int, name: str) -> str:
+    digest = hashlib.sha256(f"{turn}:{index}:{name}".encode()).hexdigest()[:24]
+    return f"call_{digest}"
+
+
+def _completion(body: dict[str, Any], script: Script) -> Response:
+    turn_index = sum(1 for m in body["messages"] if m["role"] == "assistant")
+    if turn_index >= len(script.turns):
+        return _error(
+            400,
+            f"the script has {len(script.turns)} turns and this conversation asks for turn {turn_index + 1}",
+            kind="invalid_request_error",
+            code="script_exhausted",
+        )
+    turn = script.turns[turn_index]
+    message: dict[str, Any] = {"role": "assistant", "content": turn.content, "refusal": None}
+    if turn.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": _call_id(turn_index, index, call.name),
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for index, call in enumerate(turn.tool_calls)
+        ]
+        reply_text = "".join(
+            c["function"]["name"] + c["function"]["arguments"] for c in message["tool_calls"]
+        )
+    else:
+        reply_text = turn.content or ""
+    prompt_tokens = estimate_tokens(_prompt_text(body))
+    completion_tokens = estimate_tokens(reply_text)
+    # Deterministic id: a test comparing two runs sees the same response.
+    conversation = hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode()).hexdigest()[:24]
+    payload = {
+        "id": f"chatcmpl-scripted-{conversation}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": script.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if turn.tool_calls else "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+        "system_fingerprint": "retrofit-scripted",
+    }
+    return JSONResponse(payload, headers={SCRIPTED_HEADER: "true"})
+
+
+def create_app(state: ScriptedState) -> Starlette:
+    async def chat_completions(request: Request) -> Response:
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {state.api_key}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return _error(
+                401, "Incorrect API key provided.", kind="invalid_request_error", code="invalid_api_key"
+            )
+        try:
+            body: Any = json.loads(await request.body())
+        except ValueError:
+            return _invalid("the request body is not valid JSON")
+        with state.lock:
+            state.requests.append({"body": body})
+        fault = state.take_fault()
+        if fault is not None:
+            headers = {SCRIPTED_HEADER: "true"}
+            if fault.retry_after is not None:
+                headers["retry-after"] = f"{fault.retry_after:g}"
+            kind = "rate_limit_exceeded" if fault.status == 429 else "server_error"
+            error = {
+                "error": {
+                    "message": f"injected fault {fault.status}",
+                    "type": kind,
+                    "param": None,
+                    "code": None,
+                }
+            }
+            return JSONResponse(error, status_code=fault.status, headers=headers)
+        problem = _request_problem(body)
+        if problem is not None:
+            return _invalid(*problem)
+        with state.lock:
+            script = state.script
+        return _completion(body, script)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def faults(request: Request) -> Response:
+        try:
+            fault = Fault.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"detail": exc.errors(include_url=False)}, status_code=422)
+        with state.lock:
+            state.faults.append(fault)
+        return JSONResponse({"queued": len(state.faults)})
+
+    async def requests(_: Request) -> Response:
+        with state.lock:
+            return JSONResponse(list(state.requests))
+
+    async def replace_script(request: Request) -> Response:
+        try:
+            script = Script.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"detail": exc.errors(include_url=False)}, status_code=422)
+        with state.lock:
+            state.script = script
+        return JSONResponse({"turns": len(script.turns), "model": script.model})
+
+    async def reset(_: Request) -> Response:
+        state.reset()
+        return JSONResponse({"status": "reset"})
+
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/_admin/health", health, methods=["GET"]),
+            Route("/_admin/faults", faults, methods=["POST"]),
+            Route("/_admin/requests", requests, methods=["GET"]),
+            Route("/_admin/script", replace_script, methods=["PUT"]),
+            Route("/_admin/reset", reset, methods=["POST"]),
+        ]
+    )
+
+
+class ScriptedModelServer(ThreadedUvicorn):
+    """The scripted server on a background thread; `base_url` is what an OpenAI client needs."""
+
+    def __init__(
+        self,
+        script: Script | None = None,
+        *,
+        api_key: str = DEFAULT_KEY,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.state = ScriptedState(script or Script(), api_key)
+        super().__init__(
+            create_app(self.state), name="scripted-model", host=host, port=port, health_path="/_admin/health"
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--script", type=Path, help="a Script as JSON (default: no turns)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8790)
+    parser.add_argument("--api-key", default=DEFAULT_KEY)
+    args = parser.parse_args(argv)
+    script = Script.from_file(args.script) if args.script else Script()
+    serve_foreground(
+        create_app(ScriptedState(script, args.api_key)),
+        host=args.host,
+        port=args.port,
+        banner=f"scripted model server ({script.model}, {len(script.turns)} turns)",
+        path="/v1",
+    )
+
+
+if __name__ == "__main__":
+    main()

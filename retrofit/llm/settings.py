@@ -1,0 +1,60 @@
+"""Model settings, from `RETROFIT_LLM_*` environment variables (or `.env`).
+
+The default points at the scripted model server (offline, free, labelled `-scripted`); set
+`RETROFIT_LLM_BASE_URL`, `RETROFIT_LLM_API_KEY` and `RETROFIT_LLM_MODEL` for OpenAI, Azure, vLLM,
+Ollama or any OpenAI-compatible server. `RETROFIT_LLM_PRICES` (JSON) replaces the price table.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SCRIPTED_MODEL = "retrofit-scripted"
+
+
+class ModelPrice(BaseModel):
+    """USD per one million tokens."""
+
+    model_config = {"frozen": True}
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
+
+
+def _default_prices() -> dict[str, ModelPrice]:
+    # List prices at the time of writing; providers change them, so operators override the table.
+    return {
+        SCRIPTED_MODEL: ModelPrice(input_per_million=0.0, output_per_million=0.0),
+        "gpt-4o": ModelPrice(input_per_million=2.50, output_per_million=10.00),
+        "gpt-4o-mini": ModelPrice(input_per_million=0.15, output_per_million=0.60),
+        "gpt-4.1": ModelPrice(input_per_million=2.00, output_per_million=8.00),
+        "gpt-4.1-mini": ModelPrice(input_per_million=0.40, output_per_million=1.60),
+        "gpt-4.1-nano": ModelPrice(input_per_million=0.10, output_per_million=0.40),
+    }
+
+
+class LlmSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RETROFIT_LLM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    base_url: str = "http://127.0.0.1:8790/v1"
+    # The scripted server's default key; a real provider's key comes from the environment.
+    api_key: SecretStr = SecretStr("retrofit-scripted-key")
+    model: str = SCRIPTED_MODEL
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+
+    def price_of(self, model: str) -> ModelPrice | None:
+        """The price of `model`; a dated variant (`gpt-4o-2024-08-06`) falls back to its family."""
+        if model in self.prices:
+            return self.prices[model]
+        if model.endswith("-scripted"):  # any scripted server's model: it costs nothing
+            return self.prices.get(SCRIPTED_MODEL, ModelPrice(input_per_million=0, output_per_million=0))
+        family = max((name for name in self.prices if model.startswith(f"{name}-")), key=len, default=None)
+        return self.prices[family] if family is not None else None
