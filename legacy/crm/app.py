@@ -51,6 +51,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from legacy.admin import AdminApi
 from legacy.crm.faults import FaultInjection, FaultPlan
 from legacy.crm.records import ACCOUNT_STATUSES, JsonObject
 from legacy.crm.store import CrmState, IdempotencyKeyReused, NotFound
@@ -418,17 +419,7 @@ class _TokenSettingsRequest(BaseModel):
     lifetime_seconds: int = Field(ge=1, le=86_400)
 
 
-class _AdminApi:
-    def __init__(self, state: CrmState) -> None:
-        self._state = state
-
-    async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def reset(self, request: Request) -> Response:
-        self._state.reset()
-        return JSONResponse({"status": "reset"})
-
+class _AdminApi(AdminApi[CrmState]):
     async def get_faults(self, request: Request) -> Response:
         return JSONResponse(self._state.faults.plan.to_json())
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from legacy.admin import effects_by_kind
 from legacy.crm.faults import FaultPlan, FaultSwitch
 from legacy.crm.records import AccountRecord, ContactRecord, JsonObject, NoteRecord
 from legacy.crm.seed import SEED_ACCOUNTS, SEED_CONTACTS, SEED_NOTES
@@ -195,11 +196,8 @@ class CrmState:
             return dict(sorted(self._requests.items()))
 
     def effects_by_kind(self) -> dict[str, dict[str, int]]:
-        by_kind: dict[str, dict[str, int]] = {kind: {} for kind in WRITE_KINDS}
         with self._lock:
-            for (kind, account_id), count in sorted(self._effects.items()):
-                by_kind[kind][account_id] = count
-        return by_kind
+            return effects_by_kind(self._effects, WRITE_KINDS)
 
     @property
     def replays(self) -> int:

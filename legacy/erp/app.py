@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from legacy.admin import AdminApi
 from legacy.erp.envelopes import CONTENT_TYPE, SoapFault, fault_envelope, parse_request
 from legacy.erp.operations import ErpOperations
 from legacy.erp.security import check_username_token
@@ -143,17 +144,7 @@ class _FaultPlanRequest(FaultPlanRequest):
     failure: str = Field(default="soap_fault", pattern="^(soap_fault|http)$")
 
 
-class _AdminApi:
-    def __init__(self, state: ErpState) -> None:
-        self._state = state
-
-    async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def reset(self, request: Request) -> Response:
-        self._state.reset()
-        return JSONResponse({"status": "reset"})
-
+class _AdminApi(AdminApi[ErpState]):
     async def get_faults(self, request: Request) -> Response:
         return JSONResponse(self._state.faults.to_json())
 

@@ -17,6 +17,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from legacy.admin import effects_by_kind
+
 CENT = Decimal("0.01")
 
 #: The kinds of write the ERP counts, as reported by `GET /_admin/effects`.
@@ -371,9 +373,7 @@ class ErpState:
     def effects(self) -> dict[str, Any]:
         """Applied writes per kind and invoice, their total, and how many repeats were replayed."""
         with self._lock:
-            by_kind: dict[str, dict[str, int]] = {kind: {} for kind in WRITE_KINDS}
-            for (kind, invoice_id), count in sorted(self._effects.items()):
-                by_kind[kind][invoice_id] = count
+            by_kind = effects_by_kind(self._effects, WRITE_KINDS)
             return {**by_kind, "total": sum(self._effects.values()), "replays": self._replays}
 
     @property

@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from legacy.admin import AdminApi
 from legacy.faults import FaultPlanRequest, delay_or_drop, problems_of
 from legacy.ledger.store import (
     FaultPlan,
@@ -243,17 +244,7 @@ def _note_text(body: JsonObject) -> str:
 # -- control plane ------------------------------------------------------------------------------
 
 
-class _AdminApi:
-    def __init__(self, state: LedgerState) -> None:
-        self._state = state
-
-    async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def reset(self, request: Request) -> Response:
-        self._state.reset()
-        return JSONResponse({"status": "reset"})
-
+class _AdminApi(AdminApi[LedgerState]):
     async def get_faults(self, request: Request) -> Response:
         return JSONResponse(self._state.faults.to_json())
 

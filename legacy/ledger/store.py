@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from legacy.admin import effects_by_kind
+
 JsonObject = dict[str, Any]
 
 #: The kinds of write the ledger counts, as reported by `GET /_admin/effects`.
@@ -211,11 +213,8 @@ class LedgerState:
 
     def effects_by_kind(self) -> dict[str, dict[str, int]]:
         """Applied writes per kind, then per customer id; every kind is present, maybe empty."""
-        by_kind: dict[str, dict[str, int]] = {kind: {} for kind in WRITE_KINDS}
         with self._lock:
-            for (kind, customer_id), count in sorted(self._effects.items()):
-                by_kind[kind][customer_id] = count
-        return by_kind
+            return effects_by_kind(self._effects, WRITE_KINDS)
 
     @property
     def replays(self) -> int:

@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from retrofit.cli.output import console, fail
+from retrofit.cli.output import console, fail, run_async
 from retrofit.gate.approval_models import (
     APPROVE_SIGNAL,
     DECIDE_UPDATE,
@@ -118,7 +118,7 @@ def list_pending(
             )
         console.print(table)
 
-    _run(go())
+    run_async(go())
 
 
 def _answer(
@@ -158,7 +158,7 @@ def _answer(
             f"({len(result.approved_by)}/{result.approvers_needed} approvals: {', '.join(result.approved_by) or '-'})"
         )
 
-    _run(go())
+    run_async(go())
 
 
 @app.command()
@@ -189,12 +189,3 @@ def reject(
     if not reason.strip():
         fail("a rejection needs a reason (--reason)")
     _answer(workflow_id, request_id, as_, reason, "reject", signal)
-
-
-def _run(coro: Any) -> None:
-    try:
-        asyncio.run(coro)
-    except RuntimeError as exc:
-        if "connect" in str(exc).lower():
-            fail(f"cannot reach Temporal at {RetrofitSettings().temporal_address}: {exc}")
-        raise

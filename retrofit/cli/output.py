@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -24,6 +25,22 @@ def _width(stream: Any) -> int | None:
 
 console = Console(width=_width(sys.stdout))
 err_console = Console(stderr=True, width=_width(sys.stderr))
+
+
+def run_async(coro: Coroutine[Any, Any, None], *expected: type[Exception]) -> None:
+    """Run a command's coroutine; `expected` errors and an unreachable Temporal become one clear
+    line and exit code 1 instead of a traceback; Ctrl-C ends quietly."""
+    try:
+        asyncio.run(coro)
+    except expected as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        # The Temporal client reports an unreachable server as a RuntimeError ("Failed client connect").
+        if "connect" in str(exc).lower():
+            fail(f"cannot reach Temporal: {exc}")
+        raise
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -6,13 +6,14 @@ import asyncio
 import json
 import signal
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 import typer
 from pydantic import ValidationError
 from temporalio.client import WorkflowFailureError
 
-from retrofit.cli.output import console, fail, print_json
+from retrofit.cli.output import console, fail, print_json, run_async
 from retrofit.embedded.demo import DemoFailed
 from retrofit.embedded.dev_server import DevServerError
 from retrofit.embedded.stack import embedded_stack
@@ -143,14 +144,5 @@ def demo(
     _run(run_demo(RetrofitSettings(), port=port, ui_port=ui_port))
 
 
-def _run(coro: Any) -> None:
-    try:
-        asyncio.run(coro)
-    except (DevServerError, PluginError, PolicyFileError, DemoFailed) as exc:
-        fail(str(exc))
-    except KeyboardInterrupt:
-        pass
-    except RuntimeError as exc:
-        if "connect" in str(exc).lower():
-            fail(f"cannot reach Temporal: {exc}")
-        raise
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    run_async(coro, DevServerError, PluginError, PolicyFileError, DemoFailed)

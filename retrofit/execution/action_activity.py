@@ -20,7 +20,7 @@ from retrofit.execution.resources import WorkerResources
 from retrofit.gate.contracts import ActionInvocation, ActionOutcome, event_id
 from retrofit.gate.policy import Outcome
 from retrofit.redaction import redact
-from retrofit.sdk.context import ActionContext, bind_call, unbind_call
+from retrofit.sdk.context import running_call
 from retrofit.sdk.spec import ActionSpec
 
 ActionActivity = Callable[[ActionInvocation], Awaitable[ActionOutcome]]
@@ -38,30 +38,27 @@ def build_action_activity(spec: ActionSpec, resources: WorkerResources) -> Actio
         # them they still land, and otherwise their deterministic ids make the store skip them.
         await resources.record([events.proposed(), events.decided(), events.started()])
 
-        context = ActionContext(
-            action=spec.name,
-            idempotency_key=invocation.idempotency_key,
+        with running_call(
+            spec.name,
+            invocation.idempotency_key,
             workflow_id=workflow_id,
             run_id=run_id,
             step=invocation.step,
             attempt=info.attempt,
-        )
-        token = bind_call(context)
-        try:
-            request = spec.input_model.model_validate(invocation.arguments)
-            method = getattr(resources.connector(spec.connector), spec.method)
-            result = await method(request)
-            output = spec.output_model.model_validate(
-                result.model_dump() if isinstance(result, BaseModel) else result
-            )
-        except Exception as exc:
-            error = classify(exc)
-            await resources.record(
-                [events.attempt_failed(error.type, error.message, error.retryable, context.exchanges)]
-            )
-            raise error.to_application_error() from exc
-        finally:
-            unbind_call(token)
+        ) as context:
+            try:
+                request = spec.input_model.model_validate(invocation.arguments)
+                method = getattr(resources.connector(spec.connector), spec.method)
+                result = await method(request)
+                output = spec.output_model.model_validate(
+                    result.model_dump() if isinstance(result, BaseModel) else result
+                )
+            except Exception as exc:
+                error = classify(exc)
+                await resources.record(
+                    [events.attempt_failed(error.type, error.message, error.retryable, context.exchanges)]
+                )
+                raise error.to_application_error() from exc
 
         dumped = output.model_dump(mode="json")
         await resources.record([events.succeeded(dumped, context.exchanges)])

@@ -30,8 +30,7 @@ from retrofit.gate.approval_models import (
     DecideResult,
     arguments_hash,
 )
-from retrofit.gate.audit_calls import record_answer, record_events
-from retrofit.gate.contracts import event_id
+from retrofit.gate.audit_calls import record_answer, record_events, workflow_event
 from retrofit.gate.errors import ActionRejectedError, ApprovalTimedOutError
 from retrofit.gate.policy import ApprovalRequirement, Decision, Policy
 from retrofit.redaction import redact, summarize
@@ -135,18 +134,13 @@ async def _on_signal(payload: Any, decision: Decision_, name: str) -> None:
         await _apply(answer, decision, "signal", name, None)
         return
     # Refused signals cannot be answered to their sender: record them so ops can see them.
-    info = workflow.info()
     step = _step_of(answer.request_id if answer else "")
-    refused = AuditEvent(
-        event_id=event_id(info.workflow_id, info.run_id, step, f"refused/{_signal_seq()}"),
-        kind=AuditKind.APPROVAL_REFUSED,
+    refused = workflow_event(
+        AuditKind.APPROVAL_REFUSED,
+        f"refused/{_signal_seq()}",
         actor=Actor(kind=ActorKind.HUMAN, name=answer.approver if answer else "(unparseable)"),
-        workflow_id=info.workflow_id,
-        run_id=info.run_id,
-        workflow_type=info.workflow_type,
         step=step or None,
         data={"signal": name, "problem": problem, "payload": _payload_excerpt(payload)},
-        occurred_at=workflow.now(),
     )
     await record_answer(
         refused,
@@ -166,7 +160,6 @@ async def _apply(
 ) -> DecideResult:
     request = book().requests[answer.request_id]
     view = request.view
-    info = workflow.info()
     if decision == "approve":
         view.approved_by.append(answer.approver)
         final = len(view.approved_by) >= view.approvers_needed
@@ -177,13 +170,10 @@ async def _apply(
         kind = AuditKind.APPROVAL_REJECTED
         suffix = "rejected"
     request.closing = final
-    event = AuditEvent(
-        event_id=event_id(info.workflow_id, info.run_id, view.step, suffix),
-        kind=kind,
+    event = workflow_event(
+        kind,
+        suffix,
         actor=Actor(kind=ActorKind.HUMAN, name=answer.approver),
-        workflow_id=info.workflow_id,
-        run_id=info.run_id,
-        workflow_type=info.workflow_type,
         step=view.step,
         action=view.action,
         effect=view.effect,
@@ -196,7 +186,6 @@ async def _apply(
             "approvers_needed": view.approvers_needed,
             "via": f"{via}:{name}",
         },
-        occurred_at=workflow.now(),
     )
     await record_answer(
         event, via, name, update_id=update_id, request_id=view.request_id, approver=answer.approver
@@ -339,19 +328,14 @@ async def await_approval(
 
 
 def _event(kind: AuditKind, view: ApprovalView, suffix: str, data: dict[str, Any]) -> AuditEvent:
-    info = workflow.info()
-    return AuditEvent(
-        event_id=event_id(info.workflow_id, info.run_id, view.step, suffix),
-        kind=kind,
+    return workflow_event(
+        kind,
+        suffix,
         actor=Actor(kind=ActorKind.SYSTEM, name="retrofit"),
-        workflow_id=info.workflow_id,
-        run_id=info.run_id,
-        workflow_type=info.workflow_type,
         step=view.step,
         action=view.action,
         effect=view.effect,
         data=data,
-        occurred_at=workflow.now(),
     )
 
 

@@ -4,17 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from retrofit.audit.events import AuditEvent
-from retrofit.gate.contracts import ANSWER_AUDIT_ACTIVITY, AUDIT_ACTIVITY, AnswerAudit, AuditBatch
+from retrofit.audit.events import Actor, AuditEvent, AuditKind
+from retrofit.gate.contracts import ANSWER_AUDIT_ACTIVITY, AUDIT_ACTIVITY, AnswerAudit, AuditBatch, event_id
 
 _TIMEOUT = timedelta(seconds=30)
 # No attempt limit: a workflow waits for the audit store rather than act without a record.
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+def workflow_event(
+    kind: AuditKind,
+    suffix: str,
+    *,
+    actor: Actor,
+    step: int | None,
+    data: dict[str, Any],
+    action: str | None = None,
+    effect: str | None = None,
+    idempotency_key: str | None = None,
+) -> AuditEvent:
+    """An audit event decided in workflow code: this run's ids, the workflow's (deterministic) time,
+    and an event id from (run, step, suffix) so the same fact written twice is stored once."""
+    info = workflow.info()
+    return AuditEvent(
+        event_id=event_id(info.workflow_id, info.run_id, step or 0, suffix),
+        kind=kind,
+        actor=actor,
+        workflow_id=info.workflow_id,
+        run_id=info.run_id,
+        workflow_type=info.workflow_type,
+        step=step,
+        action=action,
+        effect=effect,
+        idempotency_key=idempotency_key,
+        data=data,
+        occurred_at=workflow.now(),
+    )
 
 
 async def record_events(events: Sequence[AuditEvent]) -> None:

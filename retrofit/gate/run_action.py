@@ -20,8 +20,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 from retrofit.audit.events import AuditEvent, AuditKind
 from retrofit.gate import catalog
 from retrofit.gate.approvals import await_approval
-from retrofit.gate.audit_calls import record_events
-from retrofit.gate.contracts import ActionInvocation, ActionOutcome, event_id
+from retrofit.gate.audit_calls import record_events, workflow_event
+from retrofit.gate.contracts import ActionInvocation, ActionOutcome
 from retrofit.gate.errors import (
     ActionDeniedError,
     ActionFailedError,
@@ -208,18 +208,13 @@ def _event(
     idempotency_key: str | None = None,
     suffix: str | None = None,
 ) -> AuditEvent:
-    info = workflow.info()
-    return AuditEvent(
-        event_id=event_id(info.workflow_id, info.run_id, step, suffix or kind.value),
-        kind=kind,
+    return workflow_event(
+        kind,
+        suffix or kind.value,
         actor=gate_state().actor,
-        workflow_id=info.workflow_id,
-        run_id=info.run_id,
-        workflow_type=info.workflow_type,
         step=step,
         action=action,
         effect=spec.effect.value if spec else None,
         idempotency_key=idempotency_key,
         data=data,
-        occurred_at=workflow.now(),
     )
