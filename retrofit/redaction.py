@@ -109,6 +109,43 @@ def _redact_model(model: BaseModel) -> Any:
     return out
 
 
+@lru_cache(maxsize=256)
+def _custom_pattern(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
+def check_patterns(patterns: Mapping[str, str]) -> None:
+    """Raise ValueError naming the first label that is not `[A-Z0-9_]+` or regex that does not compile."""
+    for label, regex in patterns.items():
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,39}", label):
+            raise ValueError(f"redaction label {label!r} must be UPPER_SNAKE_CASE (it becomes [{label}])")
+        try:
+            _custom_pattern(regex)
+        except re.error as exc:
+            raise ValueError(f"redaction pattern {label}: {exc}") from None
+
+
+def redact_with(value: Any, patterns: Mapping[str, str]) -> Any:
+    """`redact(value)`, then each extra `label -> regex` pattern replaced by `[label]` in every string:
+    the configurable part of redaction (customer references, internal case numbers, ...)."""
+    cleaned = redact(value)
+    if not patterns:
+        return cleaned
+    return _apply(cleaned, [(f"[{label}]", _custom_pattern(regex)) for label, regex in patterns.items()])
+
+
+def _apply(value: Any, rules: list[tuple[str, re.Pattern[str]]]) -> Any:
+    if isinstance(value, str):
+        for replacement, pattern in rules:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, dict):
+        return {key: _apply(item, rules) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_apply(item, rules) for item in value]
+    return value
+
+
 def summarize(value: Any, limit: int = 120) -> str:
     """A one-line, redacted, truncated rendering for activity summaries and CLI tables."""
     text = json.dumps(redact(value), separators=(",", ":"), sort_keys=True, default=str)

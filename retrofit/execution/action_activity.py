@@ -19,7 +19,7 @@ from retrofit.execution.error_mapping import classify
 from retrofit.execution.resources import WorkerResources
 from retrofit.gate.contracts import ActionInvocation, ActionOutcome, event_id
 from retrofit.gate.policy import Outcome
-from retrofit.redaction import redact
+from retrofit.redaction import redact, redact_with
 from retrofit.sdk.context import running_call
 from retrofit.sdk.spec import ActionSpec
 
@@ -62,6 +62,9 @@ def build_action_activity(spec: ActionSpec, resources: WorkerResources) -> Actio
 
         dumped = output.model_dump(mode="json")
         await resources.record([events.succeeded(dumped, context.exchanges)])
+        if invocation.output_view == "model":
+            view = redact_with(dumped, invocation.model_redactions)
+            return ActionOutcome(output=view, attempt=info.attempt)
         return ActionOutcome(output=dumped, attempt=info.attempt)
 
     return activity.defn(name=spec.name)(run)

@@ -35,6 +35,11 @@ class ActionInvocation(BaseModel):
     decision: Decision
     proposed_at: datetime
     approved_by: list[str] = Field(default_factory=list)
+    # "model": the output goes to an LLM, so the activity returns it redacted (secrets and PII
+    # replaced) and the plain output never enters history or a prompt. "full": the typed output.
+    output_view: Literal["full", "model"] = "full"
+    # With output_view "model": extra `label -> regex` redactions (validated by the caller).
+    model_redactions: dict[str, str] = Field(default_factory=dict)
 
 
 class ActionOutcome(BaseModel):

@@ -10,7 +10,8 @@ store and every connector call happens in an activity.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, overload
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -71,6 +72,46 @@ async def run_action(
     Raises (all `ApplicationError`s): `UnknownActionError`, `InvalidArgumentsError`,
     `ActionDeniedError`, `ActionFailedError`. Returns the action's output model (or `returns`).
     """
+    spec, outcome = await _through_gate(name, arguments, summary, policy, _FULL_VIEW)
+    output = spec.output_model.model_validate(outcome.output)
+    if returns is not None and not isinstance(output, returns):
+        return returns.model_validate(outcome.output)
+    return output
+
+
+async def run_action_for_model(
+    name: str,
+    arguments: Mapping[str, Any],
+    *,
+    policy: Policy | None = None,
+    redactions: Mapping[str, str] | None = None,
+    summary: str | None = None,
+) -> dict[str, Any]:
+    """`run_action` for a call an LLM proposed: the same validation, policy, approval and audit,
+    but the output comes back redacted (secrets, PII and the extra `redactions` patterns replaced
+    inside the activity), as plain JSON for the model. The plain output never enters history.
+    """
+    view = _ModelView("model", dict(redactions or {}))
+    _, outcome = await _through_gate(name, arguments, summary, policy, view)
+    return outcome.output
+
+
+@dataclass(frozen=True)
+class _ModelView:
+    output_view: Literal["full", "model"]
+    redactions: dict[str, str]
+
+
+_FULL_VIEW = _ModelView("full", {})
+
+
+async def _through_gate(
+    name: str,
+    arguments: BaseModel | Mapping[str, Any],
+    summary: str | None,
+    policy: Policy | None,
+    view: _ModelView,
+) -> tuple[ActionSpec, ActionOutcome]:
     state = gate_state()
     step = state.next_step()
     raw = arguments.model_dump(mode="json") if isinstance(arguments, BaseModel) else dict(arguments)
@@ -111,7 +152,7 @@ async def run_action(
         )
         approved_by = await await_approval(spec, step, args, decision, active, proposed)
 
-    return await _execute(spec, step, args, decision, approved_by, summary, returns)
+    return spec, await _execute(spec, step, args, decision, approved_by, summary, view)
 
 
 async def _execute(
@@ -121,8 +162,8 @@ async def _execute(
     decision: Decision,
     approved_by: list[str],
     summary: str | None,
-    returns: type[BaseModel] | None,
-) -> BaseModel:
+    view: _ModelView,
+) -> ActionOutcome:
     info = workflow.info()
     state = gate_state()
     invocation = ActionInvocation(
@@ -135,10 +176,12 @@ async def _execute(
         decision=decision,
         approved_by=approved_by,
         proposed_at=workflow.now(),
+        output_view=view.output_view,
+        model_redactions=view.redactions,
     )
     workflow.set_current_details(f"Step {step}: running **{spec.name}** ({spec.effect.value})")
     try:
-        outcome = await workflow.execute_activity(
+        outcome: ActionOutcome = await workflow.execute_activity(
             spec.name,
             invocation,
             result_type=ActionOutcome,
@@ -166,10 +209,7 @@ async def _execute(
             f"{spec.name} failed ({kind}): {message}", action=spec.name, step=step, kind=kind
         ) from None
     workflow.set_current_details(f"Step {step}: **{spec.name}** done")
-    output = spec.output_model.model_validate(outcome.output)
-    if returns is not None and not isinstance(output, returns):
-        return returns.model_validate(outcome.output)
-    return output
+    return outcome
 
 
 def _failure_kind(exc: ActivityError) -> tuple[str, str]:
