@@ -72,7 +72,14 @@ _SECRET_KEY = re.compile(
 @lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     # Cached: the same few field names come by on every captured exchange.
-    return bool(_SECRET_KEY.search(key))
+    return bool(_SECRET_KEY.search(key)) and not _TOKEN_COUNT.search(key)
+
+
+# Counts of model tokens (`prompt_tokens`, `max_tokens`, ...), not credentials. Named one by one:
+# `api_tokens` or `session_tokens` may well hold secrets.
+_TOKEN_COUNT = re.compile(
+    r"^((prompt|completion|total|max|input|output|cached|reasoning)_)?tokens$", re.IGNORECASE
+)
 
 
 def redact(value: Any) -> Any:

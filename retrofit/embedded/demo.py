@@ -2,7 +2,8 @@
 
 Starts the embedded stack with the demo legacy systems; runs a business workflow that reads and
 writes the legacy ledger through the gate; pauses for approvals and answers them with the
-`retrofit approvals` CLI exactly as ops would; shows what the gate refuses (a rejected destructive
+`retrofit approvals` CLI exactly as ops would; hands a business user's goal to the AI agent (the
+scripted model server, labelled as such, unless a real model is configured); shows what the gate refuses (a rejected destructive
 call, invalid arguments); prints the audit trail and verifies its hash chain. Exits non-zero if
 any of that does not hold.
 """
@@ -18,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.rule import Rule
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
+from retrofit.agent.contracts import AgentTaskResult, StopReason
 from retrofit.audit.store import AuditStore
+from retrofit.cli.agent_commands import print_result
 from retrofit.cli.output import audit_table, console
 from retrofit.embedded.stack import RunningStack, embedded_stack
 from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
@@ -40,14 +43,16 @@ async def run_demo(settings: RetrofitSettings, *, port: int, ui_port: int) -> No
         console.print(f"Temporal Web UI: [bold]{stack.ui_url}[/]")
         for name, url in stack.demo_systems.items():
             console.print(f"Demo legacy system {name}: {url}")
+        console.print(f"Model for the agent: {stack.model.label}")
         ids = [
             await _credit_review(stack, f"credit-review-C-1003-{run}"),
             await _overdue_follow_up(stack, f"overdue-follow-up-{run}"),
+            await _agent_task(stack, f"agent-collections-{run}"),
             await _rejected_delete(stack, f"delete-C-1004-{run}"),
             await _invalid_arguments(stack, f"invalid-arguments-{run}"),
         ]
 
-        console.print(Rule("5. The audit trail"))
+        console.print(Rule("6. The audit trail"))
         async with await AuditStore.open(stack.settings.audit_db_url) as store:
             for wid in ids:
                 console.print(audit_table(await store.for_workflow(wid), f"audit trail of {wid}"))
@@ -120,8 +125,51 @@ async def _overdue_follow_up(stack: RunningStack, wf_id: str) -> str:
     return wf_id
 
 
+AGENT_GOAL = (
+    "Find the two customers with the largest overdue invoices and log a collections note on each "
+    "customer's CRM account."
+)
+AGENT_TOOLS = ("erp.list_invoices", "erp.get_customer", "crm.search_accounts", "crm.add_note")
+
+
+async def _agent_task(stack: RunningStack, wf_id: str) -> str:
+    console.print(Rule("3. The AI agent: a business user's goal; the model plans, the gate decides"))
+    console.print(f"model: [bold]{stack.model.label}[/]")
+    allow = [arg for tool in AGENT_TOOLS for arg in ("--allow", tool)]
+    await _cli(stack, "agent", "run", AGENT_GOAL, *allow, "--max-steps", "8", "--id", wf_id)
+    handle = stack.client.get_workflow_handle(wf_id, result_type=AgentTaskResult)
+    answered: set[str] = set()
+    notes_approved = 0
+    while True:  # ops answer what the agent proposes: one note approved, anything else rejected
+        try:
+            view = await _announce(stack, handle, None, skip=answered, attempts=50)
+        except DemoFailed:
+            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                break
+            continue
+        answered.add(view.request_id)
+        if view.action == "crm.add_note" and notes_approved == 0:
+            await _cli(stack, "agent", "progress", wf_id)
+            await _cli(stack, "approvals", "approve", wf_id, view.request_id, "--as", "ops.dana")
+            notes_approved += 1
+        else:
+            reason = "we called this customer yesterday" if view.action == "crm.add_note" else "not today"
+            await _cli(
+                stack, "approvals", "reject", wf_id, view.request_id, "--as", "ops.dana", "--reason", reason
+            )
+    result = await handle.result()
+    print_result(result)
+    if result.scripted and (
+        result.status is not StopReason.ANSWERED or notes_approved != 1 or len(answered) != 2
+    ):
+        raise DemoFailed(
+            f"the scripted agent should have answered after 2 proposed notes; got {result.status}"
+        )
+    return wf_id
+
+
 async def _rejected_delete(stack: RunningStack, wf_id: str) -> str:
-    console.print(Rule("3. A destructive call: two approvals needed; ops reject it"))
+    console.print(Rule("4. A destructive call: two approvals needed; ops reject it"))
     handle = await _start(
         stack,
         "SingleAction",
@@ -146,7 +194,7 @@ async def _rejected_delete(stack: RunningStack, wf_id: str) -> str:
 
 
 async def _invalid_arguments(stack: RunningStack, wf_id: str) -> str:
-    console.print(Rule("4. Invalid arguments: refused before anything runs"))
+    console.print(Rule("5. Invalid arguments: refused before anything runs"))
     handle = await _start(
         stack,
         "SingleAction",
@@ -174,8 +222,9 @@ async def _announce(
     handle: WorkflowHandle[Any, Any],
     request_id: str | None,
     skip: set[str] | None = None,
+    attempts: int = 300,
 ) -> ApprovalView:
-    view = await _wait_for(handle, request_id, skip or set())
+    view = await _wait_for(handle, request_id, skip or set(), attempts)
     console.print(
         f"[yellow]waiting for approval[/] {view.request_id}: {view.action} {summarize(view.arguments, 100)} "
         f"— needs {view.approvers_needed}, hash {view.args_hash[:12]}"
@@ -187,9 +236,11 @@ async def _announce(
     return view
 
 
-async def _wait_for(handle: WorkflowHandle[Any, Any], request_id: str | None, skip: set[str]) -> ApprovalView:
+async def _wait_for(
+    handle: WorkflowHandle[Any, Any], request_id: str | None, skip: set[str], attempts: int
+) -> ApprovalView:
     """The pending request `request_id`, or (None) the first pending one not in `skip`."""
-    for _ in range(300):
+    for _ in range(attempts):
         views: list[ApprovalView] = await handle.query(PENDING_QUERY, result_type=list[ApprovalView])
         for view in views:
             if view.request_id == request_id or (request_id is None and view.request_id not in skip):

@@ -11,7 +11,9 @@ from typing import Any
 
 from temporalio.client import Client
 
-from retrofit.embedded.dev_server import DevServer
+from retrofit.embedded.dev_server import DevServer, free_port
+from retrofit.embedded.model_server import ModelInUse, start_model
+from retrofit.llm.settings import LlmSettings
 from retrofit.sdk.connector import ConnectorSettings
 from retrofit.settings import RetrofitSettings
 from retrofit.worker import build_worker, connect, load_worker_config
@@ -23,6 +25,9 @@ class RunningStack:
     settings: RetrofitSettings
     ui_url: str
     demo_systems: dict[str, str]  # name -> URL
+    model: ModelInUse
+    connector_settings: dict[str, ConnectorSettings]  # what the worker's connectors were pointed at
+    demo_admin: dict[str, str]  # demo system -> base URL of its `/_admin/` control plane
 
 
 @contextlib.asynccontextmanager
@@ -33,8 +38,14 @@ async def embedded_stack(
     port: int = 7233,
     ui_port: int = 8233,
     persist: bool = True,
+    ephemeral: bool = False,
+    llm: LlmSettings | None = None,
 ) -> AsyncIterator[RunningStack]:
+    """The stack; `ephemeral`: free ports for everything (the demo systems included) and no
+    persisted Temporal database, so it runs beside a `retrofit dev` (the eval harness does)."""
     data_dir = Path(settings.data_dir)
+    if ephemeral:
+        port, ui_port, persist = free_port(), free_port(), False
     config = load_worker_config(settings)  # bad plugins or policy stop us before anything starts
     server = DevServer(
         port=port,
@@ -48,21 +59,37 @@ async def embedded_stack(
     try:
         stack.callback(server.stop)
         overrides: dict[str, ConnectorSettings] = {}
+        model = ModelInUse(llm or LlmSettings(), "")
+        admin: dict[str, str] = {}
         if demo:
-            demo_systems, overrides = _start_demo_systems(stack, data_dir / "demo")
+            demo_systems, overrides, admin = _start_demo_systems(
+                stack, data_dir / "demo", ephemeral=ephemeral
+            )
+            model = start_model(stack, model.settings, ephemeral=ephemeral)
         settings = settings.model_copy(update={"temporal_address": server.address, "ui_url": server.ui_url})
         client = await connect(settings, wait=30)
-        worker = build_worker(client, settings, config=config, settings_overrides=overrides)
+        worker = build_worker(
+            client, settings, config=config, settings_overrides=overrides, llm_settings=model.settings
+        )
         await stack.enter_async_context(worker)
-        yield RunningStack(client=client, settings=settings, ui_url=server.ui_url, demo_systems=demo_systems)
+        yield RunningStack(
+            client=client,
+            settings=settings,
+            ui_url=server.ui_url,
+            demo_systems=demo_systems,
+            model=model,
+            connector_settings=overrides,
+            demo_admin=admin,
+        )
     finally:
         await stack.aclose()
 
 
 def _start_demo_systems(
-    stack: contextlib.AsyncExitStack, directory: Path
-) -> tuple[dict[str, str], dict[str, ConnectorSettings]]:
-    """Start the demo legacy systems on their fixed loopback ports and point the connectors at them."""
+    stack: contextlib.AsyncExitStack, directory: Path, *, ephemeral: bool
+) -> tuple[dict[str, str], dict[str, ConnectorSettings], dict[str, str]]:
+    """Start the demo legacy systems on their fixed loopback ports (or free ones) and point the
+    connectors at them."""
     # Imported lazily: the demo legacy systems are not part of a production worker.
     from connectors.crm.connector import CrmConnector
     from connectors.erp.connector import ErpConnector
@@ -73,13 +100,13 @@ def _start_demo_systems(
     from legacy.ledger.server import LedgerServer
     from legacy.sqldb.database import SqlDemoDatabase
 
-    ledger: Any = LedgerServer(port=8701)
+    ledger: Any = LedgerServer(port=0 if ephemeral else 8701)
     ledger.start()
     stack.callback(ledger.stop)
-    erp: Any = ErpServer(port=8702)
+    erp: Any = ErpServer(port=0 if ephemeral else 8702)
     erp.start()
     stack.callback(erp.stop)
-    crm: Any = CrmServer(port=8703)
+    crm: Any = CrmServer(port=0 if ephemeral else 8703)
     crm.start()
     stack.callback(crm.stop)
     northwind = SqlDemoDatabase(directory)
@@ -96,4 +123,4 @@ def _start_demo_systems(
         "crm": CrmConnector.load_settings(base_url=crm.url, client_secret=crm.client_secret),
         "northwind": NorthwindConnector.load_settings(url=northwind.url),
     }
-    return urls, overrides
+    return urls, overrides, {"ledger": ledger.url, "erp": erp.url, "crm": crm.url}

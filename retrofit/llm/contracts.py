@@ -1,6 +1,6 @@
 """Durable contracts of one model call: pure pydantic, safe inside workflow code.
 
-No I/O library is imported here (a test checks it): workflows build an `LlmRequest`, an activity
+No I/O library is imported here (a test checks it): workflows build an `LlmCall`, the LLM activity
 turns it into an OpenAI call, and the `LlmResponse` comes back through Temporal's history.
 Fields are added with defaults, never renamed.
 """
@@ -11,7 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from retrofit.audit.events import Actor
+
 Role = Literal["system", "user", "assistant", "tool"]
+
+LLM_ACTIVITY = "retrofit.llm.complete"
 
 
 class ToolCall(BaseModel):
@@ -45,6 +49,33 @@ class LlmRequest(BaseModel):
     temperature: float | None = None  # None: the configured temperature
 
 
+class ModelEndpoint(BaseModel):
+    """Where a model is served. Never a key: `api_key_env` names the environment variable that holds
+    it on the worker, so no secret enters workflow input or history."""
+
+    model: str
+    base_url: str | None = Field(default=None, description="None: the worker's RETROFIT_LLM_BASE_URL")
+    api_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Z_][A-Z0-9_]*$", description="None: the worker's RETROFIT_LLM_API_KEY"
+    )
+
+
+class LlmCall(BaseModel):
+    """Input of the LLM activity: one request, who asks, and how to fall back or use the cache."""
+
+    request: LlmRequest
+    step: int
+    workflow_type: str
+    actor: Actor
+    # Tried in order: `fallback_after` attempts (Temporal's retries) on each before the next.
+    # Empty: the worker's configured model (or `request.model`) only.
+    endpoints: list[ModelEndpoint] = Field(default_factory=list)
+    fallback_after: int = Field(default=2, ge=1)
+    use_cache: bool = False
+    # Extra `label -> regex` redactions applied to every text before it leaves for the provider.
+    redactions: dict[str, str] = Field(default_factory=dict)
+
+
 class LlmResponse(BaseModel):
     content: str | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
@@ -56,6 +87,9 @@ class LlmResponse(BaseModel):
     model: str
     # True when a scripted (offline) model server answered; shown wherever the answer is used.
     scripted: bool = False
+    cache_hit: bool = False
+    endpoint: int = 0  # index into LlmCall.endpoints: > 0 means a fallback answered
+    prompt_hash: str = ""
 
     @property
     def total_tokens(self) -> int:

@@ -9,7 +9,8 @@ header `x-retrofit-scripted: true` and a model name ending in `-scripted`.
     GET  /_admin/health         200 once serving
     POST /_admin/faults         {"fail_next": n, "status": 429|500|503, "retry_after": s}
     GET  /_admin/requests       the chat requests received (bodies; never the key)
-    PUT  /_admin/script         replace the script (a `Script` as JSON)
+    PUT  /_admin/script         replace the default script (a `Script` as JSON)
+    POST /_admin/scripts        add a script played for requests naming its model
     POST /_admin/reset          forget requests and faults
 
 Run one: `python -m retrofit.llm.scripted_server --script demo.json --port 8790`.
@@ -43,6 +44,9 @@ _ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 class ScriptedToolCall(BaseModel):
     name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
     arguments: dict[str, Any] = Field(default_factory=dict)
+    # Sent as the arguments text instead of `arguments`: how a script plays a model that emits
+    # broken JSON.
+    raw_arguments: str | None = None
 
 
 class ScriptedTurn(BaseModel):
@@ -61,6 +65,8 @@ class ScriptedTurn(BaseModel):
 class Script(BaseModel):
     model: str = SCRIPTED_MODEL
     turns: list[ScriptedTurn] = Field(default_factory=list)
+    # Past the last turn, play it again forever: a model that never stops.
+    repeat_last: bool = False
 
     @field_validator("model")
     @classmethod
@@ -85,6 +91,9 @@ class ScriptedState:
 
     def __init__(self, script: Script, api_key: str) -> None:
         self.script = script
+        # Scripts by model name: a request for `<name>-scripted` plays that one, so several
+        # conversations (eval scenarios, tests) share one server without taking turns.
+        self.named: dict[str, Script] = {}
         self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
@@ -94,6 +103,10 @@ class ScriptedState:
         with self.lock:
             self.requests.clear()
             self.faults.clear()
+
+    def script_for(self, model: str) -> Script:
+        with self.lock:
+            return self.named.get(model, self.script)
 
     def take_fault(self) -> Fault | None:
         with self.lock:
@@ -179,6 +192,8 @@ def _call_id(turn: int, index: int, name: str) -> str:
 
 def _completion(body: dict[str, Any], script: Script) -> Response:
     turn_index = sum(1 for m in body["messages"] if m["role"] == "assistant")
+    if script.repeat_last and script.turns:
+        turn_index = min(turn_index, len(script.turns) - 1)
     if turn_index >= len(script.turns):
         return _error(
             400,
@@ -193,7 +208,12 @@ def _completion(body: dict[str, Any], script: Script) -> Response:
             {
                 "id": _call_id(turn_index, index, call.name),
                 "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                "function": {
+                    "name": call.name,
+                    "arguments": call.raw_arguments
+                    if call.raw_arguments is not None
+                    else json.dumps(call.arguments),
+                },
             }
             for index, call in enumerate(turn.tool_calls)
         ]
@@ -261,9 +281,7 @@ def create_app(state: ScriptedState) -> Starlette:
         problem = _request_problem(body)
         if problem is not None:
             return _invalid(*problem)
-        with state.lock:
-            script = state.script
-        return _completion(body, script)
+        return _completion(body, state.script_for(body["model"]))
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -290,6 +308,15 @@ def create_app(state: ScriptedState) -> Starlette:
             state.script = script
         return JSONResponse({"turns": len(script.turns), "model": script.model})
 
+    async def add_script(request: Request) -> Response:
+        try:
+            script = Script.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"detail": exc.errors(include_url=False)}, status_code=422)
+        with state.lock:
+            state.named[script.model] = script
+        return JSONResponse({"turns": len(script.turns), "model": script.model})
+
     async def reset(_: Request) -> Response:
         state.reset()
         return JSONResponse({"status": "reset"})
@@ -301,6 +328,7 @@ def create_app(state: ScriptedState) -> Starlette:
             Route("/_admin/faults", faults, methods=["POST"]),
             Route("/_admin/requests", requests, methods=["GET"]),
             Route("/_admin/script", replace_script, methods=["PUT"]),
+            Route("/_admin/scripts", add_script, methods=["POST"]),
             Route("/_admin/reset", reset, methods=["POST"]),
         ]
     )
@@ -335,8 +363,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default=DEFAULT_KEY)
     args = parser.parse_args(argv)
     script = Script.from_file(args.script) if args.script else Script()
+    state = ScriptedState(script, args.api_key)
+    state.named[script.model] = script
     serve_foreground(
-        create_app(ScriptedState(script, args.api_key)),
+        create_app(state),
         host=args.host,
         port=args.port,
         banner=f"scripted model server ({script.model}, {len(script.turns)} turns)",

@@ -2,15 +2,22 @@
 
 The default points at the scripted model server (offline, free, labelled `-scripted`); set
 `RETROFIT_LLM_BASE_URL`, `RETROFIT_LLM_API_KEY` and `RETROFIT_LLM_MODEL` for OpenAI, Azure, vLLM,
-Ollama or any OpenAI-compatible server. `RETROFIT_LLM_PRICES` (JSON) replaces the price table.
+Ollama or any OpenAI-compatible server. `OPENAI_API_KEY` (and `OPENAI_BASE_URL`) alone switch to
+the real model (`gpt-4o-mini` unless `RETROFIT_LLM_MODEL` names another). `RETROFIT_LLM_PRICES`
+(JSON) replaces the price table.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+import os
+
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCRIPTED_MODEL = "retrofit-scripted"
+SCRIPTED_BASE_URL = "http://127.0.0.1:8790/v1"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+LIVE_DEFAULT_MODEL = "gpt-4o-mini"
 
 
 class ModelPrice(BaseModel):
@@ -39,16 +46,43 @@ def _default_prices() -> dict[str, ModelPrice]:
 
 class LlmSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="RETROFIT_LLM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="RETROFIT_LLM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
-    base_url: str = "http://127.0.0.1:8790/v1"
+    # OPENAI_BASE_URL / OPENAI_API_KEY are honoured too, so a shell set up for OpenAI just works.
+    base_url: str = Field(
+        default=SCRIPTED_BASE_URL, validation_alias=AliasChoices("RETROFIT_LLM_BASE_URL", "OPENAI_BASE_URL")
+    )
     # The scripted server's default key; a real provider's key comes from the environment.
-    api_key: SecretStr = SecretStr("retrofit-scripted-key")
+    api_key: SecretStr = Field(
+        default=SecretStr("retrofit-scripted-key"),
+        validation_alias=AliasChoices("RETROFIT_LLM_API_KEY", "OPENAI_API_KEY"),
+    )
     model: str = SCRIPTED_MODEL
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     timeout_seconds: float = Field(default=60.0, gt=0)
     prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
+    # Where identical requests are answered from when a task asks for the cache (ModelChoice.cache).
+    cache_url: str = "sqlite:///.retrofit/llm-cache.db"
+
+    @model_validator(mode="after")
+    def _live_when_openai_configured(self) -> LlmSettings:
+        # Only OPENAI_API_KEY in the environment means "use the real model": OpenAI's own endpoint
+        # unless a base URL is given, and a small current model unless one is named.
+        if "OPENAI_API_KEY" in os.environ and "RETROFIT_LLM_API_KEY" not in os.environ:
+            if "base_url" not in self.model_fields_set:
+                self.base_url = OPENAI_BASE_URL
+            if "model" not in self.model_fields_set:
+                self.model = LIVE_DEFAULT_MODEL
+        return self
+
+    @property
+    def is_scripted(self) -> bool:
+        return self.model.endswith("-scripted")
 
     def price_of(self, model: str) -> ModelPrice | None:
         """The price of `model`; a dated variant (`gpt-4o-2024-08-06`) falls back to its family."""

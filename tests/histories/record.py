@@ -1,5 +1,7 @@
 """Record the histories the replay tests replay: `python -m tests.histories.record`.
 
+`python -m tests.histories.record account_onboarding` records only the AccountOnboarding history.
+
 Re-record only on purpose (a deliberate, versioned workflow change): the point of the committed
 histories is that a code change which breaks replay of running workflows fails CI.
 """
@@ -9,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 
+import httpx
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -18,9 +23,14 @@ from legacy.crm.server import CrmServer
 from legacy.erp.server import ErpServer
 from legacy.ledger.server import LedgerServer
 from legacy.sqldb.database import SqlDemoDatabase
+from retrofit.agent.contracts import AgentTaskInput
 from retrofit.gate.approval_models import ApprovalView
 from retrofit.gate.policy import allow_all
-from tests.support import DemoSystems, demo_worker, ledger_worker
+from retrofit.llm.scripted_server import Script, ScriptedModelServer
+from tests.reliability.saga_worker import NOTE_FAILS_FOR_GOOD, ONBOARDED_ACCOUNT, onboarding_worker
+from tests.support import SCRIPTED_KEY, DemoSystems, ScriptedModel, demo_worker, ledger_worker
+from tests.workflow.agent_helpers import calls, say
+from workflows.account_onboarding.models import OnboardingInput
 from workflows.credit_limit_review.models import CreditReviewInput
 from workflows.overdue_follow_up.models import FollowUpInput
 from workflows.single_action.workflow import SingleActionInput
@@ -42,16 +52,26 @@ CASES = {
 }
 
 
-async def main() -> None:
+async def main(only: str | None = None) -> None:
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
     )
     try:
+        if only == "account_onboarding":
+            with tempfile.TemporaryDirectory() as tmp:
+                await record_account_onboarding(env, tmp)
+            return
+        if only == "agent_task":
+            with tempfile.TemporaryDirectory() as tmp:
+                await record_agent_task(env, tmp)
+            return
         with LedgerServer() as ledger, tempfile.TemporaryDirectory() as tmp:
             async with ledger_worker(env.client, ledger, f"sqlite:///{tmp}/audit.db") as worker:
                 await record_approved_review(env, worker.task_queue)
             await record_overdue_follow_up(env, tmp)
+            await record_account_onboarding(env, tmp)
+            await record_agent_task(env, tmp)
             async with ledger_worker(
                 env.client, ledger, f"sqlite:///{tmp}/audit.db", policy=allow_all()
             ) as worker:
@@ -129,5 +149,85 @@ async def record_overdue_follow_up(env: WorkflowEnvironment, tmp: str) -> None:
     print(f"recorded overdue_follow_up: {len(history.events)} events")
 
 
+async def record_account_onboarding(env: WorkflowEnvironment, tmp: str) -> None:
+    """The third write fails for good; the two before it are compensated (the saga path)."""
+    with ErpServer() as erp, CrmServer() as crm, LedgerServer() as ledger:
+        northwind = SqlDemoDatabase(Path(tmp) / "northwind-onboarding")
+        northwind.prepare()
+        systems = DemoSystems(ledger=ledger, erp=erp, crm=crm, northwind=northwind)
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{crm.url}/_admin/faults", json=NOTE_FAILS_FOR_GOOD)).raise_for_status()
+        async with onboarding_worker(env.client, systems, f"sqlite:///{tmp}/audit-onboarding.db") as worker:
+            handle = await env.client.start_workflow(
+                "AccountOnboarding",
+                OnboardingInput(account_id=ONBOARDED_ACCOUNT, credit_limit=Decimal("90000.00")),
+                id="record-account_onboarding_compensated",
+                task_queue=worker.task_queue,
+            )
+            try:
+                await handle.result()
+            except Exception as exc:  # the failure after compensation is the point of this history
+                print(f"account_onboarding_compensated: ended with {type(exc).__name__}")
+            history = await handle.fetch_history()
+    (HERE / "account_onboarding_compensated.json").write_text(history.to_json())
+    print(f"recorded account_onboarding_compensated: {len(history.events)} events")
+
+
+async def record_agent_task(env: WorkflowEnvironment, tmp: str) -> None:
+    """The scripted demo conversation: a read, a search, two notes (one approved, one rejected),
+    an invalid call and a call outside the allowed list, then the answer."""
+    turns = [
+        calls(("erp__list_invoices", {"overdue_only": True, "page_size": 100})),
+        calls(
+            ("crm__get_account", {"account_id": "2005"}), ("crm__delete_contact", {"contact_id": "CT-3001"})
+        ),
+        calls(
+            ("crm__add_note", {"account_id": "A-2005", "body": "Collections: INV-10014 is overdue."}),
+            ("crm__add_note", {"account_id": "A-2003", "body": "Collections: INV-10008 is overdue."}),
+        ),
+        say("One note logged; ops rejected the other."),
+    ]
+    with (
+        ErpServer() as erp,
+        CrmServer() as crm,
+        LedgerServer() as ledger,
+        ScriptedModelServer(Script(turns=turns), api_key=SCRIPTED_KEY) as model,
+    ):
+        northwind = SqlDemoDatabase(Path(tmp) / "northwind-agent")
+        northwind.prepare()
+        systems = DemoSystems(ledger=ledger, erp=erp, crm=crm, northwind=northwind)
+        llm = ScriptedModel(model).settings()
+        async with demo_worker(
+            env.client, systems, f"sqlite:///{tmp}/audit-agent.db", llm_settings=llm
+        ) as worker:
+            task = AgentTaskInput(
+                goal="Chase overdue invoices", allowed_actions=["erp.list_invoices", "crm.*"]
+            )
+            handle = await env.client.start_workflow(
+                "AgentTask", task, id="record-agent_task", task_queue=worker.task_queue
+            )
+            notes = iter(["approve", "reject"])  # the destructive delete is rejected too
+            answered: set[str] = set()
+            while (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                for view in await handle.query("pending_approvals", result_type=list[ApprovalView]):
+                    if view.request_id not in answered:
+                        decision = next(notes, "reject") if view.action == "crm.add_note" else "reject"
+                        await handle.execute_update(
+                            "decide",
+                            {
+                                "request_id": view.request_id,
+                                "approver": "ops",
+                                "decision": decision,
+                                "reason": "ok",
+                            },
+                        )
+                        answered.add(view.request_id)
+                await asyncio.sleep(0.05)
+            print(f"agent_task: {(await handle.result())['status']}")
+            history = await handle.fetch_history()
+    (HERE / "agent_task.json").write_text(history.to_json())
+    print(f"recorded agent_task: {len(history.events)} events")
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -19,7 +19,7 @@ from retrofit.llm.scripted_server import Script, ScriptedToolCall, ScriptedTurn,
 from retrofit.llm.settings import LlmSettings, ModelPrice
 from retrofit.llm.tools import action_name, tool_spec, tool_specs
 from retrofit.sdk import AuthError, NonRetryableError, RetryableError, describe_connector
-from tests.integration.llm.conftest import ScriptedModel
+from tests.support import ScriptedModel
 
 ASK = LlmRequest(messages=[ChatMessage(role="user", content="What is customer C-1's credit limit?")])
 
@@ -312,3 +312,50 @@ def test_tool_names_are_openai_safe_and_reversible() -> None:
     ]
     assert all(t.description for t in tools)
     assert ToolCall(id="x", name="a", arguments="{}").arguments == "{}"
+
+
+async def test_named_scripts_answer_requests_for_their_model_and_others_get_the_default(
+    scripted: ScriptedModel, client: openai.AsyncOpenAI, settings: LlmSettings
+) -> None:
+    scripted.play(Script(turns=[ScriptedTurn(content="default")]))
+    mine = scripted.add(ScriptedTurn(content="mine"))
+
+    assert (await complete(client, settings, ASK.model_copy(update={"model": mine}))).content == "mine"
+    answered = await complete(client, settings, ASK)
+    assert answered.content == "default" and answered.model == "retrofit-scripted"
+
+
+async def test_broken_arguments_and_endless_repetition_can_be_scripted(
+    scripted: ScriptedModel, client: openai.AsyncOpenAI, settings: LlmSettings
+) -> None:
+    broken = ScriptedToolCall(name="ledger__get_customer", raw_arguments='{"customer_id": ')
+    model = scripted.add(ScriptedTurn(tool_calls=[broken]), repeat_last=True)
+    request = ASK.model_copy(update={"model": model, "tools": ledger_tools()})
+    for turn in range(3):  # each answer adds an assistant turn; the last one repeats forever
+        response = await complete(client, settings, request)
+        assert response.tool_calls[0].arguments == '{"customer_id": '
+        messages = [*request.messages, ChatMessage(role="assistant", tool_calls=response.tool_calls)]
+        messages.append(
+            ChatMessage(role="tool", tool_call_id=response.tool_calls[0].id, content=f"bad {turn}")
+        )
+        request = request.model_copy(update={"messages": messages})
+
+
+def test_openai_environment_switches_to_the_live_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("RETROFIT_LLM_API_KEY", "RETROFIT_LLM_BASE_URL", "RETROFIT_LLM_MODEL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    live = LlmSettings(_env_file=None)  # type: ignore[call-arg]
+    assert (live.base_url, live.model, live.is_scripted) == (
+        "https://api.openai.com/v1",
+        "gpt-4o-mini",
+        False,
+    )
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1")
+    monkeypatch.setenv("RETROFIT_LLM_MODEL", "llama3.1")
+    local = LlmSettings(_env_file=None)  # type: ignore[call-arg]
+    assert (local.base_url, local.model) == ("http://127.0.0.1:11434/v1", "llama3.1")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.delenv("RETROFIT_LLM_MODEL")
+    assert LlmSettings(_env_file=None).is_scripted  # type: ignore[call-arg]

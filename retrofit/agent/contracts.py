@@ -1,0 +1,150 @@
+"""What an agent task takes, carries across continue-as-new, and returns.
+
+Durable: these are workflow inputs and results in history. Add fields with defaults; never rename.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from retrofit.gate.policy import Policy
+from retrofit.llm.contracts import ChatMessage, ModelEndpoint
+from retrofit.redaction import check_patterns
+
+_ACTION_PATTERN = r"^[a-z][a-z0-9_]*\.(\*|[a-z_][a-z0-9_]*)$"
+
+
+class Budget(BaseModel):
+    """Hard limits: the workflow stops (recorded, with a clear status) when one is reached."""
+
+    max_steps: int = Field(default=12, ge=1, le=500, description="model turns")
+    max_tokens: int = Field(default=60_000, ge=1, description="prompt + completion tokens, all turns")
+    max_cost_usd: float = Field(default=0.50, ge=0, description="USD, from the price table")
+    max_consecutive_errors: int = Field(
+        default=3, ge=1, description="tool calls in a row that were refused, invalid or failed"
+    )
+
+
+class ModelChoice(BaseModel):
+    """Which model answers. Empty `model`: the worker's RETROFIT_LLM_MODEL."""
+
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    fallbacks: list[ModelEndpoint] = Field(
+        default_factory=list, description="tried in order when the primary keeps failing retryably"
+    )
+    fallback_after: int = Field(default=2, ge=1, description="failed attempts before the next endpoint")
+    cache: bool = Field(default=False, description="answer identical requests from the response cache")
+
+
+class AgentTaskInput(BaseModel):
+    goal: str = Field(min_length=1, max_length=4000, description="what to achieve, in plain words")
+    allowed_actions: list[str] = Field(
+        min_length=1, description="action names or `connector.*` patterns the agent may call"
+    )
+    policy: Policy | None = Field(default=None, description="None: the worker's policy")
+    budget: Budget = Field(default_factory=Budget)
+    model: ModelChoice = Field(default_factory=ModelChoice)
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON schema the final answer must satisfy (a JSON object)"
+    )
+    redact_patterns: dict[str, str] = Field(
+        default_factory=dict, description="extra `LABEL -> regex` redactions before text reaches the model"
+    )
+    # Continue-as-new: the history event count at which the run hands over to a fresh one.
+    history_limit: int = Field(default=2_000, ge=50)
+    carried: AgentCarry | None = Field(default=None, description="set by continue-as-new only")
+
+    @field_validator("allowed_actions")
+    @classmethod
+    def _patterns(cls, patterns: list[str]) -> list[str]:
+        bad = [p for p in patterns if not re.fullmatch(_ACTION_PATTERN, p)]
+        if bad:
+            raise ValueError(f"not an action name or `connector.*` pattern: {bad}")
+        return patterns
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _redactions(cls, patterns: dict[str, str]) -> dict[str, str]:
+        check_patterns(patterns)
+        return patterns
+
+    @model_validator(mode="after")
+    def _schema_is_object(self) -> AgentTaskInput:
+        if self.output_schema is not None and self.output_schema.get("type", "object") != "object":
+            raise ValueError("output_schema must describe a JSON object")
+        return self
+
+
+class StopReason(StrEnum):
+    ANSWERED = "answered"
+    MAX_STEPS = "budget_steps"
+    MAX_TOKENS = "budget_tokens"
+    MAX_COST = "budget_cost"
+    TOO_MANY_ERRORS = "too_many_errors"
+    MODEL_FAILED = "model_failed"
+
+
+class Usage(BaseModel):
+    """Running totals; the sum of the recorded LLM calls (a test holds it to that)."""
+
+    steps: int = 0
+    llm_calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0  # calls whose model had no price: the cost is a lower bound then
+    latency_ms: float = 0.0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class ToolOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    INVALID = "invalid"  # bad JSON or arguments: nothing ran
+    NOT_ALLOWED = "not_allowed"  # outside the allowed list: nothing ran
+    DENIED = "denied"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class ToolRecord(BaseModel):
+    """One tool call the model proposed, and what became of it."""
+
+    turn: int  # the model turn (1, 2, ...) that proposed it
+    action: str  # the action, or the raw tool name when it names none
+    outcome: ToolOutcome
+    detail: str = ""
+
+
+class AgentCarry(BaseModel):
+    """What a run hands to its continuation: the compacted conversation and the totals so far."""
+
+    messages: list[ChatMessage]
+    usage: Usage
+    tools: list[ToolRecord] = Field(default_factory=list)
+    consecutive_errors: int = 0
+    gate_step: int = 0
+    runs: int = 1
+
+
+class AgentTaskResult(BaseModel):
+    status: StopReason
+    detail: str | None = None  # why it stopped, when not answered
+    answer: str | None = None
+    output: dict[str, Any] | None = None  # the answer parsed against output_schema, when one was given
+    usage: Usage
+    tools: list[ToolRecord]
+    model: str
+    scripted: bool = Field(description="a scripted (offline) model answered, not a live one")
+    runs: int = Field(default=1, description="runs of this workflow id (continue-as-new)")
+
+
+AgentTaskInput.model_rebuild()

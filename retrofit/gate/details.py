@@ -1,0 +1,20 @@
+"""The workflow's current details (what the Temporal UI shows): the gate's line under a header.
+
+A workflow that runs many gate calls (the agent) sets a header once per step, e.g. its step,
+tokens and cost so far; every line the gate shows, such as how to answer an approval, keeps it.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+_ATTR = "_retrofit_details_header"
+
+
+def set_details_header(header: str) -> None:
+    setattr(workflow.instance(), _ATTR, header)
+
+
+def show_details(text: str) -> None:
+    header: str = getattr(workflow.instance(), _ATTR, "")
+    workflow.set_current_details(f"{header}\n\n{text}" if header else text)
