@@ -11,7 +11,19 @@ from datetime import datetime, time
 from typing import Any, ClassVar
 
 from pydantic import SecretStr
-from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    Select,
+    Table,
+    bindparam,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from connectors.northwind.models import (
     Customer,
@@ -76,8 +88,10 @@ class NorthwindConnector(SqlConnector):
         customers = await self.table("Customers")
         conditions: list[ColumnElement[bool]] = [
             or_(
-                customers.c.CompanyName.contains(req.name_contains, autoescape=True),
-                customers.c.ContactName.contains(req.name_contains, autoescape=True),
+                # icontains, not contains: SQLite's LIKE ignores case, PostgreSQL's does not, and
+                # the search must answer the same on both (lower() LIKE on SQLite, ILIKE on PostgreSQL).
+                customers.c.CompanyName.icontains(req.name_contains, autoescape=True),
+                customers.c.ContactName.icontains(req.name_contains, autoescape=True),
             )
         ]
         if req.country is not None:
@@ -101,7 +115,9 @@ class NorthwindConnector(SqlConnector):
             statement = statement.where(orders.c.ShippedDate.is_not(None))
         elif req.shipped is False:
             statement = statement.where(orders.c.ShippedDate.is_(None))
-        statement = statement.order_by(orders.c.OrderDate.desc(), orders.c.OrderID.desc())
+        # NULLS LAST spelled out: SQLite sorts NULL lowest and PostgreSQL highest, so a bare DESC
+        # would put undated orders last on one and first on the other.
+        statement = statement.order_by(orders.c.OrderDate.desc().nulls_last(), orders.c.OrderID.desc())
         page = await self.fetch_rows(statement, limit=req.limit)
         if not page.rows:
             await self._customer(req.customer_id)  # an unknown customer is an error, not "no orders"
@@ -276,4 +292,7 @@ def _customer_columns(customers: Table) -> list[ColumnElement[Any]]:
 
 
 def _line_total(details: Table) -> ColumnElement[Any]:
-    return details.c.UnitPrice * details.c.Quantity * (1 - details.c.Discount)
+    # Discount is a REAL/DOUBLE column; cast to NUMERIC the product stays NUMERIC, which
+    # PostgreSQL's round(numeric, int) needs (there is no round(double precision, int)) and which
+    # keeps money exact there. SQLite's CAST(... AS NUMERIC) leaves these values as they are.
+    return details.c.UnitPrice * details.c.Quantity * (1 - cast(details.c.Discount, Numeric))

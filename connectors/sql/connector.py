@@ -99,12 +99,15 @@ class SqlConnector(Connector):
         """A table (or view) named in `tables`, reflected from the database on first use."""
         if name not in self.tables:
             raise ValueError(f"{name!r} is not in {type(self).__name__}.tables; add it there")
+        return (await self._reflected_tables())[name]
+
+    async def _reflected_tables(self) -> Mapping[str, Table]:
         if self._reflected is None:
             async with self._schema_lock:
                 if self._reflected is None:
                     async with self._database_errors("reflecting tables"), self.engine.connect() as conn:
                         self._reflected = await conn.run_sync(reflect_tables, self.tables)
-        return self._reflected[name]
+        return self._reflected
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -151,11 +154,17 @@ class SqlConnector(Connector):
         """
         call = current_call()
         record = await self._record_table()
+        if self.tables:
+            # Reflect before the transaction takes its write lock (BEGIN IMMEDIATE, the key's
+            # advisory lock): a first write would otherwise hold the lock through the catalog
+            # reads, and a concurrent attempt could time out waiting for it.
+            await self._reflected_tables()
         async with self.transaction() as tx:
             if record is None:
                 return await apply(tx, request)
             key = idempotency.storage_key(call.idempotency_key)
             fingerprint = idempotency.fingerprint(call.action, request)
+            await idempotency.take_turns(tx.connection, key)
             stored = await idempotency.stored_result(
                 tx.connection, record, key=key, action=call.action, expected_fingerprint=fingerprint
             )

@@ -10,8 +10,10 @@ the call's idempotency key (`<workflow id>#<step>`):
 Because the record commits with the effect, there is no window in which one landed without the
 other: a retry after a lost answer or a crashed worker finds the key exactly when the effect exists.
 Two attempts racing on one key: on SQLite the second waits for the first's write lock (the
-transaction starts with `BEGIN IMMEDIATE`) and then finds the key; on PostgreSQL the second's
-insert collides on the primary key, its whole transaction rolls back, and the retry finds the key.
+transaction starts with `BEGIN IMMEDIATE`) and then finds the key; on PostgreSQL the second waits
+for a transaction-scoped advisory lock on the key (`take_turns`) and then finds the key. On other
+databases the second's insert collides on the primary key, its whole transaction rolls back, and
+the retry finds the key.
 """
 
 from __future__ import annotations
@@ -20,7 +22,19 @@ import hashlib
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateTable
@@ -53,6 +67,21 @@ def fingerprint(action: str, request: BaseModel) -> str:
     """What the key was first used for: the action and its arguments, hashed."""
     payload = f"{action}\n{request.model_dump_json()}".encode()
     return hashlib.sha256(payload).hexdigest()
+
+
+async def take_turns(connection: AsyncConnection, key: str) -> None:
+    """Make transactions with the same key run one after the other (PostgreSQL; elsewhere a no-op).
+
+    Without it, two attempts under READ COMMITTED both find no record, both apply the effect (the
+    second waits on the first's row locks, then applies it again), and only the record's primary
+    key stops the second at commit — as a retryable error instead of the stored answer. The lock
+    is released by commit or rollback, bounded by the session's `lock_timeout`, and keyed by a
+    hash, so unrelated keys rarely share one (and then merely take turns).
+    """
+    if connection.dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already lets one writer in at a time
+    lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+    await connection.execute(select(func.pg_advisory_xact_lock(literal(lock_id, BigInteger))))
 
 
 async def stored_result(

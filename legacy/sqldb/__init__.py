@@ -8,6 +8,9 @@ a directory they own; the seed itself is never written.
   `python -m legacy.sqldb.database prepare` for the dev stack.
 - `faults`   — what "down" means for a file: a held exclusive lock ("database is locked"),
   a missing file, a corrupt file.
+- `postgres` — `PostgresDemoDatabase`: the same seed loaded into a PostgreSQL database (same
+  table and column names), a held table lock as its fault; `python -m legacy.sqldb.postgres load`
+  for docker-compose.
 
 The modules are deliberately not re-exported here, for the same reason as in `legacy.ledger`:
 `python -m legacy.sqldb.database` would otherwise import `database` twice.

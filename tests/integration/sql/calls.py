@@ -5,16 +5,26 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any
 
+import pytest
+
 from connectors.northwind.connector import NorthwindConnector, NorthwindSettings
 from legacy.sqldb.database import SqlDemoDatabase
+from legacy.sqldb.postgres import PostgresDemoDatabase
 from retrofit.sdk.context import ActionContext
 from retrofit.sdk.context import running_call as sdk_running_call
 
 # Short, so lock tests fail fast; still far above what an uncontended statement needs.
 TEST_LOCK_TIMEOUT_S = 0.2
 
+#: A Northwind working copy on either database. Test SQL that runs on both quotes every
+#: identifier ("Orders"."OrderID"): PostgreSQL folds unquoted names to lower case.
+NorthwindDatabase = SqlDemoDatabase | PostgresDemoDatabase
 
-def settings_for(database: SqlDemoDatabase, **overrides: Any) -> NorthwindSettings:
+#: Run a test on the SQLite copy and on PostgreSQL (skipped without RETROFIT_TEST_POSTGRES_URL).
+both_backends = pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+
+
+def settings_for(database: NorthwindDatabase, **overrides: Any) -> NorthwindSettings:
     settings = NorthwindConnector.load_settings(
         **{"url": database.url, "lock_timeout_seconds": TEST_LOCK_TIMEOUT_S, **overrides}
     )

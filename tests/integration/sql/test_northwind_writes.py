@@ -1,4 +1,8 @@
-"""Northwind writes: one transaction per action, rows-affected checks, idempotency, literal values."""
+"""Northwind writes: one transaction per action, rows-affected checks, idempotency, literal values.
+
+Tests marked `@both_backends` run on SQLite and on PostgreSQL (with RETROFIT_TEST_POSTGRES_URL);
+their SQL quotes every identifier, which PostgreSQL needs for Northwind's mixed-case names.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from connectors.sql import IdempotencyKeyReused, NoRowsMatched, SqlTransaction, 
 from connectors.sql.errors import RowCountError
 from legacy.sqldb.database import SqlDemoDatabase
 from retrofit.sdk import ActionInputError
-from tests.integration.sql.calls import running_call, settings_for
+from tests.integration.sql.calls import NorthwindDatabase, both_backends, running_call, settings_for
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -52,14 +56,17 @@ async def _bump_freight(connector: NorthwindConnector, tx: SqlTransaction, req: 
     return Freight(order_id=req.order_id, freight=row["Freight"])
 
 
-def _freight(database: SqlDemoDatabase, order_id: int) -> float:
-    return float(database.scalar("SELECT Freight FROM Orders WHERE OrderID = ?", (order_id,)))
+def _freight(database: NorthwindDatabase, order_id: int) -> float:
+    return float(database.scalar('SELECT "Freight" FROM "Orders" WHERE "OrderID" = ?', (order_id,)))
 
 
 # -- plain writes -----------------------------------------------------------------------------------
 
 
-async def test_update_customer_contact(northwind: NorthwindConnector, northwind_db: SqlDemoDatabase) -> None:
+@both_backends
+async def test_update_customer_contact(
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
+) -> None:
     request = UpdateCustomerContact(customer_id="ALFKI", contact_name="Anna Berg", phone="030-1234567")
     with running_call("wf#contact", action="northwind.update_customer_contact"):
         updated = await northwind.update_customer_contact(request)
@@ -68,9 +75,9 @@ async def test_update_customer_contact(northwind: NorthwindConnector, northwind_
         "030-1234567",
         "Sales Representative",  # not given: unchanged
     )
-    assert northwind_db.query("SELECT ContactName, Phone FROM Customers WHERE CustomerID = 'ALFKI'") == [
-        ("Anna Berg", "030-1234567")
-    ]
+    assert northwind_db.query(
+        'SELECT "ContactName", "Phone" FROM "Customers" WHERE "CustomerID" = ?', ("ALFKI",)
+    ) == [("Anna Berg", "030-1234567")]
 
 
 async def test_ship_order_writes_the_legacy_date_layout(
@@ -88,30 +95,33 @@ async def test_ship_order_writes_the_legacy_date_layout(
     ]
 
 
+@both_backends
 async def test_ship_order_refuses_shipped_orders_and_unknown_shippers(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     with running_call("wf#ship-shipped"), pytest.raises(ActionInputError, match="already shipped"):
         await northwind.ship_order(ShipOrder(order_id=10248, shipped_date=date(1998, 5, 6)))
     with running_call("wf#ship-shipper"), pytest.raises(ActionInputError, match="no shipper 9"):
         await northwind.ship_order(ShipOrder(order_id=11008, shipped_date=date(1998, 5, 6), ship_via=9))
-    assert northwind_db.scalar("SELECT ShippedDate FROM Orders WHERE OrderID = 11008") is None
+    assert northwind_db.scalar('SELECT "ShippedDate" FROM "Orders" WHERE "OrderID" = 11008') is None
     assert northwind_db.scalar("SELECT count(*) FROM retrofit_idempotency") == 0  # failures are not recorded
 
 
+@both_backends
 async def test_delete_order_removes_order_and_lines_together(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     with running_call("wf#delete", action="northwind.delete_order"):
         deleted = await northwind.delete_order(DeleteOrder(order_id=10248))
         # A retry after a lost answer gets the same answer, not "no such order".
         assert await northwind.delete_order(DeleteOrder(order_id=10248)) == deleted
     assert (deleted.deleted_lines, deleted.deleted) == (3, True)
-    assert northwind_db.scalar("SELECT count(*) FROM Orders WHERE OrderID = 10248") == 0
-    assert northwind_db.scalar('SELECT count(*) FROM "Order Details" WHERE OrderID = 10248') == 0
+    assert northwind_db.scalar('SELECT count(*) FROM "Orders" WHERE "OrderID" = 10248') == 0
+    assert northwind_db.scalar('SELECT count(*) FROM "Order Details" WHERE "OrderID" = 10248') == 0
     assert northwind_db.scalar('SELECT count(*) FROM "Order Details"') == 2155 - 3
 
 
+@both_backends
 async def test_writes_need_a_running_call(northwind: NorthwindConnector) -> None:
     with pytest.raises(RuntimeError, match="current_call"):
         await northwind.ship_order(ShipOrder(order_id=11008, shipped_date=date(1998, 5, 6)))
@@ -120,10 +130,11 @@ async def test_writes_need_a_running_call(northwind: NorthwindConnector) -> None
 # -- rows-affected checks and rollback --------------------------------------------------------------
 
 
+@both_backends
 async def test_zero_rows_is_an_input_error_and_changes_nothing(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
-    before = northwind_db.query("SELECT * FROM Customers ORDER BY CustomerID")
+    before = northwind_db.query('SELECT * FROM "Customers" ORDER BY "CustomerID"')
     with (
         running_call("wf#none", action="northwind.update_customer_contact"),
         pytest.raises(NoRowsMatched) as caught,
@@ -132,18 +143,19 @@ async def test_zero_rows_is_an_input_error_and_changes_nothing(
     assert isinstance(caught.value, ActionInputError)
     assert (caught.value.expected, caught.value.actual) == (range(1, 2), 0)
     assert "customer 'QQQQQ': 0 rows matched, expected exactly 1" in caught.value.message
-    assert northwind_db.query("SELECT * FROM Customers ORDER BY CustomerID") == before
+    assert northwind_db.query('SELECT * FROM "Customers" ORDER BY "CustomerID"') == before
 
     with running_call("wf#delete-none", action="northwind.delete_order"), pytest.raises(NoRowsMatched):
         await northwind.delete_order(DeleteOrder(order_id=1))
 
 
+@both_backends
 async def test_too_many_rows_rolls_back_the_whole_transaction(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     """The first statement lands inside the transaction, the second matches 6 rows: both undone."""
-    before_orders = northwind_db.query("SELECT * FROM Orders ORDER BY OrderID")
-    before_customer = northwind_db.query("SELECT * FROM Customers WHERE CustomerID = 'ALFKI'")
+    before_orders = northwind_db.query('SELECT * FROM "Orders" ORDER BY "OrderID"')
+    before_customer = northwind_db.query('SELECT * FROM "Customers" WHERE "CustomerID" = \'ALFKI\'')
 
     async def careless(tx: SqlTransaction, req: Bump) -> Freight:
         customers = await northwind.table("Customers")
@@ -166,13 +178,14 @@ async def test_too_many_rows_rolls_back_the_whole_transaction(
     assert not isinstance(caught.value, ActionInputError)  # a connector bug, not the caller's
     assert caught.value.actual == 6
     assert "6 rows matched, expected exactly 1; nothing was changed" in caught.value.message
-    assert northwind_db.query("SELECT * FROM Orders ORDER BY OrderID") == before_orders
-    assert northwind_db.query("SELECT * FROM Customers WHERE CustomerID = 'ALFKI'") == before_customer
+    assert northwind_db.query('SELECT * FROM "Orders" ORDER BY "OrderID"') == before_orders
+    assert northwind_db.query('SELECT * FROM "Customers" WHERE "CustomerID" = \'ALFKI\'') == before_customer
     assert northwind_db.scalar("SELECT count(*) FROM retrofit_idempotency") == 0
 
 
+@both_backends
 async def test_a_range_of_rows_is_accepted(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     async def all_of_alfki(tx: SqlTransaction, req: Bump) -> Bump:
         orders = await northwind.table("Orders")
@@ -183,11 +196,17 @@ async def test_a_range_of_rows_is_accepted(
 
     with running_call("wf#range"):
         assert (await northwind.write(all_of_alfki, Bump(order_id=0), returns=Bump)).order_id == 6
-    assert northwind_db.scalar("SELECT count(DISTINCT ShipVia) FROM Orders WHERE CustomerID = 'ALFKI'") == 1
+    assert (
+        northwind_db.scalar(
+            'SELECT count(DISTINCT "ShipVia") FROM "Orders" WHERE "CustomerID" = ?', ("ALFKI",)
+        )
+        == 1
+    )
 
 
+@both_backends
 async def test_an_error_raised_by_the_action_rolls_back(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     async def half_done(tx: SqlTransaction, req: Bump) -> Freight:
         await _bump_freight(northwind, tx, req)
@@ -202,8 +221,9 @@ async def test_an_error_raised_by_the_action_rolls_back(
 # -- idempotency ------------------------------------------------------------------------------------
 
 
+@both_backends
 async def test_a_repeated_key_applies_once_and_returns_the_stored_result(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     before = _freight(northwind_db, 10248)
 
@@ -229,8 +249,9 @@ async def test_a_repeated_key_applies_once_and_returns_the_stored_result(
     assert _freight(northwind_db, 10248) == pytest.approx(before + 2)
 
 
+@both_backends
 async def test_concurrent_attempts_with_one_key_apply_once(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     """Two attempts at once (a retry while the first still runs): the second waits, then replays."""
     before = _freight(northwind_db, 10249)
@@ -247,8 +268,9 @@ async def test_concurrent_attempts_with_one_key_apply_once(
     assert _freight(northwind_db, 10249) == pytest.approx(before + 1)
 
 
+@both_backends
 async def test_long_keys_are_stored_as_digests(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     long_key = "wf-" + "x" * 400 + "#3"
     request = ShipOrder(order_id=11008, shipped_date=date(1998, 5, 6))
@@ -277,8 +299,9 @@ async def test_the_record_can_be_turned_off(
     assert tables == []
 
 
+@both_backends
 async def test_a_new_connector_still_finds_the_record(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     """The record lives in the database, so a retry on another worker replays too."""
     request = ShipOrder(order_id=11008, shipped_date=date(1998, 5, 6))
@@ -292,21 +315,23 @@ async def test_a_new_connector_still_finds_the_record(
             await other_worker.close()
 
 
+@both_backends
 async def test_a_key_reused_for_other_arguments_is_refused(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     with running_call("wf#reuse"):
         await northwind.ship_order(ShipOrder(order_id=11008, shipped_date=date(1998, 5, 6)))
         with pytest.raises(IdempotencyKeyReused, match="other arguments"):
             await northwind.ship_order(ShipOrder(order_id=11019, shipped_date=date(1998, 5, 6)))
-    assert northwind_db.scalar("SELECT ShippedDate FROM Orders WHERE OrderID = 11019") is None
+    assert northwind_db.scalar('SELECT "ShippedDate" FROM "Orders" WHERE "OrderID" = 11019') is None
 
 
 # -- hostile values ---------------------------------------------------------------------------------
 
 
+@both_backends
 async def test_hostile_strings_are_stored_and_found_literally(
-    northwind: NorthwindConnector, northwind_db: SqlDemoDatabase
+    northwind: NorthwindConnector, northwind_db: NorthwindDatabase
 ) -> None:
     with running_call("wf#hostile", action="northwind.update_customer_contact"):
         updated = await northwind.update_customer_contact(
@@ -314,9 +339,9 @@ async def test_hostile_strings_are_stored_and_found_literally(
         )
     assert updated.contact_name == HOSTILE
     assert northwind_db.query(
-        "SELECT ContactName, ContactTitle FROM Customers WHERE CustomerID = 'ANTON'"
+        'SELECT "ContactName", "ContactTitle" FROM "Customers" WHERE "CustomerID" = ?', ("ANTON",)
     ) == [(HOSTILE, 'O\'Brien "Boss"')]
-    assert northwind_db.scalar("SELECT count(*) FROM Customers") == 93  # nothing dropped
+    assert northwind_db.scalar('SELECT count(*) FROM "Customers"') == 93  # nothing dropped
 
     found = await northwind.find_customers(FindCustomers(name_contains=HOSTILE))
     assert [c.customer_id for c in found.customers] == ["ANTON"]
@@ -328,5 +353,6 @@ async def test_hostile_strings_are_stored_and_found_literally(
         GetCustomer(customer_id=HOSTILE)
     assert (await northwind.get_customer(GetCustomer(customer_id="ANTON"))).contact_name == HOSTILE
     assert (await northwind.get_order(GetOrder(order_id=10248))).summary.customer_id == "VINET"
-    with sqlite3.connect(northwind_db.path) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    if isinstance(northwind_db, SqlDemoDatabase):
+        with sqlite3.connect(northwind_db.path) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)

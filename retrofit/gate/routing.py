@@ -1,0 +1,26 @@
+"""Which task queue an action activity is scheduled on — decided from pinned state only.
+
+The connector -> task queue table travels inside the policy snapshot the workflow pins into its
+history on first use (a local activity, see `state.pinned_policy`). Why there and not in the
+workflow input or a worker-side lookup: every workflow already pins that snapshot, integrators'
+workflow inputs stay theirs, and the table a run routes by is recorded — a replay, or a workflow
+task picked up by a worker with a different configuration, routes exactly as the first run did.
+Histories pinned before this field existed decode with an empty table: the workflow's own queue.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from retrofit.gate.policy import Policy
+
+
+class PolicySnapshot(Policy):
+    """The result of the policy-pinning local activity: the policy plus the routing table."""
+
+    task_queues: dict[str, str] = Field(default_factory=dict)  # connector name -> task queue
+
+
+def task_queue_of(snapshot: Policy, connector: str) -> str | None:
+    """The queue for `connector`'s actions; None means the workflow's own task queue."""
+    return snapshot.task_queues.get(connector) if isinstance(snapshot, PolicySnapshot) else None

@@ -1,0 +1,65 @@
+"""OpenTelemetry tracing: Temporal's interceptor for workflow/activity spans, plus a span per
+connector call inside the action activity.
+
+Exporting is opt-in: with `RETROFIT_OTLP_ENDPOINT` (or the standard `OTEL_EXPORTER_OTLP_ENDPOINT` /
+`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) spans go over OTLP/HTTP; otherwise no provider is installed
+and every span is OpenTelemetry's no-op, so the interceptor costs next to nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from temporalio.contrib.opentelemetry import TracingInterceptor
+
+from retrofit.settings import RetrofitSettings
+
+TRACER_NAME = "retrofit"
+
+_configured: TracerProvider | None = None
+
+
+def otlp_traces_endpoint(settings: RetrofitSettings) -> str | None:
+    """Where spans go: Retrofit's setting first, then OpenTelemetry's standard variables."""
+    if settings.otlp_endpoint:
+        base = settings.otlp_endpoint.rstrip("/")
+        # Like OTEL_EXPORTER_OTLP_ENDPOINT, the setting names the collector; the signal path is ours.
+        return base if base.endswith("/v1/traces") else f"{base}/v1/traces"
+    if os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return os.environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+    generic = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    return f"{generic.rstrip('/')}/v1/traces" if generic else None
+
+
+def configure_tracing(settings: RetrofitSettings) -> TracerProvider | None:
+    """Install the global tracer provider exporting over OTLP, once per process; None when no
+    endpoint is configured (spans are no-ops)."""
+    global _configured
+    endpoint = otlp_traces_endpoint(settings)
+    if endpoint is None:
+        return None
+    if _configured is None:
+        # Imported only when exporting: the exporter pulls in protobuf and an HTTP stack.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name}))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        trace.set_tracer_provider(provider)
+        _configured = provider
+    return _configured
+
+
+def tracing_interceptor() -> TracingInterceptor:
+    """Client and worker interceptor: a client-side StartWorkflow span is the parent of the
+    workflow's spans, which parent its activities' spans — one trace per business request."""
+    return TracingInterceptor(trace.get_tracer(TRACER_NAME))
+
+
+def shutdown_tracing() -> None:
+    """Flush what is batched (on worker shutdown)."""
+    if _configured is not None:
+        _configured.shutdown()
