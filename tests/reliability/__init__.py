@@ -1,0 +1,1 @@
+"""Reliability: killed workers, a restarted server, compensation, hostile input (dev server + demo systems)."""
