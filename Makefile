@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format dev bench clean
+.PHONY: demo test lint format dev bench test-postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python bench/rest_base_overhead.py
-	$(BIN)/python bench/sql_base_overhead.py
-	$(BIN)/python bench/soap_wsdl_load.py
+	$(BIN)/python bench/run_all.py
+
+test-postgres: $(STAMP)
+	eval "$$(bash .ci/postgres)" && $(BIN)/pytest -q tests/integration/sql tests/integration/test_audit_store.py
 
 dev: $(STAMP)
 	$(BIN)/retrofit dev --demo

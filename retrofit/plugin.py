@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.plugin import SimplePlugin
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from retrofit.codec.converter import with_pydantic_payloads
 from retrofit.gate import catalog
 from retrofit.gate.interceptor import RetrofitInterceptor
 from retrofit.gate.policy import Policy
+from retrofit.llm.settings import LlmSettings
 from retrofit.registry import LoadedConnector
 from retrofit.sdk.connector import ConnectorSettings
+
+if TYPE_CHECKING:
+    from retrofit.execution.circuit_breaker import BreakerConfig, BreakerOverride
 
 # Modules the workflow sandbox shares with the host rather than re-importing: pydantic for speed,
 # `retrofit` so workflows see the worker's action catalog, `connectors` for the action models.
@@ -48,8 +52,16 @@ class RetrofitPlugin(SimplePlugin):
         audit_url: str | None = None,
         policy: Policy | None = None,
         settings_overrides: Mapping[str, ConnectorSettings] | None = None,
+        llm_settings: LlmSettings | None = None,
+        breaker_defaults: BreakerConfig | None = None,
+        breaker_overrides: Mapping[str, BreakerOverride] | None = None,
+        task_queues: Mapping[str, str] | None = None,
+        serve_connectors: Collection[str] | None = None,
     ) -> None:
+        # Every connector's actions are in the catalog (workflows may call any of them); only
+        # `serve_connectors` (default: all) get activities and open clients on this worker.
         register_catalog(connectors)
+        served = [c for c in connectors if serve_connectors is None or c.spec.name in serve_connectors]
         activities: list[Any] = []
         run_context = None
         if audit_url is not None:
@@ -57,14 +69,23 @@ class RetrofitPlugin(SimplePlugin):
             from retrofit.execution.action_activity import build_action_activity
             from retrofit.execution.answer_audit_activity import build_answer_audit_activity
             from retrofit.execution.audit_activity import build_audit_activity
+            from retrofit.execution.llm_activity import LlmRuntime, build_llm_activity
             from retrofit.execution.policy_activity import build_policy_activity
             from retrofit.execution.resources import WorkerResources
 
-            resources = WorkerResources([c.cls for c in connectors], audit_url, settings_overrides)
+            resources = WorkerResources(
+                [c.cls for c in served],
+                audit_url,
+                settings_overrides,
+                breaker_defaults=breaker_defaults,
+                breaker_overrides=breaker_overrides,
+            )
             activities.append(build_audit_activity(resources))
             activities.append(build_answer_audit_activity(resources))
-            activities.append(build_policy_activity(policy or Policy()))
-            for loaded in connectors:
+            activities.append(build_policy_activity(policy or Policy(), task_queues))
+            llm = LlmRuntime(llm_settings or LlmSettings())
+            activities.append(build_llm_activity(llm, resources))
+            for loaded in served:
                 activities.extend(build_action_activity(s, resources) for s in loaded.spec.actions)
 
             @asynccontextmanager
@@ -73,13 +94,15 @@ class RetrofitPlugin(SimplePlugin):
                 try:
                     yield
                 finally:
+                    await llm.close()
                     await resources.close()
 
             run_context = opened
             self.resources = resources
         super().__init__(
             "retrofit",
-            data_converter=pydantic_data_converter,
+            # A callable, so a client's codec (retrofit.codec) survives the plugin.
+            data_converter=with_pydantic_payloads,
             activities=activities or None,
             workflows=list(workflows) or None,
             workflow_runner=sandbox_runner(),

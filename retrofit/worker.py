@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from retrofit.codec.converter import data_converter
+from retrofit.execution.circuit_breaker import BreakerConfig
 from retrofit.gate.policy import Policy
+from retrofit.llm.settings import LlmSettings
+from retrofit.observability.metrics import telemetry_runtime
+from retrofit.observability.tracing import tracing_interceptor
 from retrofit.plugin import RetrofitPlugin
 from retrofit.policy_file import load_policy_file
 from retrofit.registry import LoadedConnector, load_connectors, load_workflows
 from retrofit.sdk.connector import ConnectorSettings
 from retrofit.settings import RetrofitSettings
+from retrofit.task_queues import check_groups, queue_for, settings_groups
 
 
 async def connect(settings: RetrofitSettings, *, wait: float = 0.0, identity: str | None = None) -> Client:
-    """A client with Retrofit's data converter; retries for `wait` seconds while the server starts."""
+    """A client with Retrofit's data converter (encrypting when codec keys are set), tracing
+    interceptor and metrics runtime; retries for `wait` seconds while the server starts.
+    Raises CodecConfigError on unusable codec keys."""
+    converter = data_converter(settings)
+    runtime = telemetry_runtime(settings)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
@@ -27,8 +37,11 @@ async def connect(settings: RetrofitSettings, *, wait: float = 0.0, identity: st
             return await Client.connect(
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
                 identity=identity,
+                # Client and worker interceptor: workers built on this client trace too.
+                interceptors=[tracing_interceptor()],
+                runtime=runtime,
             )
         except RuntimeError:
             if loop.time() >= deadline:
@@ -62,13 +75,43 @@ def build_worker(
     config: WorkerConfig | None = None,
     task_queue: str | None = None,
     settings_overrides: Mapping[str, ConnectorSettings] | None = None,
+    llm_settings: LlmSettings | None = None,
+    serve_connectors: Collection[str] | None = None,
 ) -> Worker:
+    """The worker for `task_queue` (default RETROFIT_TASK_QUEUE).
+
+    Default: workflows plus the actions of every connector routed to this queue
+    (RETROFIT_TASK_QUEUE_GROUPS sends the others elsewhere). With `serve_connectors`: those
+    connectors' action activities only — a connector-group worker, no workflows.
+    """
     config = config or load_worker_config(settings)
+    queue = task_queue or settings.task_queue
+    groups = settings_groups(settings)
+    check_groups(groups, [c.spec.name for c in config.connectors])
+    serve = (
+        list(serve_connectors)
+        if serve_connectors is not None
+        else [c.spec.name for c in config.connectors if queue_for(c.spec.name, groups, queue) == queue]
+    )
     plugin = RetrofitPlugin(
         connectors=config.connectors,
-        workflows=config.workflows,
+        workflows=config.workflows if serve_connectors is None else (),
+        task_queues=groups,
+        serve_connectors=serve,
         audit_url=settings.audit_db_url,
         policy=config.policy,
         settings_overrides=settings_overrides,
+        llm_settings=llm_settings,
+        breaker_defaults=BreakerConfig(
+            threshold=settings.breaker_threshold, open_for=timedelta(seconds=settings.breaker_open_seconds)
+        ),
+        breaker_overrides=settings.breaker_overrides,
     )
-    return Worker(client, task_queue=task_queue or settings.task_queue, plugins=[plugin])
+    return Worker(
+        client,
+        task_queue=queue,
+        plugins=[plugin],
+        # On shutdown (SIGTERM) polling stops at once; running activities get this long to finish
+        # before they are cancelled (and then retried by Temporal on another worker).
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
+    )

@@ -15,7 +15,8 @@ from legacy.crm.server import CrmServer
 from legacy.erp.server import ErpServer
 from legacy.ledger.server import LedgerServer
 from legacy.sqldb.database import SqlDemoDatabase
-from tests.support import DemoSystems
+from retrofit.llm.scripted_server import ScriptedModelServer
+from tests.support import SCRIPTED_KEY, DemoSystems, ScriptedModel
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -81,3 +82,20 @@ def demo_systems(
     northwind = SqlDemoDatabase(tmp_path / "northwind")
     northwind.prepare()
     yield DemoSystems(ledger=ledger, erp=erp, crm=crm, northwind=northwind)
+
+
+@pytest.fixture(scope="session")
+def scripted_server() -> Iterator[ScriptedModelServer]:
+    """One scripted (offline) OpenAI-compatible model server for the session."""
+    with ScriptedModelServer(api_key=SCRIPTED_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def scripted(scripted_server: ScriptedModelServer) -> Iterator[ScriptedModel]:
+    """The shared scripted server with no requests, faults or default script left from other tests."""
+    model = ScriptedModel(scripted_server)
+    model.admin("POST", "/_admin/reset")
+    model.play_default(None)
+    yield model
+    model.admin("POST", "/_admin/reset")

@@ -22,14 +22,25 @@ from legacy.sqldb.database import SqlDemoDatabase
 from retrofit.audit.events import AuditRecord
 from retrofit.audit.store import AuditStore
 from retrofit.gate.policy import Policy
+from retrofit.llm.scripted_server import Script, ScriptedModelServer, ScriptedTurn
+from retrofit.llm.settings import LlmSettings, ModelPrice
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
 from retrofit.sdk.connector import ConnectorSettings
+from workflows.account_onboarding.workflow import AccountOnboarding
+from workflows.agent_task.workflow import AgentTask
 from workflows.credit_limit_review.workflow import CreditLimitReview
 from workflows.overdue_follow_up.workflow import OverdueFollowUp
 from workflows.single_action.workflow import SingleAction
 
-SHIPPED_WORKFLOWS: list[type] = [CreditLimitReview, SingleAction, OverdueFollowUp]
+SHIPPED_WORKFLOWS: list[type] = [
+    CreditLimitReview,
+    SingleAction,
+    OverdueFollowUp,
+    AgentTask,
+    AccountOnboarding,
+]
+SCRIPTED_KEY = "test-scripted-key"
 
 
 def ledger_worker(
@@ -97,6 +108,7 @@ def demo_worker(
     *,
     policy: Policy | None = None,
     task_queue: str | None = None,
+    llm_settings: LlmSettings | None = None,
 ) -> Worker:
     """A worker with every built-in connector, each pointed at its demo system."""
     plugin = RetrofitPlugin(
@@ -105,5 +117,64 @@ def demo_worker(
         audit_url=audit_url,
         policy=policy,
         settings_overrides=systems.connector_settings(),
+        llm_settings=llm_settings,
     )
     return Worker(client, task_queue=task_queue or f"test-{uuid.uuid4()}", plugins=[plugin])
+
+
+class ScriptedModel:
+    """The shared scripted model server, as one test sees it: scripts, faults, what was sent."""
+
+    def __init__(self, server: ScriptedModelServer) -> None:
+        self.server = server
+
+    def admin(self, method: str, path: str, body: object = None) -> httpx.Response:
+        # Plain HTTP on loopback: verify=False only skips loading a CA bundle that would go unused.
+        response = httpx.request(method, f"{self.server.url}{path}", json=body, timeout=5, verify=False)
+        response.raise_for_status()
+        return response
+
+    def play(self, script: Script) -> None:
+        """Make `script` the default: what requests for any unknown model get."""
+        self.admin("PUT", "/_admin/script", script.model_dump(mode="json"))
+
+    def play_default(self, script: Script | None) -> None:
+        self.play(script or Script())
+
+    def add(self, *turns: ScriptedTurn, repeat_last: bool = False) -> str:
+        """Register a script under a fresh model name (returned): one test's own conversation."""
+        model = f"t{uuid.uuid4().hex[:10]}-scripted"
+        script = Script(model=model, turns=list(turns), repeat_last=repeat_last)
+        self.admin("POST", "/_admin/scripts", script.model_dump(mode="json"))
+        return model
+
+    def fail_next(self, status: int, *, retry_after: float | None = None, times: int = 1) -> None:
+        self.admin(
+            "POST", "/_admin/faults", {"fail_next": times, "status": status, "retry_after": retry_after}
+        )
+
+    def requests(self, model: str | None = None) -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = self.admin("GET", "/_admin/requests").json()
+        return [r for r in received if model is None or r["body"].get("model") == model]
+
+    def settings(self, **overrides: Any) -> LlmSettings:
+        """Model settings pointing at this server; explicit, so a developer's environment cannot
+        change a test."""
+        values: dict[str, Any] = {
+            "base_url": self.server.base_url,
+            "api_key": SCRIPTED_KEY,
+            "model": "retrofit-scripted",
+            "temperature": 0.0,
+            "timeout_seconds": 5.0,
+        }
+        values.update(overrides)
+        return LlmSettings(**values)
+
+
+def priced(
+    settings: LlmSettings, model: str, input_per_million: float, output_per_million: float
+) -> LlmSettings:
+    """`settings` with a price for `model` (scripted models are free by default)."""
+    prices = dict(settings.prices)
+    prices[model] = ModelPrice(input_per_million=input_per_million, output_per_million=output_per_million)
+    return settings.model_copy(update={"prices": prices})

@@ -57,7 +57,16 @@ _Model = TypeVar("_Model", bound=BaseModel)
 #: lxml elements for headers it does not.
 SoapHeaders = Mapping[str, Any] | Sequence[Any]
 
-_CALL_FAILURES = (httpx.HTTPError, zeep_errors.Error, ArgumentMismatch, WsdlFetchError)
+# zeep converts values while it parses an answer: a malformed number or date in it surfaces as
+# ValueError or decimal.InvalidOperation (an ArithmeticError), "unreadable answer" like bad XML.
+_CALL_FAILURES = (
+    httpx.HTTPError,
+    zeep_errors.Error,
+    ArgumentMismatch,
+    WsdlFetchError,
+    ValueError,
+    ArithmeticError,
+)
 
 
 class SoapConnector(Connector):

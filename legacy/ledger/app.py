@@ -15,7 +15,8 @@ different request. A write answered from the idempotency table carries `Idempote
 and is not applied again; only writes that landed are remembered.
 
 Control plane under `/_admin/`, without the API key (it is the test harness's, and the server binds
-to loopback): `GET health`, `POST reset`, `GET|POST faults`, `GET effects`. Faults apply to
+to loopback): `GET health`, `POST reset`, `GET|POST faults`, `GET effects`, `GET writes` (every
+write received: method, path, Idempotency-Key, unix time received, replayed). Faults apply to
 business requests only, so a test can always reach the control plane. `GET effects` answers
 
     {"credit_limit": {"C-1001": 1}, "notes": {}, "deleted": {},   # applied writes per kind
@@ -24,14 +25,16 @@ business requests only, so a test can always reach the control plane. `GET effec
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from http import HTTPStatus
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -39,7 +42,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from legacy.admin import AdminApi
 from legacy.faults import FaultPlanRequest, delay_or_drop, problems_of
@@ -49,6 +52,7 @@ from legacy.ledger.store import (
     JsonObject,
     LedgerState,
     UnknownCustomer,
+    WriteReceipt,
 )
 
 DEFAULT_API_KEY = "demo-ledger-key"
@@ -76,6 +80,7 @@ def create_app(state: LedgerState, *, api_key: str = DEFAULT_API_KEY) -> Starlet
         Route("/_admin/faults", admin.get_faults, methods=["GET"]),
         Route("/_admin/faults", admin.set_faults, methods=["POST"]),
         Route("/_admin/effects", admin.effects, methods=["GET"]),
+        Route("/_admin/writes", admin.writes, methods=["GET"]),
     ]
     return Starlette(
         routes=routes,
@@ -162,10 +167,13 @@ class _BusinessApi:
         body: JsonObject | None,
         apply: Callable[[], tuple[int, JsonObject]],
     ) -> Response:
+        received_at = time.time()
         if key is None:
             status, payload = apply()
+            self._state.log_write(WriteReceipt(request.method, request.url.path, None, received_at, False))
             return JSONResponse(payload, status_code=status)
         stored, replayed = self._state.idempotent(key, _fingerprint(request, body), apply)
+        self._state.log_write(WriteReceipt(request.method, request.url.path, key, received_at, replayed))
         headers = {"Idempotent-Replayed": "true"} if replayed else None
         return JSONResponse(stored.body, status_code=stored.status, headers=headers)
 
@@ -244,6 +252,11 @@ def _note_text(body: JsonObject) -> str:
 # -- control plane ------------------------------------------------------------------------------
 
 
+class _LedgerFaultPlanRequest(FaultPlanRequest):
+    hold_next: int = Field(default=0, ge=0)
+    hold_ms: int = Field(default=0, ge=0, le=120_000)
+
+
 class _AdminApi(AdminApi[LedgerState]):
     async def get_faults(self, request: Request) -> Response:
         return JSONResponse(self._state.faults.to_json())
@@ -251,7 +264,7 @@ class _AdminApi(AdminApi[LedgerState]):
     async def set_faults(self, request: Request) -> Response:
         body = await _json_object(request)
         try:
-            plan = FaultPlanRequest.model_validate(body)
+            plan = _LedgerFaultPlanRequest.model_validate(body)
         except ValidationError as exc:
             raise HTTPException(400, problems_of(exc)) from None
         self._state.set_faults(FaultPlan(**plan.model_dump()))
@@ -267,6 +280,9 @@ class _AdminApi(AdminApi[LedgerState]):
                 "replays": self._state.replays,
             }
         )
+
+    async def writes(self, request: Request) -> Response:
+        return JSONResponse({"items": [w.to_json() for w in self._state.writes()]})
 
 
 # -- middleware -----------------------------------------------------------------------------------
@@ -289,6 +305,9 @@ class _FaultInjection:
             await self._app(scope, receive, send)
             return
         fault = self._state.next_fault()
+        hold_ms = self._state.next_hold() if scope.get("method") != "GET" else 0
+        if hold_ms:
+            send = _held(send, hold_ms)
         await delay_or_drop(fault, self._app, scope, receive, send)
         if fault.fail_status is not None:
             headers = None if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
@@ -297,6 +316,17 @@ class _FaultInjection:
             await response(scope, receive, send)
             return
         await self._app(scope, receive, send)
+
+
+def _held(send: Send, hold_ms: int) -> Send:
+    """A `send` that holds the answer back: the write has been applied when the answer starts."""
+
+    async def held(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await asyncio.sleep(hold_ms / 1000)
+        await send(message)
+
+    return held
 
 
 class _ApiKeyAuth:

@@ -86,6 +86,25 @@ class FaultPlan:
     latency_ms: int = 0  # added to every request until the plan changes
     drop_next: int = 0  # the next N requests lose their connection without a complete response
     drop_after_apply: bool = False  # drop after processing: the effect lands, the answer is lost
+    # The next N writes are applied, then their answer is held for `hold_ms`: a caller that dies
+    # meanwhile (a killed worker) leaves an effect behind that only an idempotency key can pair
+    # with its retry. Reads are never held.
+    hold_next: int = 0
+    hold_ms: int = 0
+
+    def to_json(self) -> JsonObject:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WriteReceipt:
+    """One write as the ledger received it, for `GET /_admin/writes` (timing and replays)."""
+
+    method: str
+    path: str
+    idempotency_key: str | None
+    received_at: float  # unix time, seconds
+    replayed: bool
 
     def to_json(self) -> JsonObject:
         return asdict(self)
@@ -138,6 +157,7 @@ class LedgerState:
             self._effects: Counter[tuple[str, str]] = Counter()  # (write kind, customer id)
             self._replays = 0
             self._faults = FaultPlan()
+            self._writes: list[WriteReceipt] = []
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -230,6 +250,23 @@ class LedgerState:
     def set_faults(self, plan: FaultPlan) -> None:
         with self._lock:
             self._faults = replace(plan)
+
+    def log_write(self, receipt: WriteReceipt) -> None:
+        with self._lock:
+            self._writes.append(receipt)
+
+    def writes(self) -> list[WriteReceipt]:
+        """Every write received since the last reset, oldest first (replays included)."""
+        with self._lock:
+            return list(self._writes)
+
+    def next_hold(self) -> int:
+        """Consume the plan's hold for one write: how long to hold its answer, in ms (0: none)."""
+        with self._lock:
+            if self._faults.hold_next <= 0:
+                return 0
+            self._faults.hold_next -= 1
+            return self._faults.hold_ms
 
     def next_fault(self) -> PlannedFault:
         """Consume the plan for one request: a drop wins over an injected status."""

@@ -29,7 +29,15 @@ class AuditKind(StrEnum):
     SUCCEEDED = "action.succeeded"
     FAILED = "action.failed"
     COMPENSATED = "action.compensated"
+    # An action failed past its retry budget and the policy (or caller) asked for a person:
+    FAILURE_ESCALATED = "failure.escalated"  # the request: retry / skip / abort
+    FAILURE_RESOLVED = "failure.resolved"  # a person's answer (or the deadline's)
+    SKIPPED = "action.skipped"  # the outcome of "skip": the workflow goes on without it
+    ABORTED = "action.aborted"  # the outcome of "abort": the caller gets ActionFailedError
     LLM_DECISION = "llm.decision"
+    AGENT_STARTED = "agent.started"
+    AGENT_TOOL_REFUSED = "agent.tool_refused"  # outside the allowed list or unparseable: nothing ran
+    AGENT_FINISHED = "agent.finished"  # why it stopped, with the totals
     WORKFLOW_STARTED = "workflow.started"
     WORKFLOW_COMPLETED = "workflow.completed"
 

@@ -7,7 +7,16 @@ import sys
 
 import typer
 
-from retrofit.cli import approval_commands, audit_commands, connector_commands, run_commands
+from retrofit.cli import (
+    agent_commands,
+    approval_commands,
+    audit_commands,
+    codec_commands,
+    connector_commands,
+    eval_commands,
+    failure_commands,
+    run_commands,
+)
 
 app = typer.Typer(
     name="retrofit",
@@ -17,9 +26,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 run_commands.register(app)
+app.command("codec-server")(codec_commands.codec_server)
 app.add_typer(connector_commands.app, name="connectors")
 app.add_typer(approval_commands.app, name="approvals")
+# `retrofit resolve ...`, and the same as `retrofit approvals resolve ...` beside approve/reject.
+failure_commands.register(app)
+failure_commands.register(approval_commands.app)
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(agent_commands.app, name="agent")
+app.command("eval")(eval_commands.eval_scenarios)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from retrofit.cli.output import console, fail, run_async
+from retrofit.cli.output import console, err_console, fail, run_async
 from retrofit.gate.approval_models import (
     APPROVE_SIGNAL,
     DECIDE_UPDATE,
@@ -106,7 +106,7 @@ def list_pending(
         for wf_id, v in rows:
             table.add_row(
                 wf_id,
-                v.request_id,
+                v.request_id + (f" (failed: {'/'.join(v.choices)})" if v.kind == "failure" else ""),
                 v.action,
                 summarize(v.arguments, 60),
                 v.requested_at.strftime("%Y-%m-%d %H:%M:%S"),
@@ -163,16 +163,60 @@ def _answer(
 
 @app.command()
 def approve(
-    workflow_id: str,
-    request_id: str,
+    workflow_id: str | None = typer.Argument(None, help="The workflow (not with --all)."),
+    request_id: str | None = typer.Argument(None, help="The request, e.g. apr-2 (not with --all)."),
     as_: str = typer.Option(..., "--as", help="Your name, as the policy knows it."),
     reason: str = typer.Option("", "--reason", help="Why (recorded in the audit trail)."),
     signal: bool = typer.Option(
         False, "--signal", help="Send the approve Signal instead of the decide Update."
     ),
+    all_: bool = typer.Option(
+        False, "--all", help="Every pending request of every running workflow of --workflow-type."
+    ),
+    workflow_type: str | None = typer.Option(
+        None, "--workflow-type", help="With --all: the workflow type whose requests to approve."
+    ),
 ) -> None:
-    """Approve one pending request."""
+    """Approve one pending request, or with --all every request of one workflow type."""
+    if all_:
+        if workflow_id or request_id or signal:
+            fail("--all takes no WORKFLOW_ID/REQUEST_ID and no --signal")
+        if not workflow_type:
+            fail("--all needs --workflow-type (approving every workflow's requests at once is not offered)")
+        assert workflow_type is not None
+        approve_all(workflow_type, as_, reason)
+        return
+    if not workflow_id or not request_id:
+        fail("approve needs WORKFLOW_ID and REQUEST_ID (or --all --workflow-type TYPE)")
+    assert workflow_id is not None and request_id is not None
     _answer(workflow_id, request_id, as_, reason, "approve", signal)
+
+
+def approve_all(workflow_type: str, approver: str, reason: str) -> None:
+    from retrofit.cli.bulk_approvals import approve_every_pending
+
+    async def go() -> None:
+        client = await _client()
+        try:
+            outcome = await approve_every_pending(client, workflow_type, approver, reason)
+        except ValueError as exc:
+            fail(str(exc))
+            return
+        for wf_id, result in outcome.approved:
+            console.print(
+                f"{wf_id} {result.request_id}: {result.status.value} "
+                f"({len(result.approved_by)}/{result.approvers_needed})"
+            )
+        for wf_id, request_id, why in outcome.refused:
+            err_console.print(f"{wf_id} {request_id}: refused: {why}")
+        console.print(
+            f"approved {len(outcome.approved)} request(s), refused {len(outcome.refused)}, "
+            f"in {outcome.workflows} running {workflow_type} workflow(s)"
+        )
+        if outcome.refused:
+            fail(f"{len(outcome.refused)} request(s) refused")
+
+    run_async(go())
 
 
 @app.command()

@@ -14,13 +14,16 @@ from pydantic import ValidationError
 from temporalio.client import WorkflowFailureError
 
 from retrofit.cli.output import console, fail, print_json, run_async
+from retrofit.codec.keys import CodecConfigError
 from retrofit.embedded.demo import DemoFailed
 from retrofit.embedded.dev_server import DevServerError
 from retrofit.embedded.stack import embedded_stack
+from retrofit.observability import configure_observability, shutdown_tracing
 from retrofit.policy_file import PolicyFileError
 from retrofit.registry import load_workflows
 from retrofit.sdk.errors import PluginError
 from retrofit.settings import RetrofitSettings
+from retrofit.task_queues import TaskQueueConfigError, plan_connector_workers, settings_groups
 from retrofit.worker import build_worker, connect, load_worker_config
 from retrofit.workflow_catalog import find_workflow
 
@@ -51,6 +54,8 @@ def dev(
                 f"Temporal frontend: {stack.settings.temporal_address}  task queue: {settings.task_queue}"
             )
             console.print(f"Audit store: {settings.audit_db_url}")
+            if demo:
+                console.print(f"Model for the agent: {stack.model.label}")
             for name, url in stack.demo_systems.items():
                 console.print(f"Demo legacy system {name}: {url}")
             console.print("Worker running. Ctrl-C to stop.")
@@ -60,23 +65,58 @@ def dev(
     _run(go())
 
 
-def worker() -> None:
-    """Run a worker against RETROFIT_TEMPORAL_ADDRESS with every discovered connector and workflow."""
+def worker(
+    connectors: str | None = typer.Option(
+        None,
+        "--connectors",
+        help="Serve only these connectors' actions (comma list), each on its group's task queue; no workflows.",
+    ),
+    queue: str | None = typer.Option(
+        None, "--queue", help="Serve only the actions of connectors routed to this task queue; no workflows."
+    ),
+) -> None:
+    """Run a worker against RETROFIT_TEMPORAL_ADDRESS: workflows and every connector's actions, or
+    (with --connectors/--queue) one connector group's actions. SIGTERM: stop polling, let running
+    activities finish within RETROFIT_GRACEFUL_SHUTDOWN_SECONDS."""
     settings = RetrofitSettings()
+    configure_observability(settings)
 
     async def go() -> None:
         config = load_worker_config(settings)
         client = await connect(settings)
-        w = build_worker(client, settings, config=config)
+        if connectors is None and queue is None:
+            workers = [build_worker(client, settings, config=config)]
+        else:
+            plan = plan_connector_workers(
+                settings_groups(settings),
+                [c.spec.name for c in config.connectors],
+                settings.task_queue,
+                connectors=[n.strip() for n in connectors.split(",") if n.strip()] if connectors else None,
+                queue=queue,
+            )
+            workers = [
+                build_worker(client, settings, config=config, task_queue=q, serve_connectors=names)
+                for q, names in plan.items()
+            ]
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+
+        stopping: set[asyncio.Task[None]] = set()  # referenced, so the tasks are not collected
+
+        def stop() -> None:
             # Graceful: stop polling, let in-flight activities finish (or be retried elsewhere).
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(w.shutdown()))
-        console.print(
-            f"worker on {settings.temporal_address} namespace {settings.temporal_namespace} "
-            f"task queue {settings.task_queue}"
-        )
-        await w.run()
+            stopping.update(asyncio.ensure_future(w.shutdown()) for w in workers)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        for w in workers:
+            console.print(
+                f"worker on {settings.temporal_address} namespace {settings.temporal_namespace} "
+                f"task queue {w.task_queue} identity {client.identity}"
+            )
+        try:
+            await asyncio.gather(*(w.run() for w in workers))
+        finally:
+            shutdown_tracing()
 
     _run(go())
 
@@ -145,4 +185,6 @@ def demo(
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
-    run_async(coro, DevServerError, PluginError, PolicyFileError, DemoFailed)
+    run_async(
+        coro, DevServerError, PluginError, PolicyFileError, DemoFailed, CodecConfigError, TaskQueueConfigError
+    )

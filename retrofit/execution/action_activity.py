@@ -15,10 +15,12 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from retrofit.audit.events import AuditEvent, AuditKind
+from retrofit.execution.circuit_breaker import Snapshot, hold_off_while_open, outage_signal
 from retrofit.execution.error_mapping import classify
 from retrofit.execution.resources import WorkerResources
 from retrofit.gate.contracts import ActionInvocation, ActionOutcome, event_id
 from retrofit.gate.policy import Outcome
+from retrofit.observability.actions import observe_action
 from retrofit.redaction import redact, redact_with
 from retrofit.sdk.context import running_call
 from retrofit.sdk.spec import ActionSpec
@@ -34,34 +36,69 @@ def build_action_activity(spec: ActionSpec, resources: WorkerResources) -> Actio
             raise RuntimeError(f"{spec.name} must be called from a workflow, through the gate")
         workflow_id, run_id = info.workflow_id, info.workflow_run_id
         events = _Events(spec, invocation, workflow_id, run_id, info.attempt)
-        # Every attempt writes the proposal and decision again: if attempt 1 died before writing
-        # them they still land, and otherwise their deterministic ids make the store skip them.
-        await resources.record([events.proposed(), events.decided(), events.started()])
+        breaker = resources.breaker(spec.connector)
+        admission = breaker.admit()
+        if not admission.allowed:
+            # Fail fast: the legacy system is not touched (no `started`), and the record says so.
+            refused = admission.circuit_open_error()
+            await resources.record(
+                [
+                    events.proposed(),
+                    events.decided(),
+                    events.attempt_failed(refused.type, refused.message, True, [], admission.snapshot),
+                ]
+            )
+            raise refused.to_application_error()
 
-        with running_call(
-            spec.name,
-            invocation.idempotency_key,
-            workflow_id=workflow_id,
-            run_id=run_id,
-            step=invocation.step,
-            attempt=info.attempt,
-        ) as context:
-            try:
-                request = spec.input_model.model_validate(invocation.arguments)
-                method = getattr(resources.connector(spec.connector), spec.method)
-                result = await method(request)
-                output = spec.output_model.model_validate(
-                    result.model_dump() if isinstance(result, BaseModel) else result
-                )
-            except Exception as exc:
-                error = classify(exc)
-                await resources.record(
-                    [events.attempt_failed(error.type, error.message, error.retryable, context.exchanges)]
-                )
-                raise error.to_application_error() from exc
+        settled = False
+        try:
+            # Every attempt writes the proposal and decision again: if attempt 1 died before
+            # writing them they still land, and otherwise their deterministic ids make the store
+            # skip them.
+            await resources.record([events.proposed(), events.decided(), events.started()])
+            with (
+                running_call(
+                    spec.name,
+                    invocation.idempotency_key,
+                    workflow_id=workflow_id,
+                    run_id=run_id,
+                    step=invocation.step,
+                    attempt=info.attempt,
+                ) as context,
+                observe_action(
+                    spec, step=invocation.step, attempt=info.attempt, workflow_id=workflow_id
+                ) as observed,
+            ):
+                try:
+                    request = spec.input_model.model_validate(invocation.arguments)
+                    method = getattr(resources.connector(spec.connector), spec.method)
+                    result = await method(request)
+                    output = spec.output_model.model_validate(
+                        result.model_dump() if isinstance(result, BaseModel) else result
+                    )
+                except Exception as exc:
+                    error = classify(exc)
+                    snapshot = breaker.record(admission, outage_signal(error))
+                    settled = True
+                    error = hold_off_while_open(error, snapshot)
+                    observed.failed(error.type, error.message, error.retryable, context.exchanges)
+                    await resources.record(
+                        [
+                            events.attempt_failed(
+                                error.type, error.message, error.retryable, context.exchanges, snapshot
+                            )
+                        ]
+                    )
+                    raise error.to_application_error() from exc
+                observed.succeeded(context.exchanges)
+            snapshot = breaker.record(admission, "success")
+            settled = True
+        finally:
+            if not settled:
+                breaker.release(admission)  # cancelled mid-call: let another call be the trial
 
         dumped = output.model_dump(mode="json")
-        await resources.record([events.succeeded(dumped, context.exchanges)])
+        await resources.record([events.succeeded(dumped, context.exchanges, snapshot)])
         if invocation.output_view == "model":
             view = redact_with(dumped, invocation.model_redactions)
             return ActionOutcome(output=view, attempt=info.attempt)
@@ -117,30 +154,58 @@ class _Events:
             data["approved_by"] = self._inv.approved_by
         return self._event(AuditKind.ALLOWED, "decided", data, attempt=None, at=self._inv.proposed_at)
 
+    def _per_attempt(self, name: str) -> str:
+        # Round 1 keeps the ids it always had; a round a person asked for after an escalation
+        # starts counting attempts at 1 again, so its ids name the round too.
+        rnd = self._inv.round
+        return f"{name}/{self._attempt}" if rnd == 1 else f"{name}/r{rnd}.{self._attempt}"
+
+    def _round(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self._inv.round > 1:
+            data["round"] = self._inv.round
+        return data
+
     def started(self) -> AuditEvent:
         return self._event(
-            AuditKind.STARTED, f"started/{self._attempt}", {}, attempt=self._attempt, at=_now()
-        )
-
-    def attempt_failed(
-        self, error_type: str, message: str, retryable: bool, exchanges: list[dict[str, Any]]
-    ) -> AuditEvent:
-        data: dict[str, Any] = {"error_type": error_type, "error": message, "retryable": retryable}
-        if exchanges:
-            data["exchanges"] = exchanges
-        return self._event(
-            AuditKind.ATTEMPT_FAILED,
-            f"attempt_failed/{self._attempt}",
-            data,
+            AuditKind.STARTED,
+            self._per_attempt("started"),
+            self._round({}),
             attempt=self._attempt,
             at=_now(),
         )
 
-    def succeeded(self, output: dict[str, Any], exchanges: list[dict[str, Any]]) -> AuditEvent:
+    def attempt_failed(
+        self,
+        error_type: str,
+        message: str,
+        retryable: bool,
+        exchanges: list[dict[str, Any]],
+        breaker: Snapshot | None = None,
+    ) -> AuditEvent:
+        data: dict[str, Any] = {"error_type": error_type, "error": message, "retryable": retryable}
+        if exchanges:
+            data["exchanges"] = exchanges
+        if breaker is not None:
+            data["breaker"] = breaker.to_json()
+        return self._event(
+            AuditKind.ATTEMPT_FAILED,
+            self._per_attempt("attempt_failed"),
+            self._round(data),
+            attempt=self._attempt,
+            at=_now(),
+        )
+
+    def succeeded(
+        self, output: dict[str, Any], exchanges: list[dict[str, Any]], breaker: Snapshot | None = None
+    ) -> AuditEvent:
         data: dict[str, Any] = {"output": redact(output)}
         if exchanges:
             data["exchanges"] = exchanges
-        return self._event(AuditKind.SUCCEEDED, "succeeded", data, attempt=self._attempt, at=_now())
+        if breaker is not None:
+            data["breaker"] = breaker.to_json()
+        return self._event(
+            AuditKind.SUCCEEDED, "succeeded", self._round(data), attempt=self._attempt, at=_now()
+        )
 
 
 def _now() -> datetime:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from temporalio import activity
 
 from retrofit.gate.contracts import POLICY_ACTIVITY
 from retrofit.gate.policy import Policy
+from retrofit.gate.routing import PolicySnapshot
 
 
-def build_policy_activity(policy: Policy) -> Callable[[], Awaitable[Policy]]:
+def build_policy_activity(
+    policy: Policy, task_queues: Mapping[str, str] | None = None
+) -> Callable[[], Awaitable[PolicySnapshot]]:
+    # The routing table rides along with the policy: both are pinned once per run (see gate/routing.py).
+    pinned = PolicySnapshot(**policy.model_dump(), task_queues=dict(task_queues or {}))
+
     @activity.defn(name=POLICY_ACTIVITY)
-    async def snapshot() -> Policy:
-        return policy
+    async def snapshot() -> PolicySnapshot:
+        return pinned
 
     return snapshot

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from retrofit.audit.events import AuditEvent
 from retrofit.audit.store import AuditStore
+from retrofit.execution.circuit_breaker import BreakerBoard, BreakerConfig, BreakerOverride, CircuitBreaker
 from retrofit.redaction import redact
 from retrofit.sdk.connector import Connector, ConnectorSettings
 
@@ -19,8 +20,12 @@ class WorkerResources:
         connector_classes: Sequence[type[Connector]],
         audit_url: str,
         settings_overrides: Mapping[str, ConnectorSettings] | None = None,
+        *,
+        breaker_defaults: BreakerConfig | None = None,
+        breaker_overrides: Mapping[str, BreakerOverride] | None = None,
     ) -> None:
         self._classes = list(connector_classes)
+        self.breakers = BreakerBoard(breaker_defaults, breaker_overrides)
         self._audit_url = audit_url
         self._overrides = dict(settings_overrides or {})
         self._connectors: dict[str, Connector] = {}
@@ -37,6 +42,9 @@ class WorkerResources:
         and PII never reach the store (redaction is idempotent, so pre-redacted data is unchanged)."""
         return await self.store.append([e.model_copy(update={"data": redact(e.data)}) for e in events])
 
+    def breaker(self, connector: str) -> CircuitBreaker:
+        return self.breakers.breaker(connector)
+
     def connector(self, name: str) -> Connector:
         try:
             return self._connectors[name]
@@ -49,6 +57,10 @@ class WorkerResources:
             for cls in self._classes:
                 settings = self._overrides.get(cls.name) or cls.load_settings()
                 instance = cls(settings)
+                own = BreakerOverride(
+                    threshold=settings.breaker_threshold, open_seconds=settings.breaker_open_seconds
+                )
+                self.breakers.configure(cls.name, own)
                 await instance.open()
                 self._connectors[cls.name] = instance
         except BaseException:

@@ -5,12 +5,22 @@ from retrofit.gate.errors import (
     ActionError,
     ActionFailedError,
     ActionRejectedError,
+    ActionSkippedError,
     ApprovalTimedOutError,
     InvalidArgumentsError,
     UnknownActionError,
 )
-from retrofit.gate.policy import ApprovalRequirement, Decision, Outcome, Policy, ProposedCall, Rule
-from retrofit.gate.run_action import run_action
+from retrofit.gate.policy import (
+    ApprovalRequirement,
+    Decision,
+    FailureEscalation,
+    OnFailure,
+    Outcome,
+    Policy,
+    ProposedCall,
+    Rule,
+)
+from retrofit.gate.run_action import run_action, run_action_for_model
 from retrofit.gate.state import act_as, continue_steps_from
 
 __all__ = [
@@ -18,10 +28,13 @@ __all__ = [
     "ActionError",
     "ActionFailedError",
     "ActionRejectedError",
+    "ActionSkippedError",
     "ApprovalRequirement",
     "ApprovalTimedOutError",
     "Decision",
+    "FailureEscalation",
     "InvalidArgumentsError",
+    "OnFailure",
     "Outcome",
     "Policy",
     "ProposedCall",
@@ -30,4 +43,5 @@ __all__ = [
     "act_as",
     "continue_steps_from",
     "run_action",
+    "run_action_for_model",
 ]

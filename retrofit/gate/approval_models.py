@@ -41,6 +41,7 @@ class ApprovalStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    RESOLVED = "resolved"  # a failure request someone answered (retry / skip / abort)
 
 
 class ApprovalView(BaseModel):
@@ -60,6 +61,11 @@ class ApprovalView(BaseModel):
     escalated: bool = False
     status: ApprovalStatus = ApprovalStatus.PENDING
     reason: str = ""
+    # "failure": not an approval but an action that failed past its retry budget, waiting for a
+    # person to choose one of `choices` with the `resolve_failure` Update (`retrofit resolve`).
+    kind: Literal["approval", "failure"] = "approval"
+    choices: list[str] = Field(default_factory=list)
+    error: str = ""  # the failure, for kind "failure"
 
 
 class DecideResult(BaseModel):

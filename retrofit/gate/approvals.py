@@ -18,6 +18,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from retrofit.audit.events import Actor, ActorKind, AuditEvent, AuditKind
+from retrofit.gate.approval_metrics import approval_requested, approval_resolved
 from retrofit.gate.approval_models import (
     APPROVE_SIGNAL,
     DECIDE_UPDATE,
@@ -31,7 +32,9 @@ from retrofit.gate.approval_models import (
     arguments_hash,
 )
 from retrofit.gate.audit_calls import record_answer, record_events, workflow_event
+from retrofit.gate.details import show_details
 from retrofit.gate.errors import ActionRejectedError, ApprovalTimedOutError
+from retrofit.gate.escalation import failure_book, failure_detail_lines
 from retrofit.gate.policy import ApprovalRequirement, Decision, Policy
 from retrofit.redaction import redact, summarize
 from retrofit.sdk.spec import ActionSpec
@@ -100,7 +103,8 @@ def install_approval_handlers() -> None:
 
 
 def _pending() -> list[ApprovalView]:
-    return book().pending()
+    # Failed actions waiting for retry/skip/abort too (kind "failure"): one list of what waits.
+    return [*book().pending(), *failure_book().pending()]
 
 
 def _validate_decide(payload: Any) -> None:
@@ -251,6 +255,7 @@ async def await_approval(
     # Answerable (and visible to the query and the UI) only once the request is on record, so
     # no answer can land in the audit trail before the request it answers.
     book().requests[request_id] = request
+    approval_requested(spec.name)
     _show_state()
 
     while True:
@@ -287,6 +292,7 @@ async def await_approval(
                 _show_state()
                 continue
             view.status = ApprovalStatus.EXPIRED
+            approval_resolved(spec.name, view.status.value, workflow.now() - view.requested_at)
             outcome = "fail" if requirement.on_timeout == "fail" else "reject"
             view.reason = f"no approval within the deadline; policy on timeout: {outcome}"
             await record_events(
@@ -312,6 +318,7 @@ async def await_approval(
                 rejected_by="(deadline)",
             ) from None
 
+    approval_resolved(spec.name, view.status.value, workflow.now() - view.requested_at)
     if view.status is ApprovalStatus.REJECTED:
         _show_state(
             note=f"Request {request_id} for {spec.name} rejected by {request.rejected_by}: {view.reason}"
@@ -344,9 +351,10 @@ def _show_state(note: str = "") -> None:
     info = workflow.info()
     pending = book().pending()
     lines = [note] if note else []
-    if not pending:
+    failures = failure_detail_lines(info.workflow_id)
+    if not pending and not failures:
         if lines:
-            workflow.set_current_details("\n\n".join(lines))
+            show_details("\n\n".join(lines))
         return
     for view in pending:
         example = {
@@ -367,7 +375,12 @@ def _show_state(note: str = "") -> None:
             f"**CLI**: `retrofit approvals approve {info.workflow_id} {view.request_id} --as YOUR_NAME` "
             f"or `retrofit approvals reject {info.workflow_id} {view.request_id} --as YOUR_NAME --reason TEXT`",
         ]
-    workflow.set_current_details("\n\n".join(lines))
+    show_details("\n\n".join([*lines, *failures]))
+
+
+def show_state(note: str = "") -> None:
+    """Current details for everything that waits (approvals and failed actions)."""
+    _show_state(note)
 
 
 def _who(names: tuple[str, ...], groups: tuple[str, ...]) -> list[str]:

@@ -40,6 +40,10 @@ class ActionInvocation(BaseModel):
     output_view: Literal["full", "model"] = "full"
     # With output_view "model": extra `label -> regex` redactions (validated by the caller).
     model_redactions: dict[str, str] = Field(default_factory=dict)
+    # 1, or the round a person asked for with "retry" after the action failed past its retry
+    # budget: same step and idempotency key (the legacy system never doubles the effect), a fresh
+    # attempt budget, and audit ids that name the round.
+    round: int = Field(default=1, ge=1)
 
 
 class ActionOutcome(BaseModel):

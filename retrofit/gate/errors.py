@@ -54,6 +54,26 @@ class ActionFailedError(ActionError):
         self.kind = kind
 
 
+class ActionSkippedError(ActionFailedError):
+    """The action failed past its retry budget and a person chose "skip" (or the escalation's
+    deadline passed with `on_timeout = "skip"`): there is no result, and the workflow may go on
+    without it. Whether a write reached the legacy system before the failure is not known here:
+    its idempotency key is in the audit trail, and a later retry with the same key never doubles it.
+
+    A subclass of `ActionFailedError`, so code written before escalation existed still handles it
+    as a failure; catch it first to go on without the result. Uncaught, it fails the workflow with
+    type `ActionSkipped`, never silently."""
+
+    error_type = "ActionSkipped"
+
+    def __init__(
+        self, message: str, *, action: str, step: int, kind: str, skipped_by: str, reason: str
+    ) -> None:
+        super().__init__(message, action=action, step=step, kind=kind, skipped_by=skipped_by, reason=reason)
+        self.skipped_by = skipped_by
+        self.reason = reason
+
+
 class ActionRejectedError(ActionError):
     """A person rejected the call, or nobody approved it in time and the policy says reject.
 

@@ -13,11 +13,13 @@ from temporalio.worker import (
 )
 
 from retrofit.gate.approvals import install_approval_handlers
+from retrofit.gate.escalation import install_failure_handlers
 
 
 class _GateInbound(WorkflowInboundInterceptor):
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
         install_approval_handlers()
+        install_failure_handlers()
         return await super().execute_workflow(input)
 
 

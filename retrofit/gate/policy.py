@@ -21,6 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from retrofit.sdk.effect import Effect
 
+#: What the gate does when an action fails past its retry budget: raise `ActionFailedError` at
+#: once, or ask a person to retry, skip or abort (`retrofit.gate.escalation`).
+OnFailure = Literal["raise", "escalate"]
+
 
 class Outcome(StrEnum):
     ALLOW = "allow"
@@ -48,12 +52,27 @@ class ApprovalRequirement(BaseModel):
         return self
 
 
+class FailureEscalation(BaseModel):
+    """Who resolves an action that failed past its retry budget, and by when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowed_approvers: tuple[str, ...] = ()  # names; with allowed_groups empty too: anyone
+    allowed_groups: tuple[str, ...] = ()
+    timeout: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
+    # Nobody answered: fail the call (`abort`, the caller gets ActionFailedError) or `skip` it.
+    on_timeout: Literal["abort", "skip"] = "abort"
+    # How many times people may answer "retry" for one call before only skip/abort remain.
+    max_retries: int = Field(default=5, ge=0, le=100)
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Outcome
     reason: str = ""
     approval: ApprovalRequirement | None = None
+    on_failure: OnFailure | None = None  # None: the policy's default for the effect
 
     @model_validator(mode="after")
     def _approval_defaults(self) -> Self:
@@ -96,6 +115,7 @@ class Decision(BaseModel):
     reason: str
     matched: str  # which rule decided, for the audit trail
     approval: ApprovalRequirement | None = None
+    on_failure: OnFailure | None = None  # from the matched rule; None: the effect's default
 
 
 def _default_effect_rules() -> dict[Effect, Rule]:
@@ -108,6 +128,10 @@ def _default_effect_rules() -> dict[Effect, Rule]:
         ),
         Effect.DESTRUCTIVE: DESTRUCTIVE_FLOOR,
     }
+
+
+def _default_on_failure() -> dict[Effect, OnFailure]:
+    return {Effect.READ: "raise", Effect.WRITE: "escalate", Effect.DESTRUCTIVE: "escalate"}
 
 
 DESTRUCTIVE_FLOOR = Rule(
@@ -126,6 +150,10 @@ class Policy(BaseModel):
     by_action: dict[str, Rule] = Field(default_factory=dict)
     argument_rules: list[ArgumentRule] = Field(default_factory=list)
     groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # Past the retry budget: reads fail at once (nothing changed, the caller decides), changes ask
+    # a person, because a business process should not silently lose a write to an outage.
+    on_failure: dict[Effect, OnFailure] = Field(default_factory=_default_on_failure)
+    failure_escalation: FailureEscalation = Field(default_factory=FailureEscalation)
 
     @model_validator(mode="after")
     def _groups_exist(self) -> Self:
@@ -136,12 +164,28 @@ class Policy(BaseModel):
             for group in (*rule.approval.allowed_groups, *rule.approval.escalate_to):
                 if group not in self.groups:
                     raise ValueError(f"approval group {group!r} is not defined in [groups]")
+        for group in self.failure_escalation.allowed_groups:
+            if group not in self.groups:
+                raise ValueError(f"failure escalation group {group!r} is not defined in [groups]")
         return self
+
+    def failure_handling(self, effect: Effect, decision: Decision) -> OnFailure:
+        """What to do when this call fails past its retry budget (the caller may override)."""
+        return decision.on_failure or self.on_failure.get(effect, "raise")
+
+    def may_resolve(self, resolver: str) -> bool:
+        escalation = self.failure_escalation
+        if not escalation.allowed_approvers and not escalation.allowed_groups:
+            return True
+        return resolver in escalation.allowed_approvers or any(
+            resolver in self.groups.get(g, ()) for g in escalation.allowed_groups
+        )
 
     def decide(self, call: ProposedCall) -> Decision:
         decision = self._first_match(call)
         if call.effect is Effect.DESTRUCTIVE and decision.outcome is Outcome.ALLOW:
-            return _decision(DESTRUCTIVE_FLOOR, f"floor:destructive (raised from {decision.matched})")
+            raised = _decision(DESTRUCTIVE_FLOOR, f"floor:destructive (raised from {decision.matched})")
+            return raised.model_copy(update={"on_failure": decision.on_failure})
         return decision
 
     def _first_match(self, call: ProposedCall) -> Decision:
@@ -192,6 +236,7 @@ def _decision(rule: Rule, matched: str) -> Decision:
         reason=rule.reason or f"{rule.outcome.value} by {matched}",
         matched=matched,
         approval=rule.approval,
+        on_failure=rule.on_failure,
     )
 
 

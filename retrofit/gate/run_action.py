@@ -16,21 +16,24 @@ from typing import Any, Literal, TypeVar, overload
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState, TimeoutError
 
 from retrofit.audit.events import AuditEvent, AuditKind
 from retrofit.gate import catalog
 from retrofit.gate.approvals import await_approval
 from retrofit.gate.audit_calls import record_events, workflow_event
 from retrofit.gate.contracts import ActionInvocation, ActionOutcome
+from retrofit.gate.details import show_details
 from retrofit.gate.errors import (
     ActionDeniedError,
     ActionFailedError,
+    ActionSkippedError,
     InvalidArgumentsError,
     UnknownActionError,
 )
-from retrofit.gate.policy import Decision, Outcome, Policy, ProposedCall
-from retrofit.gate.state import gate_state, pinned_policy
+from retrofit.gate.escalation import PATCH_ID, escalate_failure, outcome_event
+from retrofit.gate.policy import Decision, OnFailure, Outcome, Policy, ProposedCall
+from retrofit.gate.state import action_task_queue, gate_state, pinned_policy
 from retrofit.redaction import redact, summarize
 from retrofit.sdk.spec import ActionSpec
 
@@ -45,6 +48,7 @@ async def run_action(
     returns: type[M],
     summary: str | None = None,
     policy: Policy | None = None,
+    on_failure: OnFailure | None = None,
 ) -> M: ...
 
 
@@ -56,6 +60,7 @@ async def run_action(
     returns: None = None,
     summary: str | None = None,
     policy: Policy | None = None,
+    on_failure: OnFailure | None = None,
 ) -> BaseModel: ...
 
 
@@ -66,13 +71,19 @@ async def run_action(
     returns: type[BaseModel] | None = None,
     summary: str | None = None,
     policy: Policy | None = None,
+    on_failure: OnFailure | None = None,
 ) -> BaseModel:
     """Call action `name` (`connector.action`) through validation, policy, approval and audit.
 
     Raises (all `ApplicationError`s): `UnknownActionError`, `InvalidArgumentsError`,
-    `ActionDeniedError`, `ActionFailedError`. Returns the action's output model (or `returns`).
+    `ActionDeniedError`, `ActionRejectedError`, `ActionFailedError` (and its subclass
+    `ActionSkippedError`). Returns the action's output model (or `returns`).
+
+    `on_failure` — when the action fails past its retry budget: `"raise"` (ActionFailedError at
+    once) or `"escalate"` (a person answers retry / skip / abort, see `retrofit.gate.escalation`).
+    None: the policy decides (default: reads raise, writes and destructive calls escalate).
     """
-    spec, outcome = await _through_gate(name, arguments, summary, policy, _FULL_VIEW)
+    spec, outcome = await _through_gate(name, arguments, summary, policy, _FULL_VIEW, on_failure=on_failure)
     output = spec.output_model.model_validate(outcome.output)
     if returns is not None and not isinstance(output, returns):
         return returns.model_validate(outcome.output)
@@ -86,13 +97,14 @@ async def run_action_for_model(
     policy: Policy | None = None,
     redactions: Mapping[str, str] | None = None,
     summary: str | None = None,
+    on_failure: OnFailure | None = None,
 ) -> dict[str, Any]:
     """`run_action` for a call an LLM proposed: the same validation, policy, approval and audit,
     but the output comes back redacted (secrets, PII and the extra `redactions` patterns replaced
     inside the activity), as plain JSON for the model. The plain output never enters history.
     """
     view = _ModelView("model", dict(redactions or {}))
-    _, outcome = await _through_gate(name, arguments, summary, policy, view)
+    _, outcome = await _through_gate(name, arguments, summary, policy, view, on_failure=on_failure)
     return outcome.output
 
 
@@ -111,6 +123,8 @@ async def _through_gate(
     summary: str | None,
     policy: Policy | None,
     view: _ModelView,
+    *,
+    on_failure: OnFailure | None = None,
 ) -> tuple[ActionSpec, ActionOutcome]:
     state = gate_state()
     step = state.next_step()
@@ -152,7 +166,18 @@ async def _through_gate(
         )
         approved_by = await await_approval(spec, step, args, decision, active, proposed)
 
-    return spec, await _execute(spec, step, args, decision, approved_by, summary, view)
+    handling = on_failure or active.failure_handling(spec.effect, decision)
+    return spec, await _execute(
+        spec, step, args, decision, approved_by, summary, view, _FailurePlan(handling, active)
+    )
+
+
+@dataclass(frozen=True)
+class _FailurePlan:
+    """What `_execute` does when the action fails past its retry budget."""
+
+    handling: OnFailure
+    policy: Policy  # who may resolve an escalation, by when, how many retries
 
 
 async def _execute(
@@ -163,6 +188,7 @@ async def _execute(
     approved_by: list[str],
     summary: str | None,
     view: _ModelView,
+    plan: _FailurePlan,
 ) -> ActionOutcome:
     info = workflow.info()
     state = gate_state()
@@ -179,37 +205,98 @@ async def _execute(
         output_view=view.output_view,
         model_redactions=view.redactions,
     )
-    workflow.set_current_details(f"Step {step}: running **{spec.name}** ({spec.effect.value})")
-    try:
-        outcome: ActionOutcome = await workflow.execute_activity(
-            spec.name,
-            invocation,
-            result_type=ActionOutcome,
-            start_to_close_timeout=spec.timeout,
-            retry_policy=RetryPolicy(
-                initial_interval=spec.retry.initial_interval,
-                backoff_coefficient=spec.retry.backoff,
-                maximum_interval=spec.retry.maximum_interval,
-                maximum_attempts=spec.retry.maximum_attempts,
-            ),
-            summary=summary or f"step {step}: {spec.name} {summarize(args, 80)}",
-        )
-    except ActivityError as exc:
-        kind, message = _failure_kind(exc)
-        await _record(
-            step,
-            AuditKind.FAILED,
-            spec.name,
-            spec,
-            {"arguments": redact(args), "kind": kind, "error": message},
-            idempotency_key=invocation.idempotency_key,
-        )
-        workflow.set_current_details(f"Step {step}: **{spec.name}** failed ({kind})")
+    task_queue = await action_task_queue(spec.connector)
+    show_details(f"Step {step}: running **{spec.name}** ({spec.effect.value})")
+    while True:
+        # Round 1 is the call; each "retry" a person answers after an escalation is one more round
+        # of the same invocation (same step and idempotency key) with a fresh attempt budget.
+        described = summary or f"step {step}: {spec.name} {summarize(args, 80)}"
+        try:
+            outcome: ActionOutcome = await workflow.execute_activity(
+                spec.name,
+                invocation,
+                result_type=ActionOutcome,
+                task_queue=task_queue,
+                start_to_close_timeout=spec.timeout,
+                retry_policy=RetryPolicy(
+                    initial_interval=spec.retry.initial_interval,
+                    backoff_coefficient=spec.retry.backoff,
+                    maximum_interval=spec.retry.maximum_interval,
+                    maximum_attempts=spec.retry.maximum_attempts,
+                ),
+                summary=described if invocation.round == 1 else f"{described} (round {invocation.round})",
+            )
+            break
+        except ActivityError as exc:
+            invocation = await _after_failure(exc, spec, args, invocation, plan)
+    show_details(f"Step {step}: **{spec.name}** done")
+    return outcome
+
+
+async def _after_failure(
+    exc: ActivityError,
+    spec: ActionSpec,
+    args: dict[str, Any],
+    invocation: ActionInvocation,
+    plan: _FailurePlan,
+) -> ActionInvocation:
+    """Record a round that failed for good; raise, or escalate and return the next round's
+    invocation when a person answers "retry"."""
+    step, rnd = invocation.step, invocation.round
+    kind, message = _failure_kind(exc)
+    data: dict[str, Any] = {"arguments": redact(args), "kind": kind, "error": message}
+    if rnd > 1:
+        data["round"] = rnd
+    failed = _event(
+        step,
+        AuditKind.FAILED,
+        spec.name,
+        spec,
+        data,
+        idempotency_key=invocation.idempotency_key,
+        # Round 1 keeps the id it always had, so recorded histories and stores stay valid.
+        suffix=None if rnd == 1 else f"{AuditKind.FAILED.value}/r{rnd}",
+    )
+    # Only failures past the retry budget escalate: a non-retryable answer (bad input, auth)
+    # would fail the same way again. The patch keeps runs from before escalation replaying.
+    escalate = (
+        plan.handling == "escalate"
+        and exc.retry_state in (RetryState.MAXIMUM_ATTEMPTS_REACHED, RetryState.TIMEOUT)
+        and workflow.patched(PATCH_ID)
+    )
+    if not escalate:
+        await record_events([failed])
+        show_details(f"Step {step}: **{spec.name}** failed ({kind})")
         raise ActionFailedError(
             f"{spec.name} failed ({kind}): {message}", action=spec.name, step=step, kind=kind
         ) from None
-    workflow.set_current_details(f"Step {step}: **{spec.name}** done")
-    return outcome
+    resolution = await escalate_failure(spec, step, args, rnd, f"{kind}: {message}", plan.policy, failed)
+    if resolution.choice == "retry":
+        show_details(
+            f"Step {step}: running **{spec.name}** again (round {rnd + 1}, asked by {resolution.by})"
+        )
+        return invocation.model_copy(update={"round": rnd + 1})
+    if resolution.choice == "skip":
+        await record_events([outcome_event(AuditKind.SKIPPED, resolution, spec, step, failed)])
+        show_details(f"Step {step}: **{spec.name}** skipped by {resolution.by}")
+        raise ActionSkippedError(
+            f"{spec.name} failed ({kind}) and was skipped by {resolution.by}: {resolution.reason}",
+            action=spec.name,
+            step=step,
+            kind=kind,
+            skipped_by=resolution.by,
+            reason=resolution.reason,
+        ) from None
+    await record_events([outcome_event(AuditKind.ABORTED, resolution, spec, step, failed)])
+    show_details(f"Step {step}: **{spec.name}** failed ({kind}); aborted by {resolution.by}")
+    raise ActionFailedError(
+        f"{spec.name} failed ({kind}): {message}; aborted by {resolution.by}: {resolution.reason}",
+        action=spec.name,
+        step=step,
+        kind=kind,
+        aborted_by=resolution.by,
+        request_id=resolution.request_id,
+    ) from None
 
 
 def _failure_kind(exc: ActivityError) -> tuple[str, str]:

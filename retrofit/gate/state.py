@@ -10,7 +10,9 @@ from temporalio import workflow
 from retrofit.audit.events import Actor, ActorKind
 from retrofit.gate.approvals import ApprovalBook
 from retrofit.gate.contracts import POLICY_ACTIVITY
+from retrofit.gate.escalation import FailureBook
 from retrofit.gate.policy import Policy
+from retrofit.gate.routing import PolicySnapshot, task_queue_of
 
 _ATTR = "_retrofit_gate_state"
 
@@ -20,6 +22,7 @@ class GateState:
     actor: Actor
     step: int = 0
     approvals: ApprovalBook = field(default_factory=ApprovalBook)
+    failures: FailureBook = field(default_factory=FailureBook)
     refused_signals: int = 0
     policy: Policy | None = None
 
@@ -59,6 +62,13 @@ async def pinned_policy() -> Policy:
     state = gate_state()
     if state.policy is None:
         state.policy = await workflow.execute_local_activity(
-            POLICY_ACTIVITY, result_type=Policy, start_to_close_timeout=timedelta(seconds=10)
+            POLICY_ACTIVITY, result_type=PolicySnapshot, start_to_close_timeout=timedelta(seconds=10)
         )
     return state.policy
+
+
+async def action_task_queue(connector: str) -> str | None:
+    """The task queue `connector`'s action activities run on, from the pinned snapshot (see
+    `retrofit.gate.routing`); None is the workflow's own queue. Pins the snapshot if the run has
+    not yet (a workflow that passes its own policy to `run_action` still routes by the worker's)."""
+    return task_queue_of(await pinned_policy(), connector)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +16,11 @@ class ConnectorSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(extra="ignore", env_file=".env", env_file_encoding="utf-8")
+
+    # This system's circuit breaker (`RETROFIT_<CONNECTOR>_BREAKER_THRESHOLD`, `..._OPEN_SECONDS`):
+    # unset keeps the worker's default; a threshold of 0 turns the breaker off for this system.
+    breaker_threshold: int | None = Field(default=None, ge=0)
+    breaker_open_seconds: float | None = Field(default=None, gt=0)
 
 
 class Connector:
