@@ -65,7 +65,7 @@ def tool_output(
     call: ToolCall, action: str, status: str, payload: Any, redactions: Mapping[str, str]
 ) -> ChatMessage:
     """One tool result as delimited data. `status`: ok, invalid_arguments, not_allowed, denied,
-    rejected, failed."""
+    rejected, skipped, failed."""
     body = json.dumps(redact_with(payload, redactions), sort_keys=True, ensure_ascii=False, default=str)
     # Escaped, the JSON stays the same data, and no string inside can end the element.
     body = body.replace("<", "\\u003c").replace(">", "\\u003e")

@@ -35,15 +35,12 @@ from retrofit.agent.contracts import (
     ToolRecord,
     Usage,
 )
+from retrofit.agent.feedback import gate_feedback
 from retrofit.agent.output_schema import parse_answer
 from retrofit.agent.progress import AgentProgress, budget_reason, header
 from retrofit.audit.events import Actor, ActorKind, AuditKind
 from retrofit.gate import (
-    ActionDeniedError,
-    ActionFailedError,
-    ActionRejectedError,
-    InvalidArgumentsError,
-    UnknownActionError,
+    ActionError,
     act_as,
     continue_steps_from,
     run_action_for_model,
@@ -213,7 +210,6 @@ class AgentTask:
             offered = sorted(self._allowed_names())
             await self._refused(step, call, "not in the allowed list", {"allowed": offered})
             return self._note(
-                step,
                 call.name,
                 ToolOutcome.NOT_ALLOWED,
                 call,
@@ -228,15 +224,11 @@ class AgentTask:
         except ValueError as exc:
             problem = f"the arguments are not valid JSON: {exc}"
             await self._refused(step, call, problem, {"action": action})
-            return self._note(
-                step, action, ToolOutcome.INVALID, call, "invalid_arguments", {"error": problem}
-            )
+            return self._note(action, ToolOutcome.INVALID, call, "invalid_arguments", {"error": problem})
         if not isinstance(arguments, dict):
             problem = "the arguments must be a JSON object"
             await self._refused(step, call, problem, {"action": action})
-            return self._note(
-                step, action, ToolOutcome.INVALID, call, "invalid_arguments", {"error": problem}
-            )
+            return self._note(action, ToolOutcome.INVALID, call, "invalid_arguments", {"error": problem})
 
         self._show(step, f"running {action}")
         try:
@@ -247,43 +239,13 @@ class AgentTask:
                 redactions=redactions,
                 summary=f"agent step {step}: {action}",
             )
-        except InvalidArgumentsError as exc:
-            problems = _detail(exc, "errors") or [exc.message]
-            return self._note(
-                step,
-                action,
-                ToolOutcome.INVALID,
-                call,
-                "invalid_arguments",
-                {
-                    "error": "the arguments do not match the tool's schema; nothing ran",
-                    "problems": problems,
-                },
-            )
-        except ActionDeniedError as exc:
-            return self._note(step, action, ToolOutcome.DENIED, call, "denied", {"error": exc.message})
-        except ActionRejectedError as exc:
-            return self._note(
-                step,
-                action,
-                ToolOutcome.REJECTED,
-                call,
-                "rejected",
-                {
-                    "error": "a person rejected this call; it did not run. Do not repeat it.",
-                    "reason": exc.reason,
-                },
-            )
-        except ActionFailedError as exc:
-            return self._note(step, action, ToolOutcome.FAILED, call, "failed", {"error": exc.message})
-        except UnknownActionError as exc:  # the worker lost the action between two turns
-            return self._note(
-                step, action, ToolOutcome.NOT_ALLOWED, call, "not_allowed", {"error": exc.message}
-            )
-        return self._note(step, action, ToolOutcome.SUCCEEDED, call, "ok", output)
+        except ActionError as exc:
+            outcome, status, payload = gate_feedback(exc)
+            return self._note(action, outcome, call, status, payload)
+        return self._note(action, ToolOutcome.SUCCEEDED, call, "ok", output)
 
     def _note(
-        self, step: int, action: str, outcome: ToolOutcome, call: ToolCall, status: str, payload: Any
+        self, action: str, outcome: ToolOutcome, call: ToolCall, status: str, payload: Any
     ) -> tuple[ToolOutcome, ChatMessage]:
         detail = "" if outcome is ToolOutcome.SUCCEEDED else str(payload.get("error", ""))[:200]
         self._tools.append(ToolRecord(turn=self._usage.steps, action=action, outcome=outcome, detail=detail))
@@ -407,8 +369,3 @@ class AgentTask:
 def _cause(exc: ActivityError) -> str:
     cause = exc.cause
     return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
-
-
-def _detail(exc: ApplicationError, key: str) -> Any:
-    details = exc.details[0] if exc.details else None
-    return details.get(key) if isinstance(details, dict) else None
