@@ -31,7 +31,7 @@ from retrofit.gate.approval_models import (
     DecideResult,
     arguments_hash,
 )
-from retrofit.gate.audit_calls import record_answer, record_events, workflow_event
+from retrofit.gate.audit_calls import record_answer, record_events, system_event, workflow_event
 from retrofit.gate.details import show_details
 from retrofit.gate.errors import ActionRejectedError, ApprovalTimedOutError
 from retrofit.gate.escalation import failure_book, failure_detail_lines
@@ -239,7 +239,7 @@ async def await_approval(
     await record_events(
         [
             proposed,
-            _event(
+            system_event(
                 AuditKind.APPROVAL_REQUESTED,
                 view,
                 "approval_requested",
@@ -277,7 +277,7 @@ async def await_approval(
                 view.deadline = workflow.now() + requirement.escalation_timeout
                 await record_events(
                     [
-                        _event(
+                        system_event(
                             AuditKind.APPROVAL_ESCALATED,
                             view,
                             "escalated",
@@ -297,7 +297,7 @@ async def await_approval(
             view.reason = f"no approval within the deadline; policy on timeout: {outcome}"
             await record_events(
                 [
-                    _event(
+                    system_event(
                         AuditKind.APPROVAL_EXPIRED,
                         view,
                         "expired",
@@ -332,18 +332,6 @@ async def await_approval(
         )
     _show_state(note=f"Request {request_id} for {spec.name} approved by {', '.join(view.approved_by)}.")
     return list(view.approved_by)
-
-
-def _event(kind: AuditKind, view: ApprovalView, suffix: str, data: dict[str, Any]) -> AuditEvent:
-    return workflow_event(
-        kind,
-        suffix,
-        actor=Actor(kind=ActorKind.SYSTEM, name="retrofit"),
-        step=view.step,
-        action=view.action,
-        effect=view.effect,
-        data=data,
-    )
 
 
 def _show_state(note: str = "") -> None:

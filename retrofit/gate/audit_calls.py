@@ -9,7 +9,8 @@ from typing import Any, Literal
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from retrofit.audit.events import Actor, AuditEvent, AuditKind
+from retrofit.audit.events import Actor, ActorKind, AuditEvent, AuditKind
+from retrofit.gate.approval_models import ApprovalView
 from retrofit.gate.contracts import ANSWER_AUDIT_ACTIVITY, AUDIT_ACTIVITY, AnswerAudit, AuditBatch, event_id
 
 _TIMEOUT = timedelta(seconds=30)
@@ -44,6 +45,19 @@ def workflow_event(
         idempotency_key=idempotency_key,
         data=data,
         occurred_at=workflow.now(),
+    )
+
+
+def system_event(kind: AuditKind, view: ApprovalView, suffix: str, data: dict[str, Any]) -> AuditEvent:
+    """An event Retrofit itself decided about a pending request (expired, escalated, ...)."""
+    return workflow_event(
+        kind,
+        suffix,
+        actor=Actor(kind=ActorKind.SYSTEM, name="retrofit"),
+        step=view.step,
+        action=view.action,
+        effect=view.effect,
+        data=data,
     )
 
 

@@ -30,7 +30,7 @@ from temporalio.exceptions import ApplicationError
 
 from retrofit.audit.events import Actor, ActorKind, AuditEvent, AuditKind
 from retrofit.gate.approval_models import ApprovalStatus, ApprovalView, arguments_hash
-from retrofit.gate.audit_calls import record_answer, record_events, workflow_event
+from retrofit.gate.audit_calls import record_answer, record_events, system_event, workflow_event
 from retrofit.gate.failure_models import (
     ALL_CHOICES,
     RESOLVE_FAILURE_UPDATE,
@@ -203,7 +203,7 @@ async def escalate_failure(
         error=error,
     )
     request = _FailureRequest(view=view, policy=policy, round=round_)
-    escalated = _system_event(
+    escalated = system_event(
         AuditKind.FAILURE_ESCALATED,
         view,
         f"failure_escalated/{round_}",
@@ -236,7 +236,7 @@ async def escalate_failure(
             reason = f"no answer within the deadline; policy on timeout: {choice}"
             await record_events(
                 [
-                    _system_event(
+                    system_event(
                         AuditKind.FAILURE_RESOLVED,
                         view,
                         f"failure_resolved/{round_}",
@@ -275,18 +275,6 @@ def outcome_event(
             "error": failed.data.get("error", ""),
             "kind": failed.data.get("kind", ""),
         },
-    )
-
-
-def _system_event(kind: AuditKind, view: ApprovalView, suffix: str, data: dict[str, Any]) -> AuditEvent:
-    return workflow_event(
-        kind,
-        suffix,
-        actor=Actor(kind=ActorKind.SYSTEM, name="retrofit"),
-        step=view.step,
-        action=view.action,
-        effect=view.effect,
-        data=data,
     )
 
 
