@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import faulthandler
+import os
+import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
+import traceback
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 from bench_stack import ROOT, VENV_BIN, dev_server, ledger_process, rss_mib, worker_environment
@@ -32,6 +39,8 @@ from temporalio.client import Client
 
 RSS_TARGET_KIB = 250  # growth per waiting workflow
 APPROVE_TARGET_S = 60.0  # for all of them
+CLI_TIMEOUT_S = 180.0  # one `retrofit approvals ...` process
+STOP_TIMEOUT_S = 30.0  # a child (worker, CLI) that has not exited by then is killed
 CUSTOMERS = ("C-1001", "C-1002", "C-1003", "C-1004", "C-1005", "C-1006", "C-1007", "C-1008")
 
 
@@ -44,23 +53,73 @@ async def cli(env: dict[str, str], *args: str) -> tuple[float, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await proc.communicate()
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=CLI_TIMEOUT_S)
+    except TimeoutError:
+        await stop(proc)
+        raise RuntimeError(f"retrofit {' '.join(args)} still running after {CLI_TIMEOUT_S:.0f}s") from None
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"retrofit {' '.join(args)} exited {proc.returncode}: {err.decode()[-2000:]}")
+        raise RuntimeError(
+            f"retrofit {' '.join(args)} exited {proc.returncode}: {(out + err).decode()[-2000:]}"
+        )
     return elapsed, out.decode()
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within STOP_TIMEOUT_S: never hangs."""
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), timeout=STOP_TIMEOUT_S)
+    except TimeoutError:
+        print(f"note: pid {proc.pid} ignored SIGTERM for {STOP_TIMEOUT_S:.0f}s; killed", flush=True)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+async def drain(stream: asyncio.StreamReader, sink: BinaryIO) -> None:
+    """Copy a child's stdout to `sink` until EOF, so a chatty child never blocks on a full pipe."""
+    while chunk := await stream.read(65536):
+        sink.write(chunk)
+
+
+def watchdog(limit_s: float) -> threading.Timer:
+    """After `limit_s`: print every thread's stack, kill this process's children, exit 1.
+
+    The last resort against a hang anywhere (a child ignoring SIGTERM, a shutdown that never
+    returns): the bench fails with a traceback instead of blocking `make bench`.
+    """
+
+    def fire() -> None:
+        print(f"approvals_at_scale: no result after {limit_s:.0f}s; giving up", file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        me = str(os.getpid())
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if stat.read_text().rsplit(")", 1)[1].split()[1] == me:
+                    os.kill(int(stat.parent.name), signal.SIGKILL)
+        os._exit(1)
+
+    timer = threading.Timer(limit_s, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def count_kind(db: Path, kind: str) -> int:
     if not db.exists():
         return 0
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
         try:
             return int(
                 conn.execute("SELECT count(*) FROM audit_events WHERE kind = ?", (kind,)).fetchone()[0]
             )
         except sqlite3.OperationalError:
-            return 0  # the worker has not created the table yet
+            return 0  # the worker has not created the table yet (or is migrating it)
 
 
 async def wait_for(db: Path, kind: str, count: int, within: float) -> None:
@@ -113,11 +172,13 @@ async def main(count: int) -> list[Result]:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
             )
+            draining: asyncio.Task[None] | None = None
             try:
                 assert worker.stdout is not None
                 banner = await asyncio.wait_for(worker.stdout.readline(), timeout=60)
                 if b"worker on" not in banner:
                     raise RuntimeError(f"the worker did not start: {banner!r}")
+                draining = asyncio.create_task(drain(worker.stdout, log))
                 # One read through the gate first: "before" is a worker that has loaded the
                 # sandbox and opened its connectors, so the growth is what waiting costs.
                 await env.client.execute_workflow(
@@ -155,9 +216,18 @@ async def main(count: int) -> list[Result]:
                 async with httpx.AsyncClient() as http:
                     effects = (await http.get(f"{ledger_url}/_admin/effects")).json()
                 assert effects["total"] == count, effects
+            except BaseException:
+                # Say what went wrong now: the cleanup below can take a while.
+                traceback_text = "".join(traceback.format_exc())
+                print(f"approvals_at_scale failed:\n{traceback_text}", file=sys.stderr, flush=True)
+                log.flush()
+                tail = (Path(tmp) / "worker.log").read_bytes()[-3000:].decode(errors="replace")
+                print(f"--- worker log (tail) ---\n{tail}", file=sys.stderr, flush=True)
+                raise
             finally:
-                worker.terminate()
-                await worker.wait()
+                await stop(worker)
+                if draining is not None:
+                    await asyncio.wait_for(draining, timeout=STOP_TIMEOUT_S)
                 log.close()
 
     growth_kib = (rss_after - rss_before) * 1024 / count
@@ -191,9 +261,16 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Approvals at scale on one worker.")
     parser.add_argument("--workflows", type=int, default=500)
     parser.add_argument("--results", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--time-limit", type=float, default=600, help="seconds before giving up")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    results = asyncio.run(main(args.workflows))
+    limit = watchdog(args.time_limit)
+    try:
+        results = asyncio.run(main(args.workflows))
+    except Exception as exc:
+        print(f"approvals_at_scale: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    limit.cancel()
     print_table(results, "approvals at scale")
     if args.results:
         write_results(args.results, results)

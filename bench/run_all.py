@@ -83,6 +83,7 @@ BENCHES = (
     Bench("gate_overhead.py", ("--rounds", "3"), ("--workflows", "5", "--actions", "4", "--rounds", "1")),
     Bench("approval_latency.py", (), ("--workflows", "5")),
     Bench("approvals_at_scale.py", (), ("--workflows", "30")),
+    Bench("agent_step_latency.py", (), ("--tasks", "2", "--turns", "3", "--rounds", "1")),
 )
 
 

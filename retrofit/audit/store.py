@@ -4,15 +4,18 @@
         await store.append(events)
         report = await store.verify()
 
-Appends are idempotent on `event_id`, one transaction per call, and safe with any number of
-writers (tasks or processes): see `engine.py` for the lock that keeps the chain linear.
+Appends are idempotent on `event_id` and safe with any number of writers (tasks or processes):
+see `engine.py` for the lock that keeps the chain linear. Within one process, appends that arrive
+while a transaction is being written are committed together in the next one (group commit):
+each `append` still returns only once its own events are committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, aclosing, nullcontext
+from contextlib import AbstractAsyncContextManager, aclosing, nullcontext, suppress
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -38,11 +41,10 @@ from retrofit.audit.chain import (
     GENESIS_HASH,
     HASHED_FIELDS,
     RECORD_FIELDS,
+    ChainTemplate,
     ChainVerifier,
-    canonical_json,
-    event_row,
     format_utc,
-    hash_row,
+    recorded_suffix,
 )
 from retrofit.audit.engine import EncodedJSON, chain_write, create_audit_engine, single_connection
 from retrofit.audit.events import AuditEvent, AuditRecord, VerifyReport
@@ -55,7 +57,10 @@ _ID_CHUNK = 500
 _columns = [audit_events.c[name] for name in RECORD_FIELDS]
 _seq = audit_events.c.seq
 _DATA = RECORD_FIELDS.index("data")
-_OCCURRED_AT = RECORD_FIELDS.index("occurred_at")
+_SEQ = RECORD_FIELDS.index("seq")
+_EVENT_ID = RECORD_FIELDS.index("event_id")
+_RECORDED_AT = RECORD_FIELDS.index("recorded_at")
+_PREV_HASH = RECORD_FIELDS.index("prev_hash")
 
 # On SQLite, rows go to the driver as tuples in RECORD_FIELDS order, already in their stored form:
 # per-row parameter processing in SQLAlchemy costs more than SQLite's own insert. A test holds the
@@ -149,25 +154,54 @@ def _first_of_each(events: Sequence[AuditEvent]) -> list[AuditEvent]:
     return unique
 
 
-def _chain(events: list[AuditEvent], seq: int, prev_hash: str) -> list[list[Any]]:
-    """Rows for `events` after (`seq`, `prev_hash`), hashed, in RECORD_FIELDS order.
+def _chain(templates: list[ChainTemplate], seq: int, prev_hash: str) -> list[list[Any]]:
+    """Rows for `templates` after (`seq`, `prev_hash`), hashed, in RECORD_FIELDS order.
 
     Timestamps and `data` are in their canonical text form: that is what gets hashed, and on
     SQLite it is also exactly what gets stored.
     """
 
     recorded_at = format_utc(datetime.now(UTC))
+    recorded_part = recorded_suffix(recorded_at)
+    sha256 = hashlib.sha256
     rows: list[list[Any]] = []
-    for event in events:
+    for template in templates:
         seq += 1
-        row = event_row(event, seq=seq, prev_hash=prev_hash, recorded_at=recorded_at)
-        data_json = row[_DATA] = canonical_json(row[_DATA])
-        occurred_at = row[_OCCURRED_AT]
-        row[_OCCURRED_AT] = None if occurred_at is None else format_utc(occurred_at)
-        prev_hash = hash_row(row, data_json)
+        row = template.row.copy()
+        row[_SEQ] = seq
+        row[_RECORDED_AT] = recorded_at
+        row[_PREV_HASH] = prev_hash
+        prev_hash = sha256(template.hash_input(seq, prev_hash, recorded_part)).hexdigest()
         row.append(prev_hash)
         rows.append(row)
     return rows
+
+
+def _settle(pending: _Pending, count: int = 0, *, error: BaseException | None = None) -> None:
+    if pending.done.done():
+        return
+    if isinstance(error, asyncio.CancelledError):
+        pending.done.cancel()
+    elif error is None:
+        pending.done.set_result(count)
+    else:
+        pending.done.set_exception(error)
+
+
+def _consume_outcome(done: asyncio.Future[int]) -> None:
+    # Nobody awaits a cancelled caller's outcome; retrieving it keeps asyncio from logging it.
+    if not done.cancelled():
+        done.exception()
+
+
+class _Pending:
+    """One `append` call's events, waiting for the writer to commit them."""
+
+    __slots__ = ("done", "templates")
+
+    def __init__(self, templates: list[ChainTemplate], done: asyncio.Future[int]) -> None:
+        self.templates = templates
+        self.done = done
 
 
 def _core_params(row: list[Any]) -> dict[str, Any]:
@@ -214,6 +248,9 @@ class AuditStore:
         # open would end (roll back) the append's transaction, so reads queue as well.
         self._reads_share_writer = single_connection(engine)
         self._sqlite_json: bool | None = None  # whether SQLite has its JSON functions; probed once
+        # Group commit: appends queue here; one writer task at a time commits all that queued.
+        self._pending: list[_Pending] = []
+        self._writer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> AuditStore:
@@ -233,6 +270,9 @@ class AuditStore:
         return self._engine
 
     async def close(self) -> None:
+        # Appends already queued are committed (their callers are waiting) before the engine goes.
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
         await self._engine.dispose()
 
     async def __aenter__(self) -> AuditStore:
@@ -250,21 +290,89 @@ class AuditStore:
         return self._write_lock if self._reads_share_writer else nullcontext()
 
     async def append(self, events: Sequence[AuditEvent]) -> int:
-        """Chain and store `events` in one transaction; returns how many were new.
+        """Chain and store `events`, returning once they are committed; returns how many were new.
 
         Events whose `event_id` is already stored, or repeated within `events`, are skipped.
+        Concurrent calls share a transaction (their events stay contiguous, in call order); if
+        it fails, each call's events are written again in a transaction of their own, so an
+        error reaches only the calls whose events caused it.
         """
 
         batch = _first_of_each(events)
         if not batch:
             return 0
+        # Encoding and the hash template need no lock: done here, by the caller, while the
+        # writer may be busy with an earlier group. Bad data (not JSON) fails here, alone.
+        templates = [ChainTemplate(event) for event in batch]
+        pending = _Pending(templates, asyncio.get_running_loop().create_future())
+        self._pending.append(pending)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        try:
+            # Shielded: one caller's cancellation must not cancel a transaction shared by others.
+            return await asyncio.shield(pending.done)
+        except asyncio.CancelledError:
+            if pending in self._pending:
+                self._pending.remove(pending)  # not taken by the writer yet: never written
+            else:
+                # Taken: committed or not, as with a transaction interrupted mid-commit.
+                pending.done.add_done_callback(_consume_outcome)
+            raise
+
+    async def _write_pending(self) -> None:
+        """The writer task: commits what has queued, group by group, until nothing is left."""
+
+        group: list[_Pending] = []
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    counts = await self._write(group)
+                except Exception as exc:
+                    if len(group) == 1:
+                        _settle(group[0], error=exc)
+                    else:
+                        # Nothing of the group was committed (or, if a commit was lost in
+                        # flight, its events are now known and get skipped): write each batch
+                        # alone, so an error reaches only the callers whose events cause it.
+                        for pending in group:
+                            try:
+                                (count,) = await self._write([pending])
+                            except Exception as alone:
+                                _settle(pending, error=alone)
+                            else:
+                                _settle(pending, count)
+                else:
+                    for pending, count in zip(group, counts, strict=True):
+                        _settle(pending, count)
+        except BaseException as exc:
+            # Cancelled (the loop is shutting down): no caller may be left waiting forever.
+            for pending in [*group, *self._pending]:
+                _settle(pending, error=exc)
+            self._pending = []
+            raise
+
+    async def _write(self, group: list[_Pending]) -> list[int]:
+        """Chain and insert every batch of `group` in one transaction; how many each added."""
+
+        event_ids = [template.row[_EVENT_ID] for pending in group for template in pending.templates]
         async with self._write_lock, chain_write(self._engine) as conn:
             # Both reads happen under the chain lock: nobody can insert the same event or move
             # the head between them and our insert.
-            known = await _existing_event_ids(conn, [event.event_id for event in batch], self._on_sqlite)
-            fresh = [event for event in batch if event.event_id not in known]
+            known = await _existing_event_ids(conn, list(dict.fromkeys(event_ids)), self._on_sqlite)
+            fresh: list[ChainTemplate] = []
+            counts: list[int] = []
+            for pending in group:
+                before = len(fresh)
+                for template in pending.templates:
+                    # An event in an earlier batch of the group counts as known, as it would
+                    # had that batch been committed first.
+                    if (event_id := template.row[_EVENT_ID]) not in known:
+                        known.add(event_id)
+                        fresh.append(template)
+                counts.append(len(fresh) - before)
             if not fresh:
-                return 0
+                return counts
             head = (
                 await conn.execute(select(_seq, audit_events.c.hash).order_by(_seq.desc()).limit(1))
             ).first()
@@ -275,7 +383,7 @@ class AuditStore:
                 await conn.exec_driver_sql(SQLITE_INSERT.string, [tuple(row) for row in rows])
             else:
                 await conn.execute(insert(audit_events), [_core_params(row) for row in rows])
-        return len(fresh)
+        return counts
 
     async def count(self) -> int:
         async with self._reading(), self._engine.connect() as conn:
@@ -304,20 +412,30 @@ class AuditStore:
         self, columns: Sequence[ColumnElement[Any]], batch: int
     ) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         # Keyset pagination on seq, one short read per batch: no transaction stays open while the
-        # caller works, and rows appended meanwhile only ever land after the cursor.
+        # caller works, and rows appended meanwhile only ever land after the cursor. The next
+        # batch is read while the caller works on this one (the driver runs the query in its
+        # own thread, and SQLite leaves the GIL while it steps), so verify costs about
+        # max(read, hash) rather than their sum.
         if batch < 1:
             raise ValueError("batch must be at least 1")
-        after = 0
-        while True:
+
+        async def read(after: int) -> Sequence[Sequence[Any]]:
             query = select(*columns).where(_seq > after).order_by(_seq).limit(batch)
             async with self._reading(), self._engine.connect() as conn:
-                rows = (await conn.execute(query)).all()
-            if not rows:
-                return
-            yield rows
-            if len(rows) < batch:
-                return
-            after = rows[-1][0]
+                return (await conn.execute(query)).all()
+
+        ahead: asyncio.Task[Sequence[Sequence[Any]]] | None = asyncio.create_task(read(0))
+        try:
+            while ahead is not None:
+                rows = await ahead
+                ahead = asyncio.create_task(read(rows[-1][0])) if len(rows) == batch else None
+                if rows:
+                    yield rows
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                with suppress(asyncio.CancelledError):
+                    await ahead
 
     async def iter_records(self, batch: int = 5000) -> AsyncIterator[AuditRecord]:
         """Every record in seq order, read `batch` rows at a time."""
@@ -367,13 +485,17 @@ class AuditStore:
         ]
         async with aclosing(self._row_batches(columns, batch)) as batches:
             async for rows in batches:
-                for seq, event_id, prev_hash, stored_hash, rendered in rows:
+                index = verifier.feed_rendered_run(rows)
+                while index < len(rows):
+                    # A row the fast run would not take: the full check, one row at a time.
+                    seq, event_id, prev_hash, stored_hash, rendered = rows[index]
                     verdict = verifier.feed_rendered(seq, event_id, prev_hash, stored_hash, rendered or "")
                     if verdict is None:
                         row = await self._verify_row(seq)
                         verdict = verifier.feed_row(row, row[_DATA])
                     if not verdict:
                         return verifier.report()
+                    index = verifier.feed_rendered_run(rows, index + 1)
         return verifier.report()
 
     async def _verify_row(self, seq: int) -> Sequence[Any]:

@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from multiprocessing.synchronize import Barrier
@@ -27,6 +27,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy import event as sa_event
 from sqlalchemy.engine import make_url
 
 from retrofit.audit import (
@@ -625,3 +626,100 @@ def test_the_event_models_import_without_sqlalchemy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --- group commit ----------------------------------------------------------------------------------
+
+
+def count_commits(store: AuditStore) -> list[int]:
+    commits = [0]
+
+    def on_commit(_conn: Connection) -> None:
+        commits[0] += 1
+
+    sa_event.listen(store.engine.sync_engine, "commit", on_commit)
+    return commits
+
+
+async def assert_concurrent_appends_share_transactions(store: AuditStore) -> None:
+    # 60 callers at once, with events that overlap across callers (a retried activity) and
+    # within one call: every event is stored once, the chain has no fork and no gap, each
+    # caller learns how many of its events were new, and the writes share transactions.
+    await store.append([make_event("wf-0", 1)])
+    commits = count_commits(store)
+    batches = [
+        [make_event(f"wf-{w % 20}", step) for step in range(1 + w % 3, 8 + w % 5)] * (1 + w % 2)
+        for w in range(60)
+    ]
+    added = await asyncio.gather(*(store.append(batch) for batch in batches))
+
+    unique = {event.event_id for batch in batches for event in batch} | {make_event("wf-0", 1).event_id}
+    assert sum(added) == len(unique) - 1
+    records = [record async for record in store.iter_records()]
+    assert [r.seq for r in records] == list(range(1, len(unique) + 1))
+    assert sorted(r.event_id for r in records) == sorted(unique)
+    assert (await store.verify()).ok and verify_chain(records).ok
+    assert 1 <= commits[0] < len(batches)
+
+
+async def test_concurrent_appends_share_transactions_and_keep_one_chain(store: AuditStore) -> None:
+    await assert_concurrent_appends_share_transactions(store)
+
+
+async def test_a_failing_batch_fails_alone_in_a_group(store: AuditStore, db_path: Path) -> None:
+    # The database rejects one caller's events; the callers that shared its transaction still get
+    # theirs written, once, and only the failing caller sees the error.
+    raw(
+        db_path,
+        "CREATE TRIGGER poison BEFORE INSERT ON audit_events WHEN NEW.workflow_id = 'poison' "
+        "BEGIN SELECT RAISE(ABORT, 'poisoned batch'); END",
+    )
+    batches = [[make_event(f"wf-{w}", step) for step in range(1, 6)] for w in range(12)]
+    batches[5] = [make_event("poison", 1), make_event("wf-5", 1)]
+    batches[9] = [*batches[9], make_event("poison", 2)]
+    outcomes = await asyncio.gather(*(store.append(batch) for batch in batches), return_exceptions=True)
+
+    failed = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, BaseException)]
+    assert failed == [5, 9]
+    assert all("poisoned batch" in str(outcomes[i]) for i in failed)
+    assert [outcomes[i] for i in range(12) if i not in failed] == [5] * 10
+    records = [record async for record in store.iter_records()]
+    expected = {e.event_id for i, batch in enumerate(batches) if i not in failed for e in batch}
+    assert sorted(r.event_id for r in records) == sorted(expected)
+    assert [r.seq for r in records] == list(range(1, len(expected) + 1))
+    assert (await store.verify()).ok
+
+    # The failed callers retry once the cause is gone: appended after the others, no duplicates.
+    raw(db_path, "DROP TRIGGER poison")
+    assert await store.append(batches[5]) == 2
+    assert await store.append(batches[9]) == 6
+    assert await store.count() == len(expected) + 8
+    assert (await store.verify()).ok
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never met")
+
+
+async def test_a_cancelled_append_that_was_not_taken_is_not_written(store: AuditStore) -> None:
+    async with store._write_lock:  # holds the writer inside its first transaction
+        first = asyncio.create_task(store.append([make_event("wf-a", 1)]))
+        # until the writer has taken the first call's events
+        await until(lambda: store._writer is not None and not store._pending)
+        second = asyncio.create_task(store.append([make_event("wf-b", 1)]))
+        await until(lambda: bool(store._pending))
+        second.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert not store._pending
+    assert await first == 1
+    assert [r.workflow_id async for r in store.iter_records()] == ["wf-a"]
+
+
+async def test_postgres_concurrent_appends_share_transactions(pg_url: str) -> None:
+    async with await AuditStore.open(pg_url) as store:
+        await assert_concurrent_appends_share_transactions(store)

@@ -14,13 +14,16 @@ from retrofit.audit.chain import (
     GENESIS_HASH,
     HASHED_FIELDS,
     RECORD_FIELDS,
+    ChainTemplate,
     ChainVerifier,
     canonical_json,
     canonical_row,
     compute_hash,
     event_row,
     format_utc,
+    hash_row,
     payload_of,
+    recorded_suffix,
     verify_chain,
 )
 from retrofit.audit.events import Actor, ActorKind, AuditEvent, AuditKind, AuditRecord
@@ -317,3 +320,44 @@ def test_rendered_text_still_reports_broken_links() -> None:
     verifier = ChainVerifier()
     assert verifier.feed_rendered(p["seq"], p["event_id"], p["prev_hash"], p["hash"], "") is False
     assert verifier.first_break is not None and verifier.first_break.seq == 3
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        # `data` holding the top-level key names and their punctuation, as keys and as text.
+        {
+            "data": {
+                "run_id": 1,
+                "step": {"seq": 2},
+                "effect": ',"run_id":"x","step":',
+                "z": {"data": ',"data":'},
+            }
+        },
+        {
+            "data": {
+                "text": 'quote " backslash \\ tab \t nul \x00 emoji 😀',
+                "big": 2**70,
+                "d": Decimal("1.10"),
+            }
+        },
+        {"occurred_at": datetime(2024, 5, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))},
+        {"occurred_at": None, "step": None, "attempt": None, "action": None, "effect": None},
+        {"run_id": ',"step":', "workflow_id": ',"run_id":', "action": ',"data":{}'},
+    ],
+)
+def test_the_chain_template_hashes_exactly_like_hash_row(changes: dict[str, Any]) -> None:
+    # The store hashes through ChainTemplate; it must never differ from the definition.
+    event = make_event(7, **changes)
+    template = ChainTemplate(event)
+    recorded = format_utc(RECORDED)
+    row = event_row(event, seq=42, prev_hash="ab" * 32, recorded_at=recorded)
+    expected = hash_row(row)
+    assert (
+        hashlib.sha256(template.hash_input(42, "ab" * 32, recorded_suffix(recorded))).hexdigest() == expected
+    )
+    assert template.data_json == canonical_json(event.data)
+    stored = [*template.row[:-2], recorded, "ab" * 32]
+    stored[0] = 42
+    assert hash_row(stored, template.data_json) == expected  # the stored row: data as its text

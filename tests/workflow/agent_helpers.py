@@ -51,7 +51,11 @@ def by_action(decisions: Mapping[str, str], reason: str = "reviewed") -> Decide:
 async def run_answering(
     handle: WorkflowHandle[Any, AgentTaskResult], decide: Decide | None = None, approver: str = "ops"
 ) -> tuple[AgentTaskResult, list[ApprovalView]]:
-    """Wait for the result, answering every approval request with `decide` (default: none expected)."""
+    """Wait for the result, answering every approval request with `decide` (default: none expected,
+    and a request for one fails the task: its approval times out into a rejection)."""
+    if decide is None:
+        # Nothing to answer: let the time-skipping server skip ahead while we wait.
+        return await handle.result(), []
     seen: list[ApprovalView] = []
     answered: set[str] = set()
     # Poll instead of awaiting the result: on the time-skipping server a client waiting for a
@@ -68,8 +72,6 @@ async def run_answering(
         for view in views:
             if view.request_id in answered:
                 continue
-            if decide is None:
-                raise AssertionError(f"unexpected approval request for {view.action}")
             decision, reason = decide(view)
             await handle.execute_update(
                 "decide",
