@@ -56,8 +56,9 @@ from connectors.rest.pagination import (
     Paginated,
 )
 from connectors.rest.settings import RestSettings
-from connectors.rest.status_mapping import map_failure, parse_retry_after
+from connectors.rest.status_mapping import map_failure
 from connectors.rest.urls import path_segment
+from retrofit.sdk.retry_after import parse_retry_after
 
 __all__ = [
     "DEFAULT_MAX_ITEMS",

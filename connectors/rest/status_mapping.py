@@ -17,9 +17,6 @@ and quote a short redacted excerpt of the response body, also kept as the error'
 
 from __future__ import annotations
 
-import email.utils
-from datetime import UTC, datetime, timedelta
-
 import httpx
 
 from connectors.rest.body_excerpt import excerpt_response, redact_text, truncate
@@ -30,6 +27,7 @@ from retrofit.sdk import (
     RetrofitError,
     RetryableError,
 )
+from retrofit.sdk.retry_after import parse_retry_after
 
 
 def map_failure(
@@ -69,23 +67,3 @@ def _for_response(where: str, response: httpx.Response) -> RetrofitError:
     if 400 <= status < 500:
         return ActionInputError(f"{where} refused the request ({status}): {summary}", details=summary)
     return NonRetryableError(f"{where} answered an unexpected {status}: {summary}", details=summary)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> timedelta | None:
-    """`Retry-After` as delta-seconds or as an HTTP-date (RFC 9110 §10.2.3 allows both).
-
-    None when absent or unreadable, so the action's retry policy decides the delay instead; a date
-    in the past means "now".
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # HTTP-dates are GMT by definition
-        when = when.replace(tzinfo=UTC)
-    return max(when - (now or datetime.now(UTC)), timedelta(0))

@@ -26,9 +26,8 @@ of the fault string; envelopes (which may carry credentials) never appear.
 
 from __future__ import annotations
 
-import email.utils
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -43,6 +42,7 @@ from retrofit.sdk import (
     RetrofitError,
     RetryableError,
 )
+from retrofit.sdk.retry_after import parse_retry_after
 
 _EXCERPT = 200
 
@@ -183,22 +183,6 @@ def _segments(code: str) -> set[str]:
 def _subcodes(fault: zeep_errors.Fault) -> list[str]:
     subcodes: Any = fault.subcodes or []
     return [str(getattr(sub, "localname", sub)) for sub in subcodes]
-
-
-def parse_retry_after(value: str | None) -> timedelta | None:
-    """`Retry-After` as seconds or as an HTTP date (RFC 9110 allows both); None when absent or odd."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when - datetime.now(UTC), timedelta(0))
 
 
 def _excerpt(text: str) -> str:

@@ -11,10 +11,9 @@ error tree, so `retrofit.execution.error_mapping` handles a model call like any 
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 import openai
@@ -24,6 +23,7 @@ from retrofit.llm.contracts import ChatMessage, LlmRequest, LlmResponse, ToolCal
 from retrofit.llm.settings import LlmSettings
 from retrofit.redaction import redact_text
 from retrofit.sdk.errors import AuthError, NonRetryableError, RetrofitError, RetryableError
+from retrofit.sdk.retry_after import parse_retry_after
 
 SCRIPTED_HEADER = "x-retrofit-scripted"
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
@@ -114,17 +114,10 @@ def retry_after(headers: Any) -> timedelta | None:
     value = headers.get("retry-after")
     if value is None:
         return None
-    try:
+    try:  # model providers send fractional seconds too
         return timedelta(seconds=max(0.0, float(value)))
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - datetime.now(UTC))
+        return parse_retry_after(value)
 
 
 def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
