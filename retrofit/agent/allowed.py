@@ -18,22 +18,16 @@ class AllowedActions:
         self._patterns = list(patterns)
 
     def permits(self, action: str) -> bool:
-        connector, _, _ = action.partition(".")
-        return any(p == action or p == f"{connector}.*" for p in self._patterns)
+        return any(_matches(p, action) for p in self._patterns)
 
     def specs(self) -> list[ActionSpec]:
         """The catalog's actions this agent may call, in name order."""
-        found = [spec for name in catalog.names() if self.permits(name) and (spec := catalog.lookup(name))]
-        return found
+        return [spec for name in catalog.names() if self.permits(name) and (spec := catalog.lookup(name))]
 
     def unmatched(self) -> list[str]:
         """Patterns that match no action this worker serves (a typo, or a connector not deployed)."""
         names = catalog.names()
-        return [
-            p
-            for p in self._patterns
-            if not any(n == p or (p.endswith(".*") and n.startswith(p[:-1])) for n in names)
-        ]
+        return [p for p in self._patterns if not any(_matches(p, n) for n in names)]
 
     def resolve_tool(self, tool: str) -> str | None:
         """The permitted action a tool name stands for, or None (malformed, unknown or not allowed)."""
@@ -42,3 +36,8 @@ class AllowedActions:
         except ValueError:
             return None
         return action if self.permits(action) and catalog.lookup(action) is not None else None
+
+
+def _matches(pattern: str, action: str) -> bool:
+    """`erp.get_invoice` matches itself and `erp.*`."""
+    return pattern == action or pattern == f"{action.partition('.')[0]}.*"

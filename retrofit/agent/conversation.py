@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from retrofit.llm.contracts import ChatMessage, ToolCall
+from retrofit.llm.contracts import ChatMessage, ToolCall, redacted_turn
 from retrofit.redaction import redact_with
 
 _SYSTEM = """\
@@ -52,13 +52,7 @@ def assistant_turn(
     content: str | None, calls: Sequence[ToolCall], redactions: Mapping[str, str]
 ) -> ChatMessage:
     """The model's turn as it goes back into the conversation (and history), redacted."""
-    return ChatMessage(
-        role="assistant",
-        content=redact_with(content, redactions) if content is not None else None,
-        tool_calls=[
-            call.model_copy(update={"arguments": redact_with(call.arguments, redactions)}) for call in calls
-        ],
-    )
+    return ChatMessage(role="assistant", **redacted_turn(content, calls, redactions))
 
 
 def tool_output(

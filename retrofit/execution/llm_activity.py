@@ -31,10 +31,16 @@ from retrofit.execution.resources import WorkerResources
 from retrofit.gate.contracts import event_id
 from retrofit.llm.cache import ResponseCache
 from retrofit.llm.client import complete, make_client
-from retrofit.llm.contracts import LLM_ACTIVITY, LlmCall, LlmRequest, LlmResponse, ModelEndpoint
+from retrofit.llm.contracts import (
+    LLM_ACTIVITY,
+    LlmCall,
+    LlmRequest,
+    LlmResponse,
+    ModelEndpoint,
+    redacted_turn,
+)
 from retrofit.llm.settings import LlmSettings
 from retrofit.observability import record_llm_call
-from retrofit.redaction import redact_with
 from retrofit.sdk.errors import NonRetryableError, RetrofitError
 
 _MAX_CONTENT_IN_AUDIT = 600
@@ -135,15 +141,7 @@ def build_llm_activity(
 def outbound(request: LlmRequest, model: str, redactions: dict[str, str]) -> LlmRequest:
     """The request as it may leave: the endpoint's model, every text redacted."""
     messages = [
-        message.model_copy(
-            update={
-                "content": redact_with(message.content, redactions) if message.content is not None else None,
-                "tool_calls": [
-                    call.model_copy(update={"arguments": redact_with(call.arguments, redactions)})
-                    for call in message.tool_calls
-                ],
-            }
-        )
+        message.model_copy(update=redacted_turn(message.content, message.tool_calls, redactions))
         for message in request.messages
     ]
     return request.model_copy(update={"messages": messages, "model": model})
@@ -151,15 +149,7 @@ def outbound(request: LlmRequest, model: str, redactions: dict[str, str]) -> Llm
 
 def inbound(response: LlmResponse, redactions: dict[str, str]) -> LlmResponse:
     """The answer as it may enter history: whatever the provider wrote, redacted."""
-    return response.model_copy(
-        update={
-            "content": redact_with(response.content, redactions) if response.content is not None else None,
-            "tool_calls": [
-                call.model_copy(update={"arguments": redact_with(call.arguments, redactions)})
-                for call in response.tool_calls
-            ],
-        }
-    )
+    return response.model_copy(update=redacted_turn(response.content, response.tool_calls, redactions))
 
 
 def request_hash(request: LlmRequest, temperature: float) -> str:

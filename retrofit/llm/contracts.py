@@ -7,11 +7,13 @@ Fields are added with defaults, never renamed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from retrofit.audit.events import Actor
+from retrofit.redaction import redact_with
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -24,6 +26,19 @@ class ToolCall(BaseModel):
     id: str
     name: str
     arguments: str
+
+
+def redacted_turn(
+    content: str | None, calls: Sequence[ToolCall], redactions: Mapping[str, str]
+) -> dict[str, Any]:
+    """A model turn's `content` and `tool_calls` with secrets, PII and `redactions` replaced, as
+    fields for a `ChatMessage` or an `LlmResponse`: the one way a turn is cleaned, wherever it goes."""
+    return {
+        "content": redact_with(content, redactions),
+        "tool_calls": [
+            call.model_copy(update={"arguments": redact_with(call.arguments, redactions)}) for call in calls
+        ],
+    }
 
 
 class ChatMessage(BaseModel):
