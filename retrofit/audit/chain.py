@@ -101,6 +101,8 @@ def canonical_json(value: Any) -> str:
 
 
 _DATA = RECORD_FIELDS.index("data")
+_OCCURRED = RECORD_FIELDS.index("occurred_at")
+_RECORDED = RECORD_FIELDS.index("recorded_at")
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring  # what the encoder uses for str
 
 
@@ -119,16 +121,13 @@ def _encode_field(value: Any) -> str:
     return canonical_json(value)
 
 
-def canonical_row(row: Sequence[Any], data_json: str | None = None) -> str:
-    """`canonical_json` of a record given as values in RECORD_FIELDS order, minus `hash`.
-
-    Same bytes as `canonical_json(dict(zip(HASHED_FIELDS, row)))` at about a third of the cost;
-    append and verify spend most of their time here. `data_json`, when given, is used as the
-    encoded `data` (the store has it at hand, already canonical).
-    """
+def _pieces(row: Sequence[Any], data_json: str) -> tuple[str, str, str]:
+    """A record's canonical JSON around the three values only the chain decides: the text before
+    prev_hash's value, between run_id's key and seq's value, and after seq. Shared by
+    `canonical_row` (verify) and `ChainTemplate` (append), so both spell the keys once."""
 
     (
-        seq,
+        _seq,
         event_id,
         kind,
         actor_kind,
@@ -142,24 +141,38 @@ def canonical_row(row: Sequence[Any], data_json: str | None = None) -> str:
         effect,
         idempotency_key,
         attempt,
-        data,
+        _data,
         occurred_at,
-        recorded_at,
-        prev_hash,
+        _recorded_at,
+        _prev_hash,
     ) = row[: len(HASHED_FIELDS)]
-    if data_json is None:
-        data_json = canonical_json(data)
     e = _encode_field
     # The keys spelled out in sorted order: a loop over the field names costs twice as much.
-    # test_audit_chain holds this to canonical_json.
-    return (
+    # test_audit_chain holds the result to canonical_json.
+    head = (
         f'{{"action":{e(action)},"actor_identity":{e(actor_identity)},"actor_kind":{e(actor_kind)},'
         f'"actor_name":{e(actor_name)},"attempt":{e(attempt)},"data":{data_json},"effect":{e(effect)},'
         f'"event_id":{e(event_id)},"idempotency_key":{e(idempotency_key)},"kind":{e(kind)},'
-        f'"occurred_at":{e(occurred_at)},"prev_hash":{e(prev_hash)},"recorded_at":{e(recorded_at)},'
-        f'"run_id":{e(run_id)},"seq":{e(seq)},"step":{e(step)},"workflow_id":{e(workflow_id)},'
-        f'"workflow_type":{e(workflow_type)}}}'
+        f'"occurred_at":{e(occurred_at)},"prev_hash":'
     )
+    middle = f',"run_id":{e(run_id)},"seq":'
+    tail = f',"step":{e(step)},"workflow_id":{e(workflow_id)},"workflow_type":{e(workflow_type)}}}'
+    return head, middle, tail
+
+
+def canonical_row(row: Sequence[Any], data_json: str | None = None) -> str:
+    """`canonical_json` of a record given as values in RECORD_FIELDS order, minus `hash`.
+
+    Same bytes as `canonical_json(dict(zip(HASHED_FIELDS, row)))` at about a third of the cost;
+    append and verify spend most of their time here. `data_json`, when given, is used as the
+    encoded `data` (the store has it at hand, already canonical).
+    """
+
+    if data_json is None:
+        data_json = canonical_json(row[_DATA])
+    head, middle, tail = _pieces(row, data_json)
+    e = _encode_field
+    return f'{head}{e(row[_PREV_HASH])},"recorded_at":{e(row[_RECORDED])}{middle}{e(row[_SEQ])}{tail}'
 
 
 def hash_row(row: Sequence[Any], data_json: str | None = None) -> str:
@@ -203,9 +216,6 @@ def event_row(event: AuditEvent, *, seq: int, prev_hash: str, recorded_at: datet
     ]
 
 
-_OCCURRED = RECORD_FIELDS.index("occurred_at")
-
-
 class ChainTemplate:
     """A record's canonical JSON with the three values only the chain decides left open.
 
@@ -221,40 +231,11 @@ class ChainTemplate:
 
     def __init__(self, event: AuditEvent) -> None:
         row = event_row(event, seq=0, prev_hash="", recorded_at="")
-        (
-            _seq,
-            event_id,
-            kind,
-            actor_kind,
-            actor_name,
-            actor_identity,
-            workflow_id,
-            run_id,
-            workflow_type,
-            step,
-            action,
-            effect,
-            idempotency_key,
-            attempt,
-            data,
-            occurred_at,
-            _recorded_at,
-            _prev_hash,
-        ) = row
-        self.data_json = row[_DATA] = canonical_json(data)
-        if occurred_at is not None:
-            occurred_at = row[_OCCURRED] = format_utc(occurred_at)
-        e = _encode_field
-        # canonical_row's text, split where seq, prev_hash and recorded_at go (a test holds the
-        # two to the same bytes).
-        self.head = (
-            f'{{"action":{e(action)},"actor_identity":{e(actor_identity)},"actor_kind":{e(actor_kind)},'
-            f'"actor_name":{e(actor_name)},"attempt":{e(attempt)},"data":{self.data_json},'
-            f'"effect":{e(effect)},"event_id":{e(event_id)},"idempotency_key":{e(idempotency_key)},'
-            f'"kind":{e(kind)},"occurred_at":{e(occurred_at)},"prev_hash":"'
-        )
-        self.middle = f',"run_id":{e(run_id)},"seq":'
-        self.tail = f',"step":{e(step)},"workflow_id":{e(workflow_id)},"workflow_type":{e(workflow_type)}}}'
+        self.data_json = row[_DATA] = canonical_json(row[_DATA])
+        if row[_OCCURRED] is not None:
+            row[_OCCURRED] = format_utc(row[_OCCURRED])
+        head, self.middle, self.tail = _pieces(row, self.data_json)
+        self.head = head + '"'  # prev_hash's value is a hex string: its quotes never change
         self.row = row
 
     def hash_input(self, seq: int, prev_hash: str, recorded_part: str) -> bytes:
