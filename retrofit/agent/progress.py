@@ -33,9 +33,7 @@ class AgentProgress(BaseModel):
     scripted: bool = False
 
     @classmethod
-    def of(
-        cls, usage: Usage, budget: Budget, step: int, waiting_for: str, model: str, scripted: bool
-    ) -> AgentProgress:
+    def of(cls, usage: Usage, budget: Budget, waiting_for: str, model: str, scripted: bool) -> AgentProgress:
         return cls(
             step=usage.steps,
             max_steps=budget.max_steps,

@@ -102,7 +102,7 @@ class AgentTask:
             if self._history_is_long():
                 self._continue_as_new(messages)
             step = gate_state().next_step()
-            self._show(step, "waiting for the model")
+            self._show("waiting for the model", f"Step {step}: waiting for the model")
             try:
                 response = await self._ask_model(step, messages, tools)
             except ActivityError as exc:
@@ -230,7 +230,7 @@ class AgentTask:
             await self._refused(step, call, problem, {"action": action})
             return self._note(action, ToolOutcome.INVALID, call, "invalid_arguments", {"error": problem})
 
-        self._show(step, f"running {action}")
+        self._show(f"running {action}", f"Step {step}: running {action}")
         try:
             output = await run_action_for_model(
                 action,
@@ -274,12 +274,13 @@ class AgentTask:
 
     # --- progress, continue-as-new, the end -----------------------------------------------------
 
-    def _show(self, step: int, waiting_for: str) -> None:
+    def _show(self, waiting_for: str, line: str) -> None:
+        """Progress for the query and the UI's header, and `line` under it in current details."""
         self._progress = AgentProgress.of(
-            self._usage, self._task.budget, step, waiting_for, self._model, self._scripted
+            self._usage, self._task.budget, waiting_for, self._model, self._scripted
         )
         set_details_header(header(self._progress))
-        show_details(f"Step {step}: {waiting_for}")
+        show_details(line)
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -353,16 +354,7 @@ class AgentTask:
                 )
             ]
         )
-        self._progress = AgentProgress.of(
-            self._usage,
-            self._task.budget,
-            gate_state().step,
-            f"done: {reason.value}",
-            self._model,
-            self._scripted,
-        )
-        set_details_header(header(self._progress))
-        show_details(f"Finished: **{reason.value}**")
+        self._show(f"done: {reason.value}", f"Finished: **{reason.value}**")
         return result
 
 
