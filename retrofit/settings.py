@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from retrofit.execution.circuit_breaker import BreakerOverride
+from retrofit.identity.pin import IdentityMode
 
 
 class RetrofitSettings(BaseSettings):
@@ -56,3 +57,32 @@ class RetrofitSettings(BaseSettings):
     task_queue_groups: str | None = None
     # On SIGTERM a worker stops polling and gives in-flight activities this long to finish.
     graceful_shutdown_seconds: float = 30.0
+
+    # Verified identity (retrofit/identity; the README's "Trust model"). The identity service signs
+    # assertions with an Ed25519 key: generated on first use at `<data_dir>/identity/signing-key.pem`
+    # unless a file is named. Workers pin the public keys: `identity_public_keys` as JSON
+    # {"kid": "<b64url raw key>"} (production: workers hold no private key; `retrofit identity
+    # show-pin` prints it), else derived from the signing key file (the embedded default).
+    identity_signing_key_file: Path | None = None
+    identity_public_keys: str | None = None
+    # `trusted-namespace` (anyone who reaches the namespace answers as the name typed) only when set.
+    identity_mode: IdentityMode = IdentityMode.VERIFIED
+    identity_issuer: str = "retrofit-identity"
+    # Where people and the CLI reach the identity service (served by `retrofit codec-server`).
+    identity_url: str = "http://localhost:8234"
+    # Local user directory (TOML, `retrofit identity add-user`); default `<data_dir>/identity/users.toml`.
+    identity_directory: Path | None = None
+    # OIDC ID tokens from the company's IdP (any of Bearer auth, `RETROFIT_IDENTITY_TOKEN`): verified
+    # against the IdP's JWKS (URL or file), issuer and audience; subject and groups from these claims.
+    identity_oidc_issuer: str | None = None
+    identity_oidc_audience: str | None = None
+    identity_oidc_jwks_url: str | None = None
+    identity_oidc_jwks_file: Path | None = None
+    identity_oidc_subject_claim: str = "preferred_username"
+    identity_oidc_groups_claim: str = "groups"
+    identity_oidc_algorithms: str = "RS256,ES256,PS256"
+    # Lifetimes: a login session (cookie, `retrofit login`) and one signed answer (<= the pin's max).
+    identity_session_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 86_400)
+    identity_assertion_seconds: int = Field(default=300, ge=10, le=900)
+    # Mark the session cookie Secure (set behind TLS; plain http://localhost in the embedded default).
+    identity_cookie_secure: bool = False
