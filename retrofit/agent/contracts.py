@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from retrofit.gate.policy import Policy
+from retrofit.gate.policy_merge import PolicyRequest
 from retrofit.llm.contracts import ChatMessage, ModelEndpoint
 from retrofit.redaction import check_patterns
 
@@ -46,7 +46,11 @@ class AgentTaskInput(BaseModel):
     allowed_actions: list[str] = Field(
         min_length=1, description="action names or `connector.*` patterns the agent may call"
     )
-    policy: Policy | None = Field(default=None, description="None: the worker's policy")
+    policy: PolicyRequest | None = Field(
+        default=None,
+        description="stricter rules for this task; the worker's (operator's) policy is always in "
+        "force and this can only tighten it: more approvers, fewer actions, deny",
+    )
     budget: Budget = Field(default_factory=Budget)
     model: ModelChoice = Field(default_factory=ModelChoice)
     output_schema: dict[str, Any] | None = Field(

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from retrofit.agent.contracts import AgentTaskInput, Budget, ModelChoice, StopReason
-from retrofit.gate.policy import Policy
+from retrofit.gate.policy_merge import PolicyRequest
 from retrofit.llm.scripted_server import ScriptedTurn
 
 
@@ -59,7 +59,7 @@ class Scenario(BaseModel):
     goal: str
     allowed_actions: list[str]
     budget: Budget = Field(default_factory=Budget)
-    policy: Policy | None = None
+    policy: PolicyRequest | None = None  # stricter than the worker's only (policy_merge)
     output_schema: dict[str, Any] | None = None
     setup: list[SetupCall] = Field(default_factory=list)
     model: ScriptedSide = Field(default_factory=ScriptedSide)

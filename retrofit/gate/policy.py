@@ -7,7 +7,11 @@ Runs inside the workflow (deterministic, no I/O). Precedence, first match wins:
 
 Defaults by effect: READ allow, WRITE one approval, DESTRUCTIVE two approvals. A DESTRUCTIVE call
 is never simply allowed, whatever a rule or a model says: an `allow` is raised to the default
-two-approver requirement. The effect is the connector's declaration, never the model's claim.
+two-approver requirement, and a rule asking for one approver is raised to two. The effect is the
+connector's declaration, never the model's claim.
+
+This policy is the operator's (the worker's, pinned into history). What a workflow's own input
+asks for can only tighten it: see `retrofit.gate.policy_merge`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ from retrofit.sdk.effect import Effect
 #: What the gate does when an action fails past its retry budget: raise `ActionFailedError` at
 #: once, or ask a person to retry, skip or abort (`retrofit.gate.escalation`).
 OnFailure = Literal["raise", "escalate"]
+#: What happens when an approval request's deadline passes with too few approvals.
+OnTimeout = Literal["reject", "escalate", "fail"]
+#: Which policy decided a call: the operator's alone, or the operator's made stricter by the
+#: workflow's own request (`retrofit.gate.policy_merge`).
+DecidedBy = Literal["operator", "operator, tightened by input"]
 
 
 class Outcome(StrEnum):
@@ -41,7 +50,7 @@ class ApprovalRequirement(BaseModel):
     allowed_approvers: tuple[str, ...] = ()  # names; with allowed_groups empty too: anyone
     allowed_groups: tuple[str, ...] = ()
     timeout: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
-    on_timeout: Literal["reject", "escalate", "fail"] = "reject"
+    on_timeout: OnTimeout = "reject"
     escalate_to: tuple[str, ...] = ()  # groups that may answer after the first deadline
     escalation_timeout: timedelta = Field(default=timedelta(hours=24), gt=timedelta(0))
 
@@ -116,6 +125,11 @@ class Decision(BaseModel):
     matched: str  # which rule decided, for the audit trail
     approval: ApprovalRequirement | None = None
     on_failure: OnFailure | None = None  # from the matched rule; None: the effect's default
+    # With a workflow's own policy request (policy_merge): who decided, the request's matching
+    # rule, and what of the request was ignored because it would have lowered the operator's.
+    decided_by: DecidedBy = "operator"
+    input_matched: str | None = None
+    ignored: list[str] = Field(default_factory=list)
 
 
 def _default_effect_rules() -> dict[Effect, Rule]:
@@ -186,7 +200,18 @@ class Policy(BaseModel):
         if call.effect is Effect.DESTRUCTIVE and decision.outcome is Outcome.ALLOW:
             raised = _decision(DESTRUCTIVE_FLOOR, f"floor:destructive (raised from {decision.matched})")
             return raised.model_copy(update={"on_failure": decision.on_failure})
+        approval = decision.approval
+        if call.effect is Effect.DESTRUCTIVE and approval is not None and approval.approvers_needed < 2:
+            # Two distinct people for an irreversible call, even when a rule asks for one.
+            raised_approval = approval.model_copy(update={"approvers_needed": 2})
+            return decision.model_copy(
+                update={"approval": raised_approval, "matched": f"floor:destructive ({decision.matched})"}
+            )
         return decision
+
+    def first_match(self, call: ProposedCall) -> Decision:
+        """The decision of the first matching rule, before the destructive floor is applied."""
+        return self._first_match(call)
 
     def _first_match(self, call: ProposedCall) -> Decision:
         for index, arg_rule in enumerate(self.argument_rules):

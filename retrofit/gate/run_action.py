@@ -33,6 +33,8 @@ from retrofit.gate.errors import (
 )
 from retrofit.gate.escalation import PATCH_ID, escalate_failure, outcome_event
 from retrofit.gate.policy import Decision, OnFailure, Outcome, Policy, ProposedCall
+from retrofit.gate.policy_merge import PolicyRequest, as_request
+from retrofit.gate.policy_merge import decide as decide_in_force
 from retrofit.gate.state import action_task_queue, gate_state, pinned_policy
 from retrofit.redaction import redact, summarize
 from retrofit.sdk.spec import ActionSpec
@@ -47,7 +49,7 @@ async def run_action(
     *,
     returns: type[M],
     summary: str | None = None,
-    policy: Policy | None = None,
+    policy: Policy | PolicyRequest | None = None,
     on_failure: OnFailure | None = None,
 ) -> M: ...
 
@@ -59,7 +61,7 @@ async def run_action(
     *,
     returns: None = None,
     summary: str | None = None,
-    policy: Policy | None = None,
+    policy: Policy | PolicyRequest | None = None,
     on_failure: OnFailure | None = None,
 ) -> BaseModel: ...
 
@@ -70,7 +72,7 @@ async def run_action(
     *,
     returns: type[BaseModel] | None = None,
     summary: str | None = None,
-    policy: Policy | None = None,
+    policy: Policy | PolicyRequest | None = None,
     on_failure: OnFailure | None = None,
 ) -> BaseModel:
     """Call action `name` (`connector.action`) through validation, policy, approval and audit.
@@ -82,6 +84,9 @@ async def run_action(
     `on_failure` — when the action fails past its retry budget: `"raise"` (ActionFailedError at
     once) or `"escalate"` (a person answers retry / skip / abort, see `retrofit.gate.escalation`).
     None: the policy decides (default: reads raise, writes and destructive calls escalate).
+
+    `policy` — stricter rules for this call: the worker's (operator's) policy is always in force,
+    and this can only tighten it (`retrofit.gate.policy_merge`).
     """
     spec, outcome = await _through_gate(name, arguments, summary, policy, _FULL_VIEW, on_failure=on_failure)
     output = spec.output_model.model_validate(outcome.output)
@@ -94,7 +99,7 @@ async def run_action_for_model(
     name: str,
     arguments: Mapping[str, Any],
     *,
-    policy: Policy | None = None,
+    policy: Policy | PolicyRequest | None = None,
     redactions: Mapping[str, str] | None = None,
     summary: str | None = None,
     on_failure: OnFailure | None = None,
@@ -121,7 +126,7 @@ async def _through_gate(
     name: str,
     arguments: BaseModel | Mapping[str, Any],
     summary: str | None,
-    policy: Policy | None,
+    policy: Policy | PolicyRequest | None,
     view: _ModelView,
     *,
     on_failure: OnFailure | None = None,
@@ -148,8 +153,10 @@ async def _through_gate(
         ) from None
     args = validated.model_dump(mode="json")
 
-    active = policy or await pinned_policy()
-    decision = active.decide(ProposedCall(action=name, effect=spec.effect, arguments=args))
+    # The operator's policy is in force; the caller's can only make this call stricter.
+    active = await pinned_policy()
+    call = ProposedCall(action=name, effect=spec.effect, arguments=args)
+    decision = decide_in_force(active, as_request(policy), call)
     if decision.outcome is Outcome.DENY:
         await _record(
             step,
