@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from retrofit.gate.policy_merge import PolicyRequest
+from retrofit.gate.policy import Policy
 from retrofit.llm.contracts import ChatMessage, ModelEndpoint
 from retrofit.redaction import check_patterns
 
@@ -26,6 +26,12 @@ class Budget(BaseModel):
     max_cost_usd: float = Field(default=0.50, ge=0, description="USD, from the price table")
     max_consecutive_errors: int = Field(
         default=3, ge=1, description="tool calls in a row that were refused, invalid or failed"
+    )
+    max_tool_calls_per_turn: int | None = Field(
+        default=None,
+        ge=1,
+        description="tool calls run per model turn; None: the operator's cap "
+        "(RETROFIT_LLM_MAX_TOOL_CALLS_PER_TURN), which this can only lower",
     )
 
 
@@ -46,11 +52,7 @@ class AgentTaskInput(BaseModel):
     allowed_actions: list[str] = Field(
         min_length=1, description="action names or `connector.*` patterns the agent may call"
     )
-    policy: PolicyRequest | None = Field(
-        default=None,
-        description="stricter rules for this task; the worker's (operator's) policy is always in "
-        "force and this can only tighten it: more approvers, fewer actions, deny",
-    )
+    policy: Policy | None = Field(default=None, description="None: the worker's policy")
     budget: Budget = Field(default_factory=Budget)
     model: ModelChoice = Field(default_factory=ModelChoice)
     output_schema: dict[str, Any] | None = Field(
@@ -94,10 +96,13 @@ class StopReason(StrEnum):
 
 
 class Usage(BaseModel):
-    """Running totals; the sum of the recorded LLM calls (a test holds it to that)."""
+    """Running totals. Tokens and cost are the sum of the `llm.attempt` records: every attempt the
+    provider may have billed, failed ones included (a test holds it to that)."""
 
     steps: int = 0
-    llm_calls: int = 0
+    llm_calls: int = 0  # model turns answered by the provider (not the cache)
+    attempts: int = 0  # requests sent to the provider, failed ones included
+    estimated_attempts: int = 0  # ... whose usage is an estimate (missing, unbelievable, lost)
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -117,6 +122,7 @@ class ToolOutcome(StrEnum):
     DENIED = "denied"
     REJECTED = "rejected"
     FAILED = "failed"
+    OVER_CAP = "over_cap"  # past the per-turn tool-call cap: nothing ran
 
 
 class ToolRecord(BaseModel):

@@ -35,6 +35,7 @@ class AuditKind(StrEnum):
     SKIPPED = "action.skipped"  # the outcome of "skip": the workflow goes on without it
     ABORTED = "action.aborted"  # the outcome of "abort": the caller gets ActionFailedError
     LLM_DECISION = "llm.decision"
+    LLM_ATTEMPT = "llm.attempt"  # one request to a model provider: outcome, usage, latency
     AGENT_STARTED = "agent.started"
     AGENT_TOOL_REFUSED = "agent.tool_refused"  # outside the allowed list or unparseable: nothing ran
     AGENT_FINISHED = "agent.finished"  # why it stopped, with the totals

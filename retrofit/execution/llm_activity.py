@@ -7,8 +7,14 @@ client, with redaction, fallback, the response cache and the audit record of the
   a primary that keeps failing retryably hands over to the next endpoint in the list.
 - Cache: with `use_cache`, a request identical to one answered before (same model, temperature,
   messages, tools) is answered from the cache: 0 new tokens, 0 cost, recorded as a cache hit.
-- Audit: each answer is one `llm.decision` record (model, prompt hash, tool calls proposed, tokens,
-  cost, latency, cache hit, scripted); each failed attempt one `action.attempt_failed` record.
+- Audit: each attempt is one `llm.attempt` record (attempt number, endpoint, outcome `ok` or what
+  went wrong, usage `reported` / `estimated` / `cached` / `none` with its tokens and cost, latency),
+  an earlier attempt that never reported one is recorded `lost` with an estimate; each answer is one
+  `llm.decision` record (model, prompt hash, tool calls proposed, tokens, cost, latency, cache hit,
+  scripted); each failed attempt also one `action.attempt_failed` record.
+- Accounting: the answer (or the last attempt's error, as a detail) carries the turn's bill, the
+  sum of its `llm.attempt` records read back from the audit trail, so the agent's totals count
+  every attempt the provider may have billed: failed, oversize and unparseable ones included.
 """
 
 from __future__ import annotations
@@ -24,13 +30,14 @@ from urllib.parse import urlsplit
 
 import openai
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from retrofit.audit.events import AuditEvent, AuditKind
 from retrofit.execution.error_mapping import classify
 from retrofit.execution.resources import WorkerResources
 from retrofit.gate.contracts import event_id
 from retrofit.llm.cache import ResponseCache
-from retrofit.llm.client import complete, make_client
+from retrofit.llm.client import Attempt, attempt, estimate_request, make_client
 from retrofit.llm.contracts import (
     LLM_ACTIVITY,
     LlmCall,
@@ -40,6 +47,7 @@ from retrofit.llm.contracts import (
     redacted_turn,
 )
 from retrofit.llm.settings import LlmSettings
+from retrofit.llm.usage import BILL_DETAIL, AttemptUsage, StepUsage
 from retrofit.observability import record_llm_call
 from retrofit.sdk.errors import NonRetryableError, RetrofitError
 
@@ -102,7 +110,43 @@ def build_llm_activity(
         audit = _Audit(call, info.workflow_id, info.workflow_run_id, info.attempt, endpoint, index, base_url)
 
         started = time.perf_counter()
+        recorded = (
+            await _earlier_attempts(resources, info.workflow_id, info.workflow_run_id, call.step)
+            if info.attempt > 1
+            else {}
+        )
+        # An earlier attempt with no record never reported (its worker died, it timed out): the
+        # provider may have billed it, so it is recorded as lost, with an estimate, and counted.
+        lost = [n for n in range(1, info.attempt) if n not in recorded]
+        settings = runtime.settings
         cached = await (await runtime.cache()).get(prompt_hash) if call.use_cache else None
+        if cached is not None:
+            latency = (time.perf_counter() - started) * 1000
+            tried = Attempt(AttemptUsage(source="cached", cost_usd=0.0), latency, "ok", response=cached)
+        else:
+            try:
+                client, settings = runtime.client_for(endpoint)
+            except RetrofitError as exc:  # the worker cannot call this endpoint: nothing was sent
+                tried = Attempt(AttemptUsage(source="none", cost_usd=0.0), 0.0, "not_configured", error=exc)
+            else:
+                tried = await attempt(client, settings, request)
+        guess = estimate_request(settings, request) if lost else None
+        billed = StepUsage.of([*recorded.values(), *(guess for _ in lost if guess), tried.usage])
+        events = [audit.lost_attempt(n, guess) for n in lost if guess]
+        events.append(audit.attempt_record(tried))
+        record_llm_call(
+            endpoint.model,
+            tried.usage.prompt_tokens,
+            tried.usage.completion_tokens,
+            tried.usage.cost_usd or 0.0,
+            tried.usage.source == "cached",
+        )
+        if tried.error is not None:
+            error = classify(tried.error)
+            events.append(audit.attempt_failed(error.type, error.message, error.retryable))
+            await resources.record(events)
+            raise _with_bill(error.to_application_error(), billed) from tried.error
+        assert tried.response is not None
         if cached is not None:
             response = cached.model_copy(
                 update={
@@ -110,29 +154,23 @@ def build_llm_activity(
                     "completion_tokens": 0,
                     "cost_usd": 0.0,
                     "cache_hit": True,
-                    "latency_ms": (time.perf_counter() - started) * 1000,
+                    "latency_ms": tried.latency_ms,
                 }
             )
         else:
-            try:
-                client, settings = runtime.client_for(endpoint)
-                answered = await complete(client, settings, request)
-            except RetrofitError as exc:
-                error = classify(exc)
-                await resources.record([audit.attempt_failed(error.type, error.message, error.retryable)])
-                raise error.to_application_error() from exc
-            response = inbound(answered, call.redactions)
+            response = inbound(tried.response, call.redactions)
             if call.use_cache:
                 await (await runtime.cache()).put(prompt_hash, response)
-        response = response.model_copy(update={"endpoint": index, "prompt_hash": prompt_hash})
-        await resources.record([audit.decision(response)])
-        record_llm_call(
-            response.model,
-            response.prompt_tokens,
-            response.completion_tokens,
-            response.cost_usd or 0.0,
-            response.cache_hit,
+        response = response.model_copy(
+            update={
+                "endpoint": index,
+                "prompt_hash": prompt_hash,
+                "billed": billed,
+                "max_tool_calls": runtime.settings.max_tool_calls_per_turn,
+            }
         )
+        events.append(audit.decision(response, tried.usage.source))
+        await resources.record(events)
         return response
 
     return complete_turn
@@ -182,7 +220,9 @@ class _Audit:
         self._endpoint = endpoint
         self._index = index
 
-    def _event(self, kind: AuditKind, suffix: str, data: dict[str, Any], actor_name: str) -> AuditEvent:
+    def _event(
+        self, kind: AuditKind, suffix: str, data: dict[str, Any], actor_name: str, attempt: int | None = None
+    ) -> AuditEvent:
         return AuditEvent(
             event_id=event_id(self._workflow_id, self._run_id, self._call.step, suffix),
             kind=kind,
@@ -192,7 +232,7 @@ class _Audit:
             workflow_type=self._call.workflow_type,
             step=self._call.step,
             action="llm.complete",
-            attempt=self._attempt,
+            attempt=self._attempt if attempt is None else attempt,
             data=data,
             occurred_at=datetime.now(UTC),
         )
@@ -210,7 +250,24 @@ class _Audit:
             AuditKind.ATTEMPT_FAILED, f"llm_failed/{self._attempt}", data, self._endpoint.model
         )
 
-    def decision(self, response: LlmResponse) -> AuditEvent:
+    def attempt_record(self, tried: Attempt) -> AuditEvent:
+        """`llm.attempt`: one request to the provider, what came of it and what it may have cost."""
+        data = _usage_data(self._attempt, tried.outcome, tried.usage, round(tried.latency_ms, 3))
+        if tried.rejected_usage is not None:
+            data["reported_usage"] = tried.rejected_usage
+        data.update(self._where())
+        return self._event(
+            AuditKind.LLM_ATTEMPT, f"llm_attempt/{self._attempt}", data, self._endpoint.model, self._attempt
+        )
+
+    def lost_attempt(self, number: int, usage: AttemptUsage) -> AuditEvent:
+        """`llm.attempt` for an earlier attempt that never reported: outcome lost, usage estimated.
+        Written under that attempt's own event id, so if it does report after all, its own
+        record and this one are the same record (whichever came first)."""
+        data = {**_usage_data(number, "lost", usage, None), **self._where()}
+        return self._event(AuditKind.LLM_ATTEMPT, f"llm_attempt/{number}", data, self._endpoint.model, number)
+
+    def decision(self, response: LlmResponse, usage_source: str) -> AuditEvent:
         content = response.content or ""
         data: dict[str, Any] = {
             "model": response.model,
@@ -223,6 +280,8 @@ class _Audit:
             "cost_usd": response.cost_usd,
             "latency_ms": round(response.latency_ms, 3),
             "cache_hit": response.cache_hit,
+            "usage": usage_source,
+            "attempts": response.billed.attempts if response.billed else 1,
             "messages": len(self._call.request.messages),
             **self._where(),
         }
@@ -232,3 +291,46 @@ class _Audit:
 def _host(base_url: str) -> str | None:
     # Host only: a URL may carry credentials or tenant paths; the audit trail needs neither.
     return urlsplit(base_url).hostname
+
+
+def _usage_data(number: int, outcome: str, usage: AttemptUsage, latency_ms: float | None) -> dict[str, Any]:
+    return {
+        "attempt": number,
+        "outcome": outcome,
+        "usage": usage.source,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cost_usd": usage.cost_usd,
+        "latency_ms": latency_ms,
+    }
+
+
+async def _earlier_attempts(
+    resources: WorkerResources, workflow_id: str, run_id: str, step: int
+) -> dict[int, AttemptUsage]:
+    """The usage recorded by this model turn's earlier attempts, by attempt number. Read from the
+    audit trail, the one place every attempt writes to, so the turn's bill covers all of them."""
+    records = await resources.store.for_workflow(workflow_id)
+    return {
+        int(record.data["attempt"]): AttemptUsage(
+            source=record.data["usage"],
+            prompt_tokens=record.data["prompt_tokens"],
+            completion_tokens=record.data["completion_tokens"],
+            cost_usd=record.data["cost_usd"],
+        )
+        for record in records
+        if record.kind is AuditKind.LLM_ATTEMPT and record.run_id == run_id and record.step == step
+    }
+
+
+def _with_bill(error: ApplicationError, billed: StepUsage) -> ApplicationError:
+    """`error` with the turn's bill as one more detail: the workflow sees only the last attempt's
+    error, and counts every attempt of the turn from it."""
+    return ApplicationError(
+        error.message,
+        *error.details,
+        {BILL_DETAIL: billed.model_dump(mode="json")},
+        type=error.type,
+        non_retryable=error.non_retryable,
+        next_retry_delay=error.next_retry_delay,
+    )

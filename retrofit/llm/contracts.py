@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from retrofit.audit.events import Actor
+from retrofit.llm.usage import StepUsage
 from retrofit.redaction import redact_with
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -105,6 +106,11 @@ class LlmResponse(BaseModel):
     cache_hit: bool = False
     endpoint: int = 0  # index into LlmCall.endpoints: > 0 means a fallback answered
     prompt_hash: str = ""
+    # Set by the LLM activity: every attempt of this turn, failed ones included (what the
+    # `llm.attempt` records add up to, and what the agent's totals count).
+    billed: StepUsage | None = None
+    # The operator's cap on tool calls run per model turn, at the worker that answered.
+    max_tool_calls: int | None = None
 
     @property
     def total_tokens(self) -> int:

@@ -13,6 +13,9 @@ header `x-retrofit-scripted: true` and a model name ending in `-scripted`.
     POST /_admin/scripts        add a script played for requests naming its model
     POST /_admin/reset          forget requests and faults
 
+A turn can also play a hostile or broken provider (`ScriptedTurn.usage`, `omit_usage`,
+`pad_to_bytes`, `raw_body`): lying usage, no usage, oversize answers, garbage HTTP 200 bodies.
+
 Run one: `python -m retrofit.llm.scripted_server --script demo.json --port 8790`.
 """
 
@@ -50,13 +53,23 @@ class ScriptedToolCall(BaseModel):
 
 
 class ScriptedTurn(BaseModel):
-    """One assistant turn: either text or tool calls."""
+    """One assistant turn: either text or tool calls; or, to play a hostile or broken provider,
+    a raw HTTP 200 body."""
 
     content: str | None = None
     tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
+    # Sent as the `usage` object instead of the counted one (negative, fractional, huge, text...).
+    usage: dict[str, Any] | None = None
+    omit_usage: bool = False  # no `usage` at all, as some OpenAI-compatible servers answer
+    # The content padded with filler to this many bytes: an answer over a size limit.
+    pad_to_bytes: int | None = Field(default=None, ge=1)
+    # Sent as the whole HTTP 200 body instead of a chat completion: garbage from a provider.
+    raw_body: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> ScriptedTurn:
+        if self.raw_body is not None:
+            return self
         if (self.content is None) == (not self.tool_calls):
             raise ValueError("a scripted turn has either content or tool_calls, not both or neither")
         return self
@@ -202,7 +215,12 @@ def _completion(body: dict[str, Any], script: Script) -> Response:
             code="script_exhausted",
         )
     turn = script.turns[turn_index]
-    message: dict[str, Any] = {"role": "assistant", "content": turn.content, "refusal": None}
+    if turn.raw_body is not None:
+        return Response(turn.raw_body, media_type="application/json", headers={SCRIPTED_HEADER: "true"})
+    content = turn.content
+    if content is not None and turn.pad_to_bytes is not None:
+        content += " " * max(0, turn.pad_to_bytes - len(content.encode()))
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if turn.tool_calls:
         message["tool_calls"] = [
             {
@@ -221,7 +239,7 @@ def _completion(body: dict[str, Any], script: Script) -> Response:
             c["function"]["name"] + c["function"]["arguments"] for c in message["tool_calls"]
         )
     else:
-        reply_text = turn.content or ""
+        reply_text = content or ""
     prompt_tokens = estimate_tokens(_prompt_text(body))
     completion_tokens = estimate_tokens(reply_text)
     # Deterministic id: a test comparing two runs sees the same response.
@@ -243,9 +261,13 @@ def _completion(body: dict[str, Any], script: Script) -> Response:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
-        },
+        }
+        if turn.usage is None
+        else turn.usage,
         "system_fingerprint": "retrofit-scripted",
     }
+    if turn.omit_usage:
+        del payload["usage"]
     return JSONResponse(payload, headers={SCRIPTED_HEADER: "true"})
 
 

@@ -10,6 +10,7 @@ the real model (`gpt-4o-mini` unless `RETROFIT_LLM_MODEL` names another). `RETRO
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,6 +69,15 @@ class LlmSettings(BaseSettings):
     prices: dict[str, ModelPrice] = Field(default_factory=_default_prices)
     # Where identical requests are answered from when a task asks for the cache (ModelChoice.cache).
     cache_url: str = "sqlite:///.retrofit/llm-cache.db"
+    # Accounting and bounded turns (retrofit.llm.client, the agent loop): an answer over
+    # `max_response_bytes` is refused (still counted); reported usage over `max_completion_tokens`
+    # is not believed (an estimate is counted); no usage at all is estimated, or an error with
+    # `missing_usage="error"`; at most `max_tool_calls_per_turn` proposed calls run per model turn
+    # (a task's budget may only lower it).
+    max_response_bytes: int = Field(default=262_144, ge=1024)
+    max_completion_tokens: int = Field(default=32_768, ge=1)
+    missing_usage: Literal["estimate", "error"] = "estimate"
+    max_tool_calls_per_turn: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _live_when_openai_configured(self) -> LlmSettings:

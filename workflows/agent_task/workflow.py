@@ -7,7 +7,11 @@ The model is never trusted with safety: which actions exist for it, what is vali
 approval (a DESTRUCTIVE action always does) is decided here and in the gate, whatever the model says.
 
 Stops on: a final answer (checked against `output_schema` when one is given), a budget reached
-(steps, tokens, cost), too many refused or failed tool calls in a row, or a model that fails for good.
+(steps, tokens, cost: counted over every model attempt the provider may have billed, failed ones
+included), too many refused or failed tool calls in a row (checked call by call: the rest of the
+turn does not run), or a model that fails for good. At most the per-turn cap of proposed calls run
+in one turn (the operator's RETROFIT_LLM_MAX_TOOL_CALLS_PER_TURN, or the task budget's lower one);
+the rest are refused and the model is told why.
 Long conversations continue-as-new, carrying a compacted conversation and the totals.
 
 Updates / signals / queries: the approval handlers every Retrofit workflow has, and the query
@@ -59,8 +63,11 @@ from retrofit.llm.contracts import (
     ToolSpec,
 )
 from retrofit.llm.tools import tool_specs
+from retrofit.llm.usage import StepUsage, bill_in
 from retrofit.redaction import redact_with
 
+# Stopping at the consecutive-error limit in the middle of a turn (was: at the end of it).
+_ERRORS_CALL_BY_CALL = "agent-errors-call-by-call"
 # Model calls: a slow provider is retried by Temporal; the attempts cover every fallback endpoint.
 _LLM_TIMEOUT = timedelta(seconds=120)
 
@@ -106,6 +113,10 @@ class AgentTask:
             try:
                 response = await self._ask_model(step, messages, tools)
             except ActivityError as exc:
+                # The turn's failed attempts may still have been billed: they count.
+                bill = bill_in(exc.cause.details) if isinstance(exc.cause, ApplicationError) else None
+                if bill is not None:
+                    self._add_bill(bill)
                 return await self._finish(StopReason.MODEL_FAILED, None, None, detail=_cause(exc))
             self._count(response)
             messages.append(
@@ -121,10 +132,23 @@ class AgentTask:
                     return await self._finish(StopReason.ANSWERED, response.content, output)
                 self._errors += 1
                 messages.append(conversation.correction(problem))
-            for call in response.tool_calls:
-                outcome, message = await self._run_tool(step, call)
+            cap = self._tool_cap(response)
+            for index, call in enumerate(response.tool_calls):
+                if cap is not None and index >= cap:
+                    outcome, message = await self._over_cap(step, index, call, cap)
+                else:
+                    outcome, message = await self._run_tool(step, index, call)
                 messages.append(message)
                 self._errors = 0 if outcome is ToolOutcome.SUCCEEDED else self._errors + 1
+                # Call by call: the moment the limit is reached, the rest of the turn does not run.
+                # (Histories from before this rule replay as they ran: on to the end of the turn.)
+                not_run = len(response.tool_calls) - index - 1
+                if self._errors >= task.budget.max_consecutive_errors and (
+                    not_run == 0 or workflow.patched(_ERRORS_CALL_BY_CALL)
+                ):
+                    return await self._finish(
+                        StopReason.TOO_MANY_ERRORS, None, None, detail=self._tools[-1].detail, not_run=not_run
+                    )
             if self._errors >= task.budget.max_consecutive_errors:
                 last = self._tools[-1].detail if self._tools else "answers that were not accepted"
                 return await self._finish(StopReason.TOO_MANY_ERRORS, None, None, detail=last)
@@ -185,16 +209,33 @@ class AgentTask:
         usage.steps += 1
         usage.llm_calls += 0 if response.cache_hit else 1
         usage.cache_hits += 1 if response.cache_hit else 0
-        usage.prompt_tokens += response.prompt_tokens
-        usage.completion_tokens += response.completion_tokens
         usage.latency_ms += response.latency_ms
-        if response.cost_usd is None:
-            usage.unpriced_calls += 1
-        else:
-            usage.cost_usd += response.cost_usd
+        if response.billed is not None:  # every attempt of the turn, as its records add up
+            self._add_bill(response.billed)
+        else:  # an answer from an older worker: its own usage only
+            usage.prompt_tokens += response.prompt_tokens
+            usage.completion_tokens += response.completion_tokens
+            if response.cost_usd is None:
+                usage.unpriced_calls += 1
+            else:
+                usage.cost_usd += response.cost_usd
         self._model = response.model
         self._scripted = self._scripted or response.scripted
         act_as(Actor(kind=ActorKind.AGENT, name=f"agent ({response.model})"))
+
+    def _add_bill(self, bill: StepUsage) -> None:
+        usage = self._usage
+        usage.attempts += bill.attempts
+        usage.estimated_attempts += bill.estimated_attempts
+        usage.prompt_tokens += bill.prompt_tokens
+        usage.completion_tokens += bill.completion_tokens
+        usage.cost_usd += bill.cost_usd
+        usage.unpriced_calls += bill.unpriced_attempts
+
+    def _tool_cap(self, response: LlmResponse) -> int | None:
+        """Tool calls run this turn: the operator's cap (from the worker) or the task's, the lower."""
+        caps = [c for c in (response.max_tool_calls, self._task.budget.max_tool_calls_per_turn) if c]
+        return min(caps) if caps else None
 
     def _final_output(self, content: str | None) -> tuple[dict[str, Any] | None, str | None]:
         if self._task.output_schema is None:
@@ -203,12 +244,21 @@ class AgentTask:
 
     # --- tool calls ----------------------------------------------------------------------------
 
-    async def _run_tool(self, step: int, call: ToolCall) -> tuple[ToolOutcome, ChatMessage]:
+    async def _over_cap(
+        self, step: int, index: int, call: ToolCall, cap: int
+    ) -> tuple[ToolOutcome, ChatMessage]:
+        problem = f"over the cap of {cap} tool calls per turn"
+        await self._refused(step, index, call, problem, {"cap": cap})
+        name = self._allowed.resolve_tool(call.name) or call.name
+        error = f"only {cap} tool calls run per turn and this was call {index + 1}; it did not run"
+        return self._note(name, ToolOutcome.OVER_CAP, call, "refused", {"error": error})
+
+    async def _run_tool(self, step: int, index: int, call: ToolCall) -> tuple[ToolOutcome, ChatMessage]:
         redactions = self._task.redact_patterns
         action = self._allowed.resolve_tool(call.name)
         if action is None:
             offered = sorted(self._allowed_names())
-            await self._refused(step, call, "not in the allowed list", {"allowed": offered})
+            await self._refused(step, index, call, "not in the allowed list", {"allowed": offered})
             return self._note(
                 call.name,
                 ToolOutcome.NOT_ALLOWED,
@@ -223,11 +273,11 @@ class AgentTask:
             arguments = json.loads(call.arguments or "{}")
         except ValueError as exc:
             problem = f"the arguments are not valid JSON: {exc}"
-            await self._refused(step, call, problem, {"action": action})
+            await self._refused(step, index, call, problem, {"action": action})
             return self._note(action, ToolOutcome.INVALID, call, "invalid_arguments", {"error": problem})
         if not isinstance(arguments, dict):
             problem = "the arguments must be a JSON object"
-            await self._refused(step, call, problem, {"action": action})
+            await self._refused(step, index, call, problem, {"action": action})
             return self._note(action, ToolOutcome.INVALID, call, "invalid_arguments", {"error": problem})
 
         self._show(f"running {action}", f"Step {step}: running {action}")
@@ -255,7 +305,9 @@ class AgentTask:
     def _allowed_names(self) -> list[str]:
         return [spec.name for spec in self._allowed.specs()]
 
-    async def _refused(self, step: int, call: ToolCall, reason: str, extra: dict[str, Any]) -> None:
+    async def _refused(
+        self, step: int, index: int, call: ToolCall, reason: str, extra: dict[str, Any]
+    ) -> None:
         data = {
             "tool": call.name,
             "reason": reason,
@@ -264,7 +316,8 @@ class AgentTask:
         }
         event = workflow_event(
             AuditKind.AGENT_TOOL_REFUSED,
-            f"refused/{call.id}",
+            # By position too: a model may send the same call id twice, and each refusal is a record.
+            f"refused/{index}/{call.id}",
             actor=gate_state().actor,
             step=step,
             data=data,
@@ -325,6 +378,7 @@ class AgentTask:
         output: dict[str, Any] | None,
         *,
         detail: str | None = None,
+        not_run: int = 0,
     ) -> AgentTaskResult:
         result = AgentTaskResult(
             status=reason,
@@ -347,6 +401,8 @@ class AgentTask:
             "scripted": self._scripted,
             "runs": self._runs,
         }
+        if not_run:
+            data["calls_not_run"] = not_run  # proposed in the last turn, never run
         await record_events(
             [
                 workflow_event(
