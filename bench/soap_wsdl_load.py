@@ -22,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "wsdl"
+sys.path.insert(0, str(ROOT))  # for tests.shared_data, the one place that says where the WSDLs live
+
+from tests.shared_data import missing_reason, shared_data  # noqa: E402
+
+DEFAULT_DATA = shared_data("wsdl")
 WSDLS = {
     "NetSuite 2023_2": "netsuite-2023_2/netsuite.wsdl",
     "Salesforce Partner v58": "salesforce-partner-v58.wsdl",
@@ -115,7 +119,7 @@ def main() -> None:
     for label, relative in WSDLS.items():
         wsdl = args.data / relative
         if not wsdl.is_file():
-            print(f"\n{label}: {wsdl} not found, skipped")
+            print(f"\n{label}: skipped, {missing_reason(wsdl)}")
             continue
         result = measure(wsdl, args.repeat)
         baseline = result["cold"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,9 +16,25 @@ from legacy.erp.server import ErpServer
 from legacy.ledger.server import LedgerServer
 from legacy.sqldb.database import SqlDemoDatabase
 from retrofit.llm.scripted_server import ScriptedModelServer
+from tests.shared_data import fail_skip_if_required
 from tests.support import SCRIPTED_KEY, DemoSystems, ScriptedModel
 
 VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport() -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """CI (RETROFIT_REQUIRE_SHARED_DATA=1): a test skipped for want of ../shared/data fails instead."""
+    report = yield
+    fail_skip_if_required(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report() -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    fail_skip_if_required(report)
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,17 @@
 """`SqlDemoDatabase`: a working copy of the Northwind seed that tests and the demo may change.
 
-The seed lives outside the repository, in the shared data directory beside it:
-`<repo>/../shared/data/db/northwind.sqlite` (the repository root is two levels above this
-package). It is copied, never opened for writing.
+The seed ships inside this package as SQL text, `seed/northwind.sql` (package data, with its MIT
+licence beside it; written once by `python -m legacy.sqldb.dump_seed`), so a fresh clone or a
+plain `pip install` has it. `built_seed()` turns it into an SQLite database image once per
+process; every working copy is then a write of that image, about a millisecond. The seed file is
+never written. An SQLite database file may be passed as the seed instead of SQL text.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -18,21 +20,64 @@ from typing import Any
 
 from legacy.sqldb.faults import HeldLock, corrupt_file, remove_file
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SEED_PATH = REPO_ROOT.parent / "shared" / "data" / "db" / "northwind.sqlite"
+SEED_PATH = Path(__file__).resolve().parent / "seed" / "northwind.sql"
 FILE_NAME = "northwind.sqlite"
 DEFAULT_DEMO_DIR = Path(".retrofit") / "demo"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class SeedMissing(FileNotFoundError):
-    """The Northwind seed is not where the shared data directory should have it."""
+    """The Northwind seed is not where it was looked for."""
 
     def __init__(self, seed: Path) -> None:
         super().__init__(
-            f"the Northwind seed database is missing: expected {seed} (the shared data directory "
-            f"beside the repository, <repo>/../shared/data/db/). Restore it there, or pass seed=..."
+            f"the Northwind seed database is missing: expected {seed} (it ships in the package as "
+            f"legacy/sqldb/seed/northwind.sql: reinstall retrofit, or pass seed=...)"
         )
         self.seed = seed
+
+
+class SeedInvalid(ValueError):
+    """The seed file is neither an SQLite database nor SQL text that builds one."""
+
+    def __init__(self, seed: Path, problem: str) -> None:
+        super().__init__(f"the Northwind seed {seed} does not build a database: {problem}")
+        self.seed = seed
+
+
+def built_seed(seed: Path = SEED_PATH) -> bytes:
+    """The SQLite database image (file bytes) of `seed`: the file itself if it is a database,
+    otherwise the database its SQL builds. Built once per process and seed version."""
+    seed = Path(seed).resolve()
+    try:
+        stat = seed.stat()
+    except FileNotFoundError:
+        raise SeedMissing(seed) from None
+    if not seed.is_file():
+        raise SeedMissing(seed)
+    return _built(seed, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _built(seed: Path, size: int, mtime_ns: int) -> bytes:
+    # size and mtime are part of the key only so that a seed rewritten in place is built anew.
+    data = seed.read_bytes()
+    if data.startswith(_SQLITE_MAGIC):
+        return data
+    try:
+        script = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SeedInvalid(seed, f"not UTF-8 SQL text ({exc.reason} at byte {exc.start})") from None
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.executescript(script)
+        if not connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]:
+            raise SeedInvalid(seed, "its SQL creates no table")
+        return connection.serialize()
+    except sqlite3.Error as exc:
+        raise SeedInvalid(seed, str(exc)) from None
+    finally:
+        connection.close()
 
 
 class SqlDemoDatabase:
@@ -51,15 +96,14 @@ class SqlDemoDatabase:
         return f"sqlite:///{self.path.resolve()}"
 
     def prepare(self) -> Path:
-        """Copy the seed into the directory (replacing an existing copy); returns the file's path."""
+        """Write the seed's database into the directory (replacing a copy); returns the file's path."""
         began = time.perf_counter()
-        if not self.seed.is_file():
-            raise SeedMissing(self.seed)
+        image = built_seed(self.seed)
         self.directory.mkdir(parents=True, exist_ok=True)
-        # Copy next to the target and rename over it: a connection that still has the old file
+        # Write next to the target and rename over it: a connection that still has the old file
         # open keeps reading that one, instead of seeing pages change underneath it.
         partial = self.path.with_name(f".{FILE_NAME}.{os.getpid()}.partial")
-        shutil.copyfile(self.seed, partial)  # contents only: the seed's read-only mode stays behind
+        partial.write_bytes(image)
         for suffix in ("-journal", "-wal", "-shm"):
             self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
         os.replace(partial, self.path)
@@ -103,13 +147,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m legacy.sqldb.database", description="Manage the demo Northwind working copy."
     )
-    parser.add_argument("command", choices=["prepare"], help="copy the seed into --dir (replacing a copy)")
+    parser.add_argument("command", choices=["prepare"], help="write the seed into --dir (replacing a copy)")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DEMO_DIR, help=f"default: {DEFAULT_DEMO_DIR}")
     args = parser.parse_args(argv)
     database = SqlDemoDatabase(args.dir)
     try:
         path = database.prepare()
-    except SeedMissing as exc:
+    except (SeedMissing, SeedInvalid) as exc:
         raise SystemExit(str(exc)) from None
     print(f"demo Northwind database ready: {path} (RETROFIT_NORTHWIND_URL={database.url})", flush=True)
 

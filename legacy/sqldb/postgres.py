@@ -1,7 +1,7 @@
 """The demo Northwind database on PostgreSQL: the same seed, loaded into a server database.
 
-A legacy SQL system is as often a server as a file. This loads the SQLite seed into a PostgreSQL
-database with the same table and column names (quoted, mixed case: "Order Details"."UnitPrice"),
+A legacy SQL system is as often a server as a file. This loads the seed (the SQLite database that
+`legacy/sqldb/seed/northwind.sql` builds, see `database.built_seed`) into a PostgreSQL database with the same table and column names (quoted, mixed case: "Order Details"."UnitPrice"),
 so the Northwind connector runs unchanged against either; only `RETROFIT_NORTHWIND_URL` differs.
 
 What the copy keeps and what it changes, and why:
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -66,7 +67,7 @@ from sqlalchemy.types import (
     TypeEngine,
 )
 
-from legacy.sqldb.database import SEED_PATH, SeedMissing
+from legacy.sqldb.database import SEED_PATH, SeedInvalid, SeedMissing, built_seed
 
 # The connector's idempotency record: a fresh copy has none, like a fresh SQLite copy.
 _IDEMPOTENCY_TABLE = "retrofit_idempotency"
@@ -105,9 +106,15 @@ class PostgresDemoDatabase:
 
     def prepare(self) -> None:
         """Drop the Northwind tables (and the connector's record) and load the seed, atomically."""
-        if not self.seed.is_file():
-            raise SeedMissing(self.seed)
-        source = create_engine(f"sqlite:///file:{self.seed}?mode=ro&uri=true", poolclass=NullPool)
+        image = built_seed(self.seed)  # before any connection: a missing seed changes nothing
+
+        def open_seed() -> sqlite3.Connection:
+            # The built image in memory: read here, never written back anywhere.
+            connection = sqlite3.connect(":memory:")
+            connection.deserialize(image)
+            return connection
+
+        source = create_engine("sqlite://", creator=open_seed, poolclass=NullPool)
         try:
             with source.connect() as seed, self._engine() as target, target.begin() as conn:
                 load_seed(seed, conn)
@@ -334,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     try:
         database.prepare()
-    except SeedMissing as exc:
+    except (SeedMissing, SeedInvalid) as exc:
         raise SystemExit(str(exc)) from None
     print(f"demo Northwind database loaded: {shown}", flush=True)
 

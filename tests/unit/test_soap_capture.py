@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -21,11 +20,10 @@ from pydantic import SecretStr
 from connectors.soap import SoapConnector, SoapSettings, redact_envelope
 from retrofit.redaction import REDACTED
 from retrofit.sdk.context import ActionContext, bind_call, unbind_call
+from tests.shared_data import needs_shared_data, shared_data
 
-SALESFORCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "wsdl" / "salesforce-partner-v58.wsdl"
-pytestmark = pytest.mark.skipif(
-    not SALESFORCE.is_file(), reason=f"shared test data not found at {SALESFORCE}"
-)
+SALESFORCE = shared_data("wsdl", "salesforce-partner-v58.wsdl")
+pytestmark = needs_shared_data("wsdl", "salesforce-partner-v58.wsdl")
 
 PASSWORD = "Tr0ub4dor&3-not-for-logs"
 SESSION_ID = "00Dxx0000001gPL!AQ4AQJ0dMHZfz972Szmpkb58urFRkgeBGsxL_secret"

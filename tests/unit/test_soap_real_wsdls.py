@@ -30,12 +30,16 @@ from connectors.soap import (
 )
 from connectors.soap.pickled_wsdl import dump_document, load_document
 from legacy.erp.wsdl import render_wsdl
+from tests.shared_data import needs_shared_data, shared_data
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "wsdl"
+DATA = shared_data("wsdl")
 SALESFORCE = DATA / "salesforce-partner-v58.wsdl"
 NETSUITE = DATA / "netsuite-2023_2" / "netsuite.wsdl"
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared test data not found at {DATA}")
+pytestmark = [
+    needs_shared_data("wsdl", "salesforce-partner-v58.wsdl"),
+    needs_shared_data("wsdl", "netsuite-2023_2", "netsuite.wsdl"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ Runs only with RETROFIT_TEST_POSTGRES_URL (`eval "$(bash .ci/postgres)"`)."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from legacy.sqldb.database import SEED_PATH
+from legacy.sqldb.database import SEED_PATH, built_seed
 from legacy.sqldb.postgres import PostgresDemoDatabase, main
 from tests.integration.sql.calls import NorthwindDatabase
 
@@ -28,7 +29,9 @@ def postgres_db(northwind_db: NorthwindDatabase) -> PostgresDemoDatabase:
 
 
 def _seed_counts() -> dict[str, int]:
-    with sqlite3.connect(f"{SEED_PATH.as_uri()}?mode=ro", uri=True) as seed:
+    # The database the shipped seed builds (the same one `PostgresDemoDatabase` loads from).
+    with closing(sqlite3.connect(":memory:")) as seed:
+        seed.deserialize(built_seed(SEED_PATH))
         names = [n for (n,) in seed.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {
             name: seed.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
