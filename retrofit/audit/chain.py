@@ -282,11 +282,13 @@ class ChainVerifier:
     any number of records through it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, after_seq: int = 0, after_hash: str = GENESIS_HASH) -> None:
+        # A verifier may start past the genesis, at a record already known good (a checkpoint's
+        # head): it then checks only what was linked on after it.
         self.checked = 0
         self.first_break: ChainBreak | None = None
-        self._expected_seq = 1
-        self._prev_hash = GENESIS_HASH
+        self._expected_seq = after_seq + 1
+        self._prev_hash = after_hash
 
     def feed(self, payload: Mapping[str, Any]) -> bool:
         return self.feed_row([payload[name] for name in RECORD_FIELDS])
@@ -382,6 +384,7 @@ class ChainVerifier:
             ok=self.first_break is None,
             first_break=self.first_break,
             head_hash=head,
+            head_seq=self._expected_seq - 1 if head is not None else None,
         )
 
 

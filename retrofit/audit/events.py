@@ -26,6 +26,12 @@ class AuditKind(StrEnum):
     APPROVAL_REFUSED = "approval.refused"  # an answer that failed the checks, ignored
     STARTED = "action.started"
     ATTEMPT_FAILED = "action.attempt_failed"
+    # An attempt that started and never reported (worker killed, timed out): its outcome is
+    # unknown. Recorded when the next attempt (or the reconciliation) finds it.
+    ATTEMPT_LOST = "action.attempt_lost"
+    # What the legacy system said, asked afterwards (the connector's `lookup`), about a call
+    # whose answer was lost: landed (then `action.succeeded` follows), not landed, or unknown.
+    RECONCILED = "action.reconciled"
     SUCCEEDED = "action.succeeded"
     FAILED = "action.failed"
     COMPENSATED = "action.compensated"
@@ -96,3 +102,5 @@ class VerifyReport(BaseModel):
     ok: bool
     first_break: ChainBreak | None = None
     head_hash: str | None = None
+    # The seq of the record `head_hash` belongs to (the last that verified).
+    head_seq: int | None = None

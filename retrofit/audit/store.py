@@ -408,8 +408,34 @@ class AuditStore:
             rows = (await conn.execute(query)).all()
         return [_to_record(row) for row in rows]
 
+    async def head(self) -> tuple[int, str] | None:
+        """(seq, hash) of the newest record, or None for an empty store."""
+
+        query = select(_seq, audit_events.c.hash).order_by(_seq.desc()).limit(1)
+        async with self._reading(), self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    async def count_through(self, seq: int) -> int:
+        """How many records have a seq of at most `seq` (exactly `seq` in an intact chain)."""
+
+        query = select(func.count()).select_from(audit_events).where(_seq <= seq)
+        async with self._reading(), self._engine.connect() as conn:
+            return int(await conn.scalar(query) or 0)
+
+    async def hashes_at(self, seqs: Sequence[int]) -> dict[int, str]:
+        """seq -> stored hash for those of `seqs` that are in the store."""
+
+        found: dict[int, str] = {}
+        wanted = sorted(set(seqs))
+        for start in range(0, len(wanted), _ID_CHUNK):
+            query = select(_seq, audit_events.c.hash).where(_seq.in_(wanted[start : start + _ID_CHUNK]))
+            async with self._reading(), self._engine.connect() as conn:
+                found.update((int(seq), str(h)) for seq, h in (await conn.execute(query)).all())
+        return found
+
     async def _row_batches(
-        self, columns: Sequence[ColumnElement[Any]], batch: int
+        self, columns: Sequence[ColumnElement[Any]], batch: int, after: int = 0
     ) -> AsyncGenerator[Sequence[Sequence[Any]], None]:
         # Keyset pagination on seq, one short read per batch: no transaction stays open while the
         # caller works, and rows appended meanwhile only ever land after the cursor. The next
@@ -424,7 +450,7 @@ class AuditStore:
             async with self._reading(), self._engine.connect() as conn:
                 return (await conn.execute(query)).all()
 
-        ahead: asyncio.Task[Sequence[Sequence[Any]]] | None = asyncio.create_task(read(0))
+        ahead: asyncio.Task[Sequence[Sequence[Any]]] | None = asyncio.create_task(read(after))
         try:
             while ahead is not None:
                 rows = await ahead
@@ -445,37 +471,40 @@ class AuditStore:
                 for row in rows:
                     yield _to_record(row)
 
-    async def verify(self, batch: int = 5000) -> VerifyReport:
-        """Re-hash the whole chain from the genesis and report the first break, if any.
+    async def verify(self, batch: int = 5000, *, after: tuple[int, str] | None = None) -> VerifyReport:
+        """Re-hash the chain and report the first break, if any: from the genesis, or from
+        `after` = (seq, hash) of a record known good (a checkpoint's head) onwards.
 
-        Records removed from the end leave a shorter chain that is still valid; compare
-        `head_hash` with a copy kept elsewhere to catch that.
+        Records removed from the end leave a shorter chain that is still valid: the signed
+        checkpoints (`retrofit.audit.anchored_verify`) catch that.
         """
 
+        start = after or (0, GENESIS_HASH)
         if self._on_sqlite and await self._sqlite_has_json():
             try:
-                return await self._verify_rendered(batch)
+                return await self._verify_rendered(batch, start)
             except DBAPIError:
                 # Only a damaged table makes SQLite's JSON functions fail (a BLOB where text
                 # belongs); the reference path below reports such rows as edited.
                 pass
-        return await self._verify_rows(batch)
+        return await self._verify_rows(batch, start)
 
-    async def _verify_rows(self, batch: int) -> VerifyReport:
-        verifier = ChainVerifier()
-        async with aclosing(self._row_batches(_verify_columns(self._on_sqlite), batch)) as batches:
+    async def _verify_rows(self, batch: int, start: tuple[int, str] = (0, GENESIS_HASH)) -> VerifyReport:
+        verifier = ChainVerifier(*start)
+        columns = _verify_columns(self._on_sqlite)
+        async with aclosing(self._row_batches(columns, batch, start[0])) as batches:
             async for rows in batches:
                 for row in rows:
                     if not verifier.feed_row(row, row[_DATA]):
                         return verifier.report()
         return verifier.report()
 
-    async def _verify_rendered(self, batch: int) -> VerifyReport:
+    async def _verify_rendered(self, batch: int, start: tuple[int, str] = (0, GENESIS_HASH)) -> VerifyReport:
         # SQLite renders each record's canonical JSON itself (json_object, in C): Python is left
         # with one sha256 per record, and verify takes about half as long. A rendering that does
         # not reproduce the hash proves nothing either way, so that record is re-checked from its
         # full row by the reference encoder.
-        verifier = ChainVerifier()
+        verifier = ChainVerifier(*start)
         columns = [
             _seq,
             audit_events.c.event_id,
@@ -483,7 +512,7 @@ class AuditStore:
             audit_events.c.hash,
             _SQLITE_RENDERED,
         ]
-        async with aclosing(self._row_batches(columns, batch)) as batches:
+        async with aclosing(self._row_batches(columns, batch, start[0])) as batches:
             async for rows in batches:
                 index = verifier.feed_rendered_run(rows)
                 while index < len(rows):
