@@ -1,108 +1,52 @@
-"""Redaction of secrets and PII before anything is stored, logged, summarised or sent to a model.
-
-Pure (stdlib + pydantic): it runs inside workflows as well as activities. Three rules:
-fields whose *name* says secret (password, token, api_key, ...) and values that are
-`pydantic.SecretStr`/`SecretBytes` become `[REDACTED]`; inside any string, e-mail addresses,
-international phone numbers, IBANs and card numbers (Luhn-checked) become `[EMAIL]`, `[PHONE]`,
-`[IBAN]`, `[CARD]`.
+"""Structured values: fields whose *name* says secret (password, token, api_key, ...) and values
+that are `pydantic.SecretStr`/`SecretBytes` become `[REDACTED]`; every other string goes through
+the free-text finders (`retrofit.redaction.text`). Also the one-line summaries and the extra
+`LABEL -> regex` patterns a task may add.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
-REDACTED = "[REDACTED]"
+from retrofit.redaction.placeholders import REDACTED
+from retrofit.redaction.secret_names import is_secret_key
+from retrofit.redaction.text import redact_text
 
-# The lookbehind stops the engine re-trying from every character of a word: same matches, 2x faster.
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-# International form only (leading +): bare digit runs are far more often amounts and ids.
-_PHONE = re.compile(r"\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,6}\d")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,4})?\b")
-_CARD = re.compile(r"\b\d(?:[ -]?\d){12,18}\b")
-# Cheap necessary conditions, checked first: this runs on every captured body and audit string.
-_IBAN_HINT = re.compile(r"[A-Z]{2}\d\d")
-_CARD_HINT = re.compile(r"\d[\d -]{11,}\d")
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group(0))
-    return "[CARD]" if _luhn_ok(digits) else match.group(0)
-
-
-def redact_text(text: str) -> str:
-    """Replace PII inside free text (notes, names of fields do not matter here)."""
-    if len(text) < 6:
-        return text
-    if "@" in text:
-        text = _EMAIL.sub("[EMAIL]", text)
-    if _IBAN_HINT.search(text):
-        text = _IBAN.sub("[IBAN]", text)
-    if _CARD_HINT.search(text):
-        text = _CARD.sub(_card, text)
-    if "+" in text:
-        text = _PHONE.sub("[PHONE]", text)
-    return text
-
-
-_SECRET_KEY = re.compile(
-    r"(pass(word|wd)?|secret|token|api[_-]?key|apikey|authorization|credential|"
-    r"private[_-]?key|session[_-]?id|cookie|signature)"
-    # "auth" only as a whole word: `auth`, `basic_auth`, not `author`.
-    r"|(^|[_\-.])auth($|[_\-.])",
-    re.IGNORECASE,
-)
-
-
-@lru_cache(maxsize=4096)
-def is_secret_key(key: str) -> bool:
-    # Cached: the same few field names come by on every captured exchange.
-    return bool(_SECRET_KEY.search(key)) and not _TOKEN_COUNT.search(key)
-
-
-# Counts of model tokens (`prompt_tokens`, `max_tokens`, ...), not credentials. Named one by one:
-# `api_tokens` or `session_tokens` may well hold secrets.
-_TOKEN_COUNT = re.compile(
-    r"^((prompt|completion|total|max|input|output|cached|reasoning)_)?tokens$", re.IGNORECASE
-)
+TextRedactor = Callable[[str], str]
 
 
 def redact(value: Any) -> Any:
-    """A JSON-safe copy of `value` with secrets replaced by `[REDACTED]`."""
+    """A JSON-safe copy of `value` with secrets and personal data replaced by placeholders."""
+    return redact_using(value, redact_text)
+
+
+def redact_using(value: Any, text: TextRedactor) -> Any:
+    """`redact` with another free-text redactor (the boundary's adds a secrets detector)."""
     if isinstance(value, BaseModel):
-        return _redact_model(value)
+        return _redact_model(value, text)
     if isinstance(value, SecretStr | SecretBytes):
         return REDACTED
     if isinstance(value, Mapping):
         return {
-            str(k): (REDACTED if is_secret_key(str(k)) and v not in (None, "") else redact(v))
+            str(k): (REDACTED if is_secret_key(str(k)) and v not in (None, "") else redact_using(v, text))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
-        return [redact(v) for v in value]
+        return [redact_using(v, text) for v in value]
     if isinstance(value, str):
-        return redact_text(value)
+        return text(value)
     if value is None or isinstance(value, bool | int | float):
         return value
-    return redact_text(str(value))
+    return text(str(value))
 
 
-def _redact_model(model: BaseModel) -> Any:
+def _redact_model(model: BaseModel, text: TextRedactor) -> Any:
     # Secret-typed fields first (their JSON dump would be "**********", which hides that they were set).
     out: dict[str, Any] = {}
     for name in type(model).model_fields:
@@ -112,7 +56,7 @@ def _redact_model(model: BaseModel) -> Any:
     dumped = model.model_dump(mode="json")
     for key, val in dumped.items():
         if key not in out:
-            out[key] = REDACTED if is_secret_key(key) and val not in (None, "") else redact(val)
+            out[key] = REDACTED if is_secret_key(key) and val not in (None, "") else redact_using(val, text)
     return out
 
 
@@ -132,10 +76,10 @@ def check_patterns(patterns: Mapping[str, str]) -> None:
             raise ValueError(f"redaction pattern {label}: {exc}") from None
 
 
-def redact_with(value: Any, patterns: Mapping[str, str]) -> Any:
+def redact_with(value: Any, patterns: Mapping[str, str], text: TextRedactor = redact_text) -> Any:
     """`redact(value)`, then each extra `label -> regex` pattern replaced by `[label]` in every string:
     the configurable part of redaction (customer references, internal case numbers, ...)."""
-    cleaned = redact(value)
+    cleaned = redact_using(value, text)
     if not patterns:
         return cleaned
     return _apply(cleaned, [(f"[{label}]", _custom_pattern(regex)) for label, regex in patterns.items()])

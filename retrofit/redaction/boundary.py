@@ -1,0 +1,113 @@
+"""Redaction at the boundaries a workflow cannot reach: activities (tool results, the model
+request and answer), the audit store's append, and the CLI before it starts a workflow.
+
+The same rules as `retrofit.redaction`, then the `detect-secrets` plugins over what is left:
+they know many more vendor key formats (Twilio, Square, Azure, IBM, Discord, Telegram, ...), the
+keyword rules of config files and quoted high-entropy strings. They import an HTTP client (for
+verifying keys, which is never done here), so this module must stay out of workflow code; the
+determinism-boundary test checks that `retrofit` and the gate do not import it.
+
+Same signatures as the workflow-safe functions, so a caller switches by its import line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.plugins.base import BasePlugin
+from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
+from detect_secrets.plugins.ip_public import IPPublicDetector
+from detect_secrets.plugins.keyword import CONFIG_DENYLIST_REGEX_TO_GROUP, KeywordDetector
+
+from retrofit.redaction import structured
+from retrofit.redaction import text as workflow_safe
+from retrofit.redaction.placeholders import SECRET, is_placeholder
+
+# A public IP address is not a secret (and version strings look like one).
+_SKIPPED: tuple[type[BasePlugin], ...] = (IPPublicDetector,)
+_PLUGIN_CLASSES: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
+_PLUGINS: tuple[BasePlugin, ...] = tuple(cls() for cls in _PLUGIN_CLASSES if not issubclass(cls, _SKIPPED))
+
+# Every plugin needs a long token or a keyword on the line: other lines are not scanned.
+_HINT = re.compile(r"[A-Za-z0-9_\-+/=.]{20,}|pass|pwd|secret|key|token|contrase|://[^\s/@]+:[^\s@]+@", re.I)
+# Hex digests and UUIDs name records (the trail's own hashes among them): never secrets here.
+_RECORD_ID = re.compile(
+    r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128}"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    re.IGNORECASE,
+)
+_SHORTEST_SECRET = 8
+
+
+def _found(line: str) -> set[str]:
+    values: set[str] = set()
+    for plugin in _PLUGINS:
+        if isinstance(plugin, KeywordDetector):
+            # The config-file rules: `password: x` and `secret = x` need no quotes there.
+            found = plugin.analyze_string(line, denylist_regex_to_group=CONFIG_DENYLIST_REGEX_TO_GROUP)
+        else:
+            found = plugin.analyze_string(line)
+        for value in found:
+            # The entropy plugins leave their limit to the caller (it is what makes a finding).
+            if isinstance(plugin, HighEntropyStringsPlugin) and not (
+                plugin.calculate_shannon_entropy(value) > plugin.entropy_limit
+            ):
+                continue
+            values.add(value)
+    return {v for v in values if _worth_replacing(v)}
+
+
+def _worth_replacing(value: str) -> bool:
+    stripped = value.strip("\"'")
+    return (
+        len(stripped) >= _SHORTEST_SECRET
+        and not is_placeholder(stripped)
+        and not _RECORD_ID.fullmatch(stripped)
+        and not stripped.isdigit()
+    )
+
+
+def secrets_in(text: str) -> set[str]:
+    """The secret values `detect-secrets` finds in `text`, line by line."""
+    if not _HINT.search(text):
+        return set()
+    found: set[str] = set()
+    for line in text.splitlines():
+        if _HINT.search(line):
+            found |= _found(line)
+    return found
+
+
+def redact_text(text: str) -> str:
+    """`retrofit.redaction.redact_text`, then whatever `detect-secrets` still finds."""
+    text = workflow_safe.redact_text(text)
+    if len(text) < _SHORTEST_SECRET:
+        return text
+    for value in sorted(secrets_in(text), key=len, reverse=True):
+        # Whole tokens only: a value must not take a piece out of a longer word.
+        text = re.sub(rf"(?<![\w]){re.escape(value)}(?![\w])", SECRET, text)
+    return text
+
+
+def redact(value: Any) -> Any:
+    return structured.redact_using(value, redact_text)
+
+
+def redact_with(value: Any, patterns: Mapping[str, str]) -> Any:
+    return structured.redact_with(value, patterns, text=redact_text)
+
+
+# Workflow inputs that are free text meant for a model: redacted before the workflow starts, so
+# neither history nor the workflow's own details and summaries ever hold them in plain.
+_FREE_TEXT_INPUTS: Mapping[str, tuple[str, ...]] = {"AgentTask": ("goal",)}
+
+
+def redact_start_input(workflow_type: str, raw: Any) -> Any:
+    """A workflow's JSON input with its free-text fields redacted (`retrofit start`, like `agent run`)."""
+    fields = _FREE_TEXT_INPUTS.get(workflow_type, ())
+    if not fields or not isinstance(raw, dict):
+        return raw
+    return {k: redact_text(v) if k in fields and isinstance(v, str) else v for k, v in raw.items()}
