@@ -13,6 +13,7 @@ from retrofit.codec.converter import with_pydantic_payloads
 from retrofit.gate import catalog
 from retrofit.gate.interceptor import RetrofitInterceptor
 from retrofit.gate.policy import Policy
+from retrofit.identity.pin import IdentityPin
 from retrofit.llm.settings import LlmSettings
 from retrofit.registry import LoadedConnector
 from retrofit.sdk.connector import ConnectorSettings
@@ -57,6 +58,7 @@ class RetrofitPlugin(SimplePlugin):
         breaker_overrides: Mapping[str, BreakerOverride] | None = None,
         task_queues: Mapping[str, str] | None = None,
         serve_connectors: Collection[str] | None = None,
+        identity: IdentityPin | None = None,
     ) -> None:
         # Every connector's actions are in the catalog (workflows may call any of them); only
         # `serve_connectors` (default: all) get activities and open clients on this worker.
@@ -82,7 +84,9 @@ class RetrofitPlugin(SimplePlugin):
             )
             activities.append(build_audit_activity(resources))
             activities.append(build_answer_audit_activity(resources))
-            activities.append(build_policy_activity(policy or Policy(), task_queues))
+            # `identity`: the identity service's public keys every answer is verified with
+            # (`retrofit.identity.keys.identity_pin`); None refuses every answer.
+            activities.append(build_policy_activity(policy or Policy(), task_queues, identity))
             llm = LlmRuntime(llm_settings or LlmSettings())
             activities.append(build_llm_activity(llm, resources))
             for loaded in served:

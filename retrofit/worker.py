@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from retrofit.codec.converter import data_converter
 from retrofit.execution.circuit_breaker import BreakerConfig
 from retrofit.gate.policy import Policy
+from retrofit.identity.keys import identity_pin
 from retrofit.llm.settings import LlmSettings
 from retrofit.observability.metrics import telemetry_runtime
 from retrofit.observability.tracing import tracing_interceptor
@@ -106,6 +107,7 @@ def build_worker(
             threshold=settings.breaker_threshold, open_for=timedelta(seconds=settings.breaker_open_seconds)
         ),
         breaker_overrides=settings.breaker_overrides,
+        identity=identity_pin(settings),
     )
     return Worker(
         client,

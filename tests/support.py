@@ -22,11 +22,13 @@ from legacy.sqldb.database import SqlDemoDatabase
 from retrofit.audit.events import AuditRecord
 from retrofit.audit.store import AuditStore
 from retrofit.gate.policy import Policy
+from retrofit.identity.pin import IdentityPin
 from retrofit.llm.scripted_server import Script, ScriptedModelServer, ScriptedTurn
 from retrofit.llm.settings import LlmSettings, ModelPrice
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
 from retrofit.sdk.connector import ConnectorSettings
+from tests.identity_support import PIN
 from workflows.account_onboarding.workflow import AccountOnboarding
 from workflows.agent_task.workflow import AgentTask
 from workflows.credit_limit_review.workflow import CreditLimitReview
@@ -51,8 +53,10 @@ def ledger_worker(
     workflows: Sequence[type] = SHIPPED_WORKFLOWS,
     policy: Policy | None = None,
     task_queue: str | None = None,
+    identity: IdentityPin = PIN,
 ) -> Worker:
-    """A worker with the real ledger connector pointed at `ledger`, on its own task queue."""
+    """A worker with the real ledger connector pointed at `ledger`, on its own task queue;
+    answers are verified with the test identity key (`tests.identity_support`)."""
     settings = LedgerConnector.load_settings(base_url=ledger.url, api_key=ledger.api_key)
     plugin = RetrofitPlugin(
         connectors=connectors_from_classes([LedgerConnector]),
@@ -60,6 +64,7 @@ def ledger_worker(
         audit_url=audit_url,
         policy=policy,
         settings_overrides={"ledger": settings},
+        identity=identity,
     )
     return Worker(client, task_queue=task_queue or f"test-{uuid.uuid4()}", plugins=[plugin])
 
@@ -109,8 +114,10 @@ def demo_worker(
     policy: Policy | None = None,
     task_queue: str | None = None,
     llm_settings: LlmSettings | None = None,
+    identity: IdentityPin = PIN,
 ) -> Worker:
-    """A worker with every built-in connector, each pointed at its demo system."""
+    """A worker with every built-in connector, each pointed at its demo system; answers are
+    verified with the test identity key."""
     plugin = RetrofitPlugin(
         connectors=connectors_from_classes([LedgerConnector, ErpConnector, CrmConnector, NorthwindConnector]),
         workflows=SHIPPED_WORKFLOWS,
@@ -118,6 +125,7 @@ def demo_worker(
         policy=policy,
         settings_overrides=systems.connector_settings(),
         llm_settings=llm_settings,
+        identity=identity,
     )
     return Worker(client, task_queue=task_queue or f"test-{uuid.uuid4()}", plugins=[plugin])
 

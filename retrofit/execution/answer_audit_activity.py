@@ -1,8 +1,8 @@
 """Record an approval answer together with the sender identity Temporal stored in history.
 
-The payload names an approver; the server records who actually sent the Update or Signal (the
-UI sends the logged-in user when auth is on, the CLI its own identity). Both go to the audit trail,
-so a claimed name can be checked against the recorded sender.
+Who answered is the verified subject the workflow put in the record (`actor.name`). The gRPC
+identity the sender's client set — free text any client can choose, e.g. "mallory@laptop" — is
+recorded beside it as `actor.identity`, a claim for people reading the trail, never trusted.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.api.history.v1 import HistoryEvent
 
 from retrofit.execution.resources import WorkerResources
+from retrofit.gate.approvals import payload_digest
 from retrofit.gate.contracts import ANSWER_AUDIT_ACTIVITY, AnswerAudit
 
 UNKNOWN_IDENTITY = "(not found in history)"
@@ -62,6 +63,10 @@ async def _identity_if_match(event: HistoryEvent, answer: AnswerAudit, converter
             return str(attrs.identity) if not answer.request_id else None
         if not isinstance(payload, dict):
             return str(attrs.identity) if not answer.request_id else None
+        if answer.payload_sha256:
+            if payload_digest(payload) == answer.payload_sha256:
+                return str(attrs.identity) or NO_IDENTITY
+            return None
         same_request = not answer.request_id or payload.get("request_id") == answer.request_id
         same_approver = not answer.approver or str(payload.get("approver", "")).strip() == answer.approver
         if same_request and same_approver:

@@ -9,13 +9,17 @@ from temporalio import activity
 from retrofit.gate.contracts import POLICY_ACTIVITY
 from retrofit.gate.policy import Policy
 from retrofit.gate.routing import PolicySnapshot
+from retrofit.identity.pin import IdentityPin
 
 
 def build_policy_activity(
-    policy: Policy, task_queues: Mapping[str, str] | None = None
+    policy: Policy, task_queues: Mapping[str, str] | None = None, identity: IdentityPin | None = None
 ) -> Callable[[], Awaitable[PolicySnapshot]]:
-    # The routing table rides along with the policy: both are pinned once per run (see gate/routing.py).
-    pinned = PolicySnapshot(**policy.model_dump(), task_queues=dict(task_queues or {}))
+    # The routing table and the identity pin ride along with the policy: all are pinned once per
+    # run (see gate/routing.py). No pin: verified mode with no keys — every answer is refused.
+    pinned = PolicySnapshot(
+        **policy.model_dump(), task_queues=dict(task_queues or {}), identity=identity or IdentityPin()
+    )
 
     @activity.defn(name=POLICY_ACTIVITY)
     async def snapshot() -> PolicySnapshot:

@@ -1,34 +1,57 @@
 """The approval step: a durable wait for people, bound to the exact arguments, with deadlines.
 
-Answers arrive as the `decide` Update (validated before it is accepted) or the `approve` / `reject`
-Signals (checked the same way; a refused signal is recorded and ignored). The `pending_approvals`
-Query lists what waits. Handlers are installed on every workflow by `RetrofitInterceptor`.
+Answers arrive as the `decide` Update or the `approve` / `reject` Signals. Each counts only for
+the verified person who signed it (`retrofit.gate.answer_identity`): a signed assertion bound to
+this workflow, request, full argument hash and decision. The `pending_approvals` Query lists what
+waits. Handlers are installed on every workflow by `RetrofitInterceptor`.
+
+Refused answers are audited on both paths. The Update validator rejects only payloads that do
+not parse (and, past `REFUSAL_CAP` recorded refusals in a run, any refused answer): a well-formed
+answer that is refused is accepted as an Update, recorded as `approval.refused`, and fails with
+`ApplicationError(type="ApprovalRefused")`, so the sender sees why. A refused Signal is recorded
+and ignored.
 
 Deterministic: stdlib, pydantic and `temporalio.workflow` only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from retrofit.audit.events import Actor, ActorKind, AuditEvent, AuditKind
+from retrofit.gate.answer_identity import (
+    Answerer,
+    AnswerRefused,
+    accept,
+    count_refusal,
+    identify,
+    may_answer,
+    started_by,
+    verified_identity_in_force,
+    within_cap,
+)
 from retrofit.gate.approval_metrics import approval_requested, approval_resolved
 from retrofit.gate.approval_models import (
     APPROVE_SIGNAL,
     DECIDE_UPDATE,
     PENDING_QUERY,
     REJECT_SIGNAL,
+    UNVERIFIED_LABEL,
     ApprovalAnswer,
     ApprovalStatus,
     ApprovalView,
     DecideRequest,
     DecideResult,
+    LegacyApprovalAnswer,
+    LegacyDecideRequest,
+    SignedAnswer,
     arguments_hash,
 )
 from retrofit.gate.audit_calls import record_answer, record_events, system_event, workflow_event
@@ -36,21 +59,26 @@ from retrofit.gate.details import show_details
 from retrofit.gate.errors import ActionRejectedError, ApprovalTimedOutError
 from retrofit.gate.escalation import failure_book, failure_detail_lines
 from retrofit.gate.policy import ApprovalRequirement, Decision, Policy
+from retrofit.identity.pin import IdentityMode
 from retrofit.redaction import redact, summarize
 from retrofit.sdk.spec import ActionSpec
 
 Decision_ = Literal["approve", "reject"]
+SignedAnswerT = TypeVar("SignedAnswerT", bound=BaseModel)
 
 
 @dataclass
 class _Request:
     view: ApprovalView
     requirement: ApprovalRequirement
-    policy: Policy  # whose groups say who may answer
+    policy: Policy  # the requirement's policy (legacy replay only: who may answer by name)
     # Set the moment a final answer is accepted, before its audit record is written, so a second
     # answer racing in is refused and the deadline cannot expire a request already decided.
     closing: bool = False
     rejected_by: str = ""
+    # The normalised subjects that approved: the two-person rule and "already approved" compare
+    # these (view.approved_by holds how they are shown).
+    approved_subjects: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -60,27 +88,67 @@ class ApprovalBook:
     def pending(self) -> list[ApprovalView]:
         return [r.view for r in self.requests.values() if r.view.status is ApprovalStatus.PENDING]
 
-    def refusal(self, answer: ApprovalAnswer, decision: Decision_) -> str | None:
-        """Why this answer cannot be accepted, or None."""
-        request = self.requests.get(answer.request_id)
+    def check(self, answer: SignedAnswer, decision: Decision_) -> Answerer:
+        """The person this answer counts for, or `AnswerRefused` saying why it does not count."""
+        request = self._open(answer.request_id)
+        view = request.view
+        answerer = identify(answer, decision, request_id=view.request_id, args_hash=view.args_hash)
+        names, groups = (
+            ((), request.requirement.escalate_to)
+            if view.escalated
+            else (request.requirement.allowed_approvers, request.requirement.allowed_groups)
+        )
+        from retrofit.gate.state import operator_groups
+
+        if not may_answer(answerer, names, groups, operator_groups()):
+            allowed = ", ".join(view.may_approve) or "anyone"
+            raise AnswerRefused(
+                f"{answerer.display!r} may not answer request {view.request_id} (allowed: {allowed})",
+                answerer,
+            )
+        starter = started_by()
+        if starter.verified and starter.subject == answerer.subject:
+            raise AnswerRefused(
+                f"{answerer.display!r} started this workflow and may not answer its own request "
+                f"{view.request_id}; another person must",
+                answerer,
+            )
+        if answerer.subject in request.approved_subjects:
+            raise AnswerRefused(
+                f"{answerer.display!r} has already approved request {view.request_id}; another person must",
+                answerer,
+            )
+        if decision == "reject" and not answer.reason:
+            raise AnswerRefused("a rejection needs a reason", answerer)
+        return answerer
+
+    def _open(self, request_id: str) -> _Request:
+        request = self.requests.get(request_id)
         if request is None:
             known = ", ".join(self.requests) or "none"
-            return f"unknown approval request {answer.request_id!r} (requests in this workflow: {known})"
+            raise AnswerRefused(
+                f"unknown approval request {request_id!r} (requests in this workflow: {known})"
+            )
+        if request.view.status is not ApprovalStatus.PENDING or request.closing:
+            raise AnswerRefused(
+                f"approval request {request_id} is already decided ({request.view.status.value})"
+            )
+        return request
+
+    def legacy_refusal(self, answer: LegacyApprovalAnswer, decision: Decision_) -> str | None:
+        """The checks as they were before verified identity: replaying old histories only."""
+        request = self.requests.get(answer.request_id)
+        if request is None:
+            return "unknown approval request"
         view = request.view
         if view.status is not ApprovalStatus.PENDING or request.closing:
-            return f"approval request {answer.request_id} is already decided ({view.status.value})"
+            return "already decided"
         if not request.policy.may_approve(request.requirement, answer.approver, escalated=view.escalated):
-            allowed = ", ".join(view.may_approve) or "anyone"
-            return f"{answer.approver!r} may not answer request {answer.request_id} (allowed: {allowed})"
-        if answer.approver in view.approved_by:
-            return (
-                f"{answer.approver!r} has already approved request {answer.request_id}; another person must"
-            )
+            return "may not answer"
+        if answer.approver in request.approved_subjects:
+            return "already approved"
         if answer.args_hash is not None and not view.args_hash.startswith(answer.args_hash):
-            return (
-                f"argument hash {answer.args_hash!r} does not match request {answer.request_id} "
-                f"({view.args_hash[:12]}…): the arguments are not the ones you reviewed"
-            )
+            return "argument hash does not match"
         if decision == "reject" and not answer.reason:
             return "a rejection needs a reason"
         return None
@@ -108,16 +176,48 @@ def _pending() -> list[ApprovalView]:
 
 
 def _validate_decide(payload: Any) -> None:
-    request = _parse(DecideRequest, payload)
-    problem = book().refusal(request, request.decision)
-    if problem is not None:
-        raise ApplicationError(problem, type="ApprovalRefused", non_retryable=True)
+    """Reject what does not parse; accept every well-formed answer, so that a refusal is
+    recorded by the handler (a rejected Update never reaches history). Past the cap, a refused
+    answer is rejected here, unrecorded."""
+    request = parse_answer(DecideRequest, payload, "ApprovalRefused")
+    if within_cap():
+        return
+    try:
+        book().check(request, request.decision)
+    except AnswerRefused as refused:
+        raise ApplicationError(
+            f"{refused.message} (too many refused answers in this run: no longer recorded)",
+            type="ApprovalRefused",
+            non_retryable=True,
+        ) from None
 
 
 async def _decide(payload: Any) -> DecideResult:
-    request = DecideRequest.model_validate(payload)
     update = workflow.current_update_info()
-    return await _apply(request, request.decision, "update", DECIDE_UPDATE, update.id if update else None)
+    update_id = update.id if update else None
+    if not verified_identity_in_force():
+        legacy = LegacyDecideRequest.model_validate(payload)
+        who = _legacy_answerer(legacy.approver)
+        return await _apply(
+            legacy.request_id, legacy.reason, who, legacy.decision, "update", DECIDE_UPDATE, update_id, ""
+        )
+    request = DecideRequest.model_validate(payload)
+    await _pin_for(request.request_id)
+    try:
+        answerer = book().check(request, request.decision)
+    except AnswerRefused as refused:
+        await record_refusal(refused, payload, "update", DECIDE_UPDATE, request.request_id, update_id)
+        raise ApplicationError(refused.message, type="ApprovalRefused", non_retryable=True) from None
+    return await _apply(
+        request.request_id,
+        request.reason,
+        answerer,
+        request.decision,
+        "update",
+        DECIDE_UPDATE,
+        update_id,
+        payload_digest(payload),
+    )
 
 
 async def _approve_signal(payload: Any) -> None:
@@ -129,21 +229,98 @@ async def _reject_signal(payload: Any) -> None:
 
 
 async def _on_signal(payload: Any, decision: Decision_, name: str) -> None:
-    try:
-        answer = _parse(ApprovalAnswer, payload)
-        problem = book().refusal(answer, decision)
-    except ApplicationError as exc:
-        answer, problem = None, exc.message
-    if problem is None and answer is not None:
-        await _apply(answer, decision, "signal", name, None)
+    if not verified_identity_in_force():
+        await _legacy_signal(payload, decision, name)
         return
-    # Refused signals cannot be answered to their sender: record them so ops can see them.
-    step = _step_of(answer.request_id if answer else "")
+    request_id = payload.get("request_id") if isinstance(payload, dict) else None
+    if isinstance(request_id, str):
+        await _pin_for(request_id.strip())
+    answer: ApprovalAnswer | None = None
+    try:
+        answer = parse_answer(ApprovalAnswer, payload, "ApprovalRefused")
+        if answer.decision is not None and answer.decision != decision:
+            raise AnswerRefused(f"the `{name}` signal cannot carry decision {answer.decision!r}")
+        answerer = book().check(answer, decision)
+    except ApplicationError as exc:
+        refused = AnswerRefused(exc.message)
+    except AnswerRefused as exc:
+        refused = exc
+    else:
+        digest = payload_digest(payload)
+        await _apply(answer.request_id, answer.reason, answerer, decision, "signal", name, None, digest)
+        return
+    # A refused signal cannot be answered to its sender: recorded (up to the cap) and ignored.
+    if within_cap():
+        await record_refusal(refused, payload, "signal", name, answer.request_id if answer else "", None)
+
+
+async def _pin_for(request_id: str) -> None:
+    """A request created before this run pinned anything (a run that began before verified
+    identity) gets the pin now; every newer request pinned it when it became answerable."""
+    from retrofit.gate.state import gate_state, pinned_policy
+
+    if gate_state().policy is None and request_id in book().requests:
+        await pinned_policy()
+
+
+async def record_refusal(
+    refused: AnswerRefused,
+    payload: Any,
+    via: Literal["update", "signal"],
+    name: str,
+    request_id: str,
+    update_id: str | None,
+) -> None:
+    """`approval.refused`: who claimed what, the verified subject if any, why — never the token."""
+    seq = count_refusal()
+    who = refused.answerer
+    if who is None:
+        actor_name = "(unverified)"
+    elif who.verified:
+        actor_name = who.subject
+    else:
+        actor_name = f"{who.claimed or who.subject} (claimed, unverified)"
+    data: dict[str, Any] = {
+        "update" if via == "update" else "signal": name,
+        "request_id": request_id,
+        "problem": refused.message,
+        "identity": who.record() if who else {"verified": False},
+        "payload": _payload_excerpt(payload),
+    }
+    event = workflow_event(
+        AuditKind.APPROVAL_REFUSED,
+        f"refused-answer/{seq}",
+        actor=Actor(kind=ActorKind.HUMAN, name=actor_name),
+        step=_step_of(request_id) or None,
+        data=data,
+    )
+    await record_answer(
+        event,
+        via,
+        name,
+        update_id=update_id,
+        request_id=request_id,
+        approver=who.claimed if who else "",
+        payload_sha256=payload_digest(payload),
+    )
+
+
+async def _legacy_signal(payload: Any, decision: Decision_, name: str) -> None:
+    """A signal in a history recorded before verified identity: decided as it was then."""
+    try:
+        answer: LegacyApprovalAnswer | None = LegacyApprovalAnswer.model_validate(payload)
+    except ValidationError:
+        answer = None
+    problem = "malformed approval payload" if answer is None else book().legacy_refusal(answer, decision)
+    if problem is None and answer is not None:
+        who = _legacy_answerer(answer.approver)
+        await _apply(answer.request_id, answer.reason, who, decision, "signal", name, None, "")
+        return
     refused = workflow_event(
         AuditKind.APPROVAL_REFUSED,
         f"refused/{_signal_seq()}",
         actor=Actor(kind=ActorKind.HUMAN, name=answer.approver if answer else "(unparseable)"),
-        step=step or None,
+        step=_step_of(answer.request_id if answer else "") or None,
         data={"signal": name, "problem": problem, "payload": _payload_excerpt(payload)},
     )
     await record_answer(
@@ -155,18 +332,28 @@ async def _on_signal(payload: Any, decision: Decision_, name: str) -> None:
     )
 
 
+def _legacy_answerer(name: str) -> Answerer:
+    # Compared exactly as typed, as the checks then did.
+    return Answerer(subject=name, verified=False, claimed=name, legacy=True)
+
+
 async def _apply(
-    answer: ApprovalAnswer,
+    request_id: str,
+    reason: str,
+    answerer: Answerer,
     decision: Decision_,
     via: Literal["update", "signal"],
     name: str,
     update_id: str | None,
+    digest: str,
 ) -> DecideResult:
-    request = book().requests[answer.request_id]
+    request = book().requests[request_id]
     view = request.view
+    accept(answerer)
     if decision == "approve":
-        view.approved_by.append(answer.approver)
-        final = len(view.approved_by) >= view.approvers_needed
+        request.approved_subjects.append(answerer.subject)
+        view.approved_by.append(answerer.display)
+        final = len(request.approved_subjects) >= view.approvers_needed
         kind = AuditKind.APPROVAL_GRANTED
         suffix = f"approved/{len(view.approved_by)}"
     else:
@@ -177,33 +364,42 @@ async def _apply(
     event = workflow_event(
         kind,
         suffix,
-        actor=Actor(kind=ActorKind.HUMAN, name=answer.approver),
+        actor=Actor(kind=ActorKind.HUMAN, name=answerer.display),
         step=view.step,
         action=view.action,
         effect=view.effect,
         data={
             "request_id": view.request_id,
             "decision": decision,
-            "reason": answer.reason,
+            "reason": reason,
             "args_hash": view.args_hash,
             "approved_by": list(view.approved_by),
             "approvers_needed": view.approvers_needed,
             "via": f"{via}:{name}",
+            "identity": answerer.record(),
+            "requested_by": view.started_by,
         },
     )
     await record_answer(
-        event, via, name, update_id=update_id, request_id=view.request_id, approver=answer.approver
+        event,
+        via,
+        name,
+        update_id=update_id,
+        request_id=view.request_id,
+        approver=answerer.claimed,
+        payload_sha256=digest,
     )
     if final:
         view.status = ApprovalStatus.APPROVED if decision == "approve" else ApprovalStatus.REJECTED
-        view.reason = answer.reason
-        request.rejected_by = answer.approver if decision == "reject" else ""
+        view.reason = reason
+        request.rejected_by = answerer.display if decision == "reject" else ""
     _show_state()
     return DecideResult(
         request_id=view.request_id,
         status=view.status,
         approved_by=list(view.approved_by),
         approvers_needed=view.approvers_needed,
+        answered_as=answerer.display,
     )
 
 
@@ -222,6 +418,14 @@ async def await_approval(
     requirement = decision.approval or ApprovalRequirement()
     now = workflow.now()
     request_id = f"apr-{step}"
+    verified_identity = verified_identity_in_force()
+    if verified_identity:
+        from retrofit.gate.state import pinned_policy
+
+        # Pinned before the request becomes answerable: answers are verified with the keys of
+        # the operator's snapshot, even when the workflow passed its own policy to the gate.
+        await pinned_policy()
+    starter = started_by() if verified_identity else None
     view = ApprovalView(
         request_id=request_id,
         action=spec.name,
@@ -234,6 +438,7 @@ async def await_approval(
         approved_by=[],
         requested_at=now,
         deadline=now + requirement.timeout,
+        **(view_identity_fields() if starter else {}),
     )
     request = _Request(view=view, requirement=requirement, policy=policy)
     await record_events(
@@ -248,6 +453,7 @@ async def await_approval(
                     "args_hash": view.args_hash,
                     "decision": decision.model_dump(mode="json"),
                     "deadline": view.deadline.isoformat(),
+                    **({"started_by": starter.record()} if starter else {}),
                 },
             ),
         ]
@@ -345,25 +551,71 @@ def _show_state(note: str = "") -> None:
             show_details("\n\n".join(lines))
         return
     for view in pending:
-        example = {
-            "request_id": view.request_id,
-            "approver": "YOUR NAME",
-            "reason": "why",
-            "args_hash": view.args_hash[:12],
-        }
         lines += [
             f"### Waiting for approval: `{view.action}` (step {view.step}, request `{view.request_id}`)",
             f"Arguments: `{summarize(view.arguments, 300)}`",
             f"Needs {view.approvers_needed} approval(s) from {', '.join(view.may_approve) or 'anyone'}"
             f"{' (escalated)' if view.escalated else ''}; approved so far: {', '.join(view.approved_by) or 'nobody'}.",
-            f"Deadline: {view.deadline.strftime('%Y-%m-%d %H:%M:%S')} UTC. Argument hash: `{view.args_hash[:12]}`",
-            "**Answer in this UI**: Send Signal `approve` or `reject` with input "
-            f"`{json.dumps(example)}` (a rejection needs a reason), "
-            f'or Update `decide` with the same plus `"decision": "approve"` or `"reject"`.',
-            f"**CLI**: `retrofit approvals approve {info.workflow_id} {view.request_id} --as YOUR_NAME` "
-            f"or `retrofit approvals reject {info.workflow_id} {view.request_id} --as YOUR_NAME --reason TEXT`",
+            f"Started by: {view.started_by or 'unverified'} (who started it may not approve it). "
+            f"Deadline: {view.deadline.strftime('%Y-%m-%d %H:%M:%S')} UTC.",
+            f"Argument hash: `{view.args_hash}`",
+            *answer_lines(view, info.workflow_id),
         ]
     show_details("\n\n".join([*lines, *failures]))
+
+
+def answer_lines(view: ApprovalView, workflow_id: str) -> list[str]:
+    """How to answer `view`: the exact JSON to paste, where to log in, the CLI line."""
+    unverified = view.identity == UNVERIFIED_LABEL
+    example: dict[str, str] = {
+        "workflow_id": workflow_id,
+        "request_id": view.request_id,
+        "decision": "approve",
+        "args_hash": view.args_hash,
+        "reason": "why",
+    }
+    if view.kind == "failure":
+        example.pop("decision")
+        example["choice"] = view.choices[0] if view.choices else "retry"
+    if unverified:
+        example["approver"] = "YOUR NAME"
+    if unverified:
+        who = f"**{UNVERIFIED_LABEL}**: the `approver` you type is taken on your word."
+    else:
+        where = f" at {view.login_url}" if view.login_url else ""
+        who = (
+            f"Log in{where} first: your identity is signed into the answer (no name to type; "
+            "an answer without it is refused)."
+        )
+    if view.kind == "failure":
+        ui = (
+            f"**Answer in this UI**: Update `resolve_failure` with input `{json.dumps(example)}` "
+            f"(choices: {' / '.join(view.choices)}; skip and abort need a reason)."
+        )
+        cli = f"**CLI**: `retrofit resolve {workflow_id} {view.request_id} {'|'.join(view.choices)} [--reason TEXT]`"
+    else:
+        ui = (
+            f"**Answer in this UI**: Update `{DECIDE_UPDATE}` with input `{json.dumps(example)}` "
+            '(`"decision": "reject"` needs a reason), or Signal `approve` / `reject` with the same input.'
+        )
+        cli = (
+            f"**CLI**: `retrofit approvals approve {workflow_id} {view.request_id}` or "
+            f"`retrofit approvals reject {workflow_id} {view.request_id} --reason TEXT`"
+        )
+    return [who, ui, cli]
+
+
+def view_identity_fields() -> dict[str, str]:
+    """A request's identity fields: who started the workflow, the mode, where to log in."""
+    from retrofit.gate.state import pinned_identity
+
+    pin = pinned_identity()
+    unverified = pin.mode is IdentityMode.TRUSTED_NAMESPACE
+    return {
+        "started_by": started_by().subject,
+        "identity": UNVERIFIED_LABEL if unverified else "verified",
+        "login_url": pin.login_url,
+    }
 
 
 def show_state(note: str = "") -> None:
@@ -375,17 +627,33 @@ def _who(names: tuple[str, ...], groups: tuple[str, ...]) -> list[str]:
     return [*names, *(f"group:{g}" for g in groups)]
 
 
-def _parse(model: type[ApprovalAnswer], payload: Any) -> Any:
+def parse_answer(
+    model: type[SignedAnswerT], payload: Any, error_type: str, what: str = "approval"
+) -> SignedAnswerT:
+    """The payload as `model`, or a non-retryable `ApplicationError` naming what is wrong."""
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in exc.errors()[:5]
         )
-        raise ApplicationError(f"malformed approval payload: {problems}", type="ApprovalRefused") from None
+        raise ApplicationError(
+            f"malformed {what} payload: {problems}", type=error_type, non_retryable=True
+        ) from None
+
+
+def payload_digest(payload: Any) -> str:
+    """A stable fingerprint of an answer as received, so the audit activity finds the exact
+    Signal or Update in history that carried it (to record its sender's claimed identity)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _payload_excerpt(payload: Any) -> Any:
+    # The assertion is a bearer proof of one answer: never copied into the audit trail.
+    if isinstance(payload, dict) and "assertion" in payload:
+        token = payload["assertion"]
+        payload = {**payload, "assertion": f"(withheld, {len(token) if isinstance(token, str) else 0} chars)"}
     text = summarize(
         payload if isinstance(payload, dict | list | str | int | float | bool) else str(payload), 300
     )

@@ -80,6 +80,7 @@ async def record_answer(
     update_id: str | None = None,
     request_id: str = "",
     approver: str = "",
+    payload_sha256: str = "",
 ) -> None:
     await workflow.execute_activity(
         ANSWER_AUDIT_ACTIVITY,
@@ -90,8 +91,9 @@ async def record_answer(
             update_id=update_id,
             request_id=request_id,
             approver=approver,
+            payload_sha256=payload_sha256,
         ),
         start_to_close_timeout=_TIMEOUT,
         retry_policy=_RETRY,
-        summary=f"audit: {event.kind.value} by {approver or 'unknown'} ({via} {message_name})",
+        summary=f"audit: {event.kind.value} by {event.actor.name or 'unknown'} ({via} {message_name})",
     )

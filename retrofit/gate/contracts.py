@@ -66,4 +66,7 @@ class AnswerAudit(BaseModel):
     message_name: str  # update or signal name
     update_id: str | None = None
     request_id: str = ""
-    approver: str = ""
+    approver: str = ""  # the payload's claimed label (verified answers: not who answered)
+    # SHA-256 of the answer payload as received (`approvals.payload_digest`): finds the exact
+    # Signal in history that carried it. Empty: matched by request id and claimed approver.
+    payload_sha256: str = ""

@@ -3,9 +3,11 @@
 The gate calls `escalate_failure` instead of raising `ActionFailedError` when the policy (or the
 caller's `on_failure=`) says "escalate". The request is an approval-like wait: it shows in the
 workflow's current details and in the `pending_approvals` Query (`kind = "failure"`), and is
-answered with the `resolve_failure` Update, validated before Temporal accepts it (unknown or
-already-resolved request, a choice not offered, a person the policy does not allow, skip/abort
-without a reason are refused). The CLI sends the same Update (`retrofit resolve`).
+answered with the `resolve_failure` Update, signed like an approval (`retrofit.gate.answer_identity`:
+the assertion binds workflow, request, argument hash and the choice). Unknown or already-resolved
+requests, a choice not offered, an unverified, replayed or wrongly-bound answer, a person the policy
+does not allow, skip/abort without a reason are refused — recorded as `approval.refused` and the
+Update fails with `ResolutionRefused`. The CLI sends the same Update (`retrofit resolve`).
 
     retry -> the gate runs the action again: same step and idempotency key (the legacy system
              never doubles the effect), a fresh attempt budget (round n+1)
@@ -20,21 +22,29 @@ Deterministic: stdlib, pydantic and `temporalio.workflow` only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from retrofit.audit.events import Actor, ActorKind, AuditEvent, AuditKind
+from retrofit.gate.answer_identity import (
+    Answerer,
+    AnswerRefused,
+    accept,
+    identify,
+    may_answer,
+    verified_identity_in_force,
+    within_cap,
+)
 from retrofit.gate.approval_models import ApprovalStatus, ApprovalView, arguments_hash
 from retrofit.gate.audit_calls import record_answer, record_events, system_event, workflow_event
 from retrofit.gate.failure_models import (
     ALL_CHOICES,
     RESOLVE_FAILURE_UPDATE,
     FailureChoice,
+    LegacyResolveFailureRequest,
     ResolveFailureRequest,
     ResolveFailureResult,
 )
@@ -45,6 +55,7 @@ from retrofit.sdk.spec import ActionSpec
 #: The `workflow.patched` id that guards escalation: a run that failed before this feature existed
 #: replays as it ran (ActionFailedError), new runs escalate.
 PATCH_ID = "retrofit-failure-escalation-1"
+_REFUSED = "ResolutionRefused"
 
 
 @dataclass(frozen=True)
@@ -73,28 +84,52 @@ class FailureBook:
     def pending(self) -> list[ApprovalView]:
         return [r.view for r in self.requests.values() if r.view.status is ApprovalStatus.PENDING]
 
-    def refusal(self, answer: ResolveFailureRequest) -> str | None:
-        """Why this answer cannot be accepted, or None."""
+    def check(self, answer: ResolveFailureRequest) -> Answerer:
+        """The person this answer counts for, or `AnswerRefused` saying why it does not count."""
         request = self.requests.get(answer.request_id)
         if request is None:
             known = ", ".join(self.requests) or "none"
-            return (
+            raise AnswerRefused(
                 f"unknown failure request {answer.request_id!r} (failure requests in this workflow: {known})"
             )
         view = request.view
         if view.status is not ApprovalStatus.PENDING or request.closing:
-            return f"failure request {answer.request_id} is already resolved ({view.status.value})"
+            raise AnswerRefused(
+                f"failure request {answer.request_id} is already resolved ({view.status.value})"
+            )
         if answer.choice not in view.choices:
-            return (
+            raise AnswerRefused(
                 f"{answer.choice!r} is not offered for request {answer.request_id} "
                 f"(choices: {', '.join(view.choices)})"
             )
-        if not request.policy.may_resolve(answer.approver):
+        answerer = identify(answer, answer.choice, request_id=view.request_id, args_hash=view.args_hash)
+        escalation = request.policy.failure_escalation
+        from retrofit.gate.state import operator_groups
+
+        if not may_answer(
+            answerer, escalation.allowed_approvers, escalation.allowed_groups, operator_groups()
+        ):
             allowed = ", ".join(view.may_approve) or "anyone"
-            return f"{answer.approver!r} may not resolve request {answer.request_id} (allowed: {allowed})"
+            raise AnswerRefused(
+                f"{answerer.display!r} may not resolve request {answer.request_id} (allowed: {allowed})",
+                answerer,
+            )
         if answer.choice != "retry" and not answer.reason:
-            return f"{answer.choice} needs a reason (it goes to the audit trail and the caller)"
-        return None
+            raise AnswerRefused(
+                f"{answer.choice} needs a reason (it goes to the audit trail and the caller)", answerer
+            )
+        return answerer
+
+    def legacy_refusal(self, answer: LegacyResolveFailureRequest) -> bool:
+        """Whether the checks before verified identity refused it (replaying old histories)."""
+        request = self.requests.get(answer.request_id)
+        return request is None or request.view.status is not ApprovalStatus.PENDING or request.closing
+
+
+def identity_fields() -> dict[str, str]:
+    from retrofit.gate.approvals import view_identity_fields
+
+    return view_identity_fields()
 
 
 def failure_book() -> FailureBook:
@@ -111,61 +146,88 @@ def install_failure_handlers() -> None:
 
 
 def _validate_resolve(payload: Any) -> None:
-    answer = _parse(payload)
-    problem = failure_book().refusal(answer)
-    if problem is not None:
-        raise ApplicationError(problem, type="ResolutionRefused", non_retryable=True)
+    """Reject what does not parse (and, past the refusal cap, any refused answer); a well-formed
+    answer that is refused is accepted, so the handler records the refusal before failing it."""
+    from retrofit.gate.approvals import parse_answer
+
+    answer = parse_answer(ResolveFailureRequest, payload, _REFUSED, RESOLVE_FAILURE_UPDATE)
+    if within_cap():
+        return
+    try:
+        failure_book().check(answer)
+    except AnswerRefused as refused:
+        raise ApplicationError(
+            f"{refused.message} (too many refused answers in this run: no longer recorded)",
+            type=_REFUSED,
+            non_retryable=True,
+        ) from None
 
 
 async def _resolve(payload: Any) -> ResolveFailureResult:
-    answer = ResolveFailureRequest.model_validate(payload)
-    book = failure_book()
-    problem = book.refusal(answer)  # again: another answer may have won since validation
-    if problem is not None:
-        raise ApplicationError(problem, type="ResolutionRefused", non_retryable=True)
-    request = book.requests[answer.request_id]
-    request.closing = True
-    view = request.view
+    from retrofit.gate.approvals import payload_digest, record_refusal
+
     update = workflow.current_update_info()
+    update_id = update.id if update else None
+    book = failure_book()
+    if not verified_identity_in_force():
+        legacy = LegacyResolveFailureRequest.model_validate(payload)
+        if book.legacy_refusal(legacy):
+            raise ApplicationError("already resolved", type=_REFUSED, non_retryable=True)
+        who = Answerer(subject=legacy.approver, verified=False, claimed=legacy.approver, legacy=True)
+        return await _accept(book, legacy.request_id, legacy.choice, legacy.reason, who, update_id, "")
+    answer = ResolveFailureRequest.model_validate(payload)
+    try:
+        answerer = book.check(answer)
+    except AnswerRefused as refused:
+        await record_refusal(refused, payload, "update", RESOLVE_FAILURE_UPDATE, answer.request_id, update_id)
+        raise ApplicationError(refused.message, type=_REFUSED, non_retryable=True) from None
+    return await _accept(
+        book, answer.request_id, answer.choice, answer.reason, answerer, update_id, payload_digest(payload)
+    )
+
+
+async def _accept(
+    book: FailureBook,
+    request_id: str,
+    choice: FailureChoice,
+    reason: str,
+    answerer: Answerer,
+    update_id: str | None,
+    digest: str,
+) -> ResolveFailureResult:
+    request = book.requests[request_id]
+    request.closing = True
+    accept(answerer)
+    view = request.view
     event = workflow_event(
         AuditKind.FAILURE_RESOLVED,
         f"failure_resolved/{request.round}",
-        actor=Actor(kind=ActorKind.HUMAN, name=answer.approver),
+        actor=Actor(kind=ActorKind.HUMAN, name=answerer.display),
         step=view.step,
         action=view.action,
         effect=view.effect,
         data={
             "request_id": view.request_id,
-            "choice": answer.choice,
-            "reason": answer.reason,
+            "choice": choice,
+            "reason": reason,
             "round": request.round,
             "via": f"update:{RESOLVE_FAILURE_UPDATE}",
+            "identity": answerer.record(),
         },
     )
     await record_answer(
         event,
         "update",
         RESOLVE_FAILURE_UPDATE,
-        update_id=update.id if update else None,
+        update_id=update_id,
         request_id=view.request_id,
-        approver=answer.approver,
+        approver=answerer.claimed,
+        payload_sha256=digest,
     )
-    request.resolution = Resolution(answer.choice, answer.approver, answer.reason, view.request_id)
+    request.resolution = Resolution(choice, answerer.display, reason, view.request_id)
     view.status = ApprovalStatus.RESOLVED
-    view.reason = answer.reason
-    return ResolveFailureResult(request_id=view.request_id, choice=answer.choice, resolved_by=answer.approver)
-
-
-def _parse(payload: Any) -> ResolveFailureRequest:
-    try:
-        return ResolveFailureRequest.model_validate(payload)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        raise ApplicationError(
-            f"malformed resolve_failure payload: {problems}", type="ResolutionRefused", non_retryable=True
-        ) from None
+    view.reason = reason
+    return ResolveFailureResult(request_id=view.request_id, choice=choice, resolved_by=answerer.display)
 
 
 # --- the wait, from the gate ---------------------------------------------------------------
@@ -201,6 +263,7 @@ async def escalate_failure(
         kind="failure",
         choices=list(choices),
         error=error,
+        **identity_fields(),
     )
     request = _FailureRequest(view=view, policy=policy, round=round_)
     escalated = system_event(
@@ -215,6 +278,8 @@ async def escalate_failure(
             "may_resolve": view.may_approve,
             "deadline": view.deadline.isoformat(),
             "idempotency_key": failed.idempotency_key,
+            # "unknown" when an attempt's answer was lost: the write may have landed.
+            **_outcome_of(failed),
         },
     )
     await record_events([failed, escalated])
@@ -274,8 +339,15 @@ def outcome_event(
             "reason": resolution.reason,
             "error": failed.data.get("error", ""),
             "kind": failed.data.get("kind", ""),
+            # What is known about the effect: a skip or abort after a lost answer is not "nothing
+            # happened" (retrofit.gate.outcomes).
+            **_outcome_of(failed),
         },
     )
+
+
+def _outcome_of(failed: AuditEvent) -> dict[str, Any]:
+    return {k: failed.data[k] for k in ("outcome", "outcome_message") if k in failed.data}
 
 
 # --- current details ---------------------------------------------------------------------
@@ -284,23 +356,17 @@ def outcome_event(
 def failure_detail_lines(workflow_id: str) -> list[str]:
     """What waits in this workflow for a failure decision, and exactly how to answer it."""
     lines: list[str] = []
+    from retrofit.gate.approvals import answer_lines
+
     for view in failure_book().pending():
-        example = {
-            "request_id": view.request_id,
-            "approver": "YOUR NAME",
-            "choice": view.choices[0],
-            "reason": "why",
-        }
         lines += [
             f"### Failed, waiting for a decision: `{view.action}` (step {view.step}, request `{view.request_id}`)",
             f"Error: `{summarize(view.error, 300)}`",
             f"Arguments: `{summarize(view.arguments, 300)}`",
             f"Choices: {' / '.join(view.choices)}; who may answer: {', '.join(view.may_approve) or 'anyone'}. "
             f"Deadline: {view.deadline.strftime('%Y-%m-%d %H:%M:%S')} UTC.",
-            f"**Answer in this UI**: Update `{RESOLVE_FAILURE_UPDATE}` with input `{json.dumps(example)}` "
-            "(skip and abort need a reason).",
-            f"**CLI**: `retrofit resolve {workflow_id} {view.request_id} {'|'.join(view.choices)} "
-            "--as YOUR_NAME [--reason TEXT]`",
+            f"Argument hash: `{view.args_hash}`",
+            *answer_lines(view, workflow_id),
         ]
     return lines
 

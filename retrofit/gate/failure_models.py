@@ -12,21 +12,30 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retrofit.gate.approval_models import SignedAnswer
+
 RESOLVE_FAILURE_UPDATE = "resolve_failure"
 
 FailureChoice = Literal["retry", "skip", "abort"]
 ALL_CHOICES: tuple[FailureChoice, ...] = ("retry", "skip", "abort")
 
 
-class ResolveFailureRequest(BaseModel):
-    """Payload of the `resolve_failure` Update."""
+class ResolveFailureRequest(SignedAnswer):
+    """Payload of the `resolve_failure` Update: the signed answer (see `SignedAnswer`) with a
+    choice; the assertion's decision is the choice. A reason is required for skip and abort."""
+
+    choice: FailureChoice
+
+
+class LegacyResolveFailureRequest(BaseModel):
+    """The payload before verified identity, read only when replaying a history recorded then."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     request_id: str = Field(min_length=1, max_length=64)
-    approver: str = Field(min_length=1, max_length=128)  # who answers, as the policy knows them
+    approver: str = Field(min_length=1, max_length=128)
     choice: FailureChoice
-    reason: str = Field(default="", max_length=2000)  # required for skip and abort
+    reason: str = Field(default="", max_length=2000)
 
 
 class ResolveFailureResult(BaseModel):

@@ -13,12 +13,19 @@ from __future__ import annotations
 from pydantic import Field
 
 from retrofit.gate.policy import Policy
+from retrofit.identity.pin import IdentityPin
 
 
 class PolicySnapshot(Policy):
-    """The result of the policy-pinning local activity: the policy plus the routing table."""
+    """The result of the policy-pinning local activity: the policy, the routing table and the
+    identity pin (the identity service's public keys every answer is verified with).
+
+    A snapshot pinned before `identity` existed decodes with the default pin: verified mode with
+    no keys, so such a run refuses every new answer rather than trust a typed name.
+    """
 
     task_queues: dict[str, str] = Field(default_factory=dict)  # connector name -> task queue
+    identity: IdentityPin = Field(default_factory=IdentityPin)
 
 
 def task_queue_of(snapshot: Policy, connector: str) -> str | None:

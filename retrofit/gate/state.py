@@ -8,11 +8,13 @@ from datetime import timedelta
 from temporalio import workflow
 
 from retrofit.audit.events import Actor, ActorKind
+from retrofit.gate.answer_identity import IdentityBook
 from retrofit.gate.approvals import ApprovalBook
 from retrofit.gate.contracts import POLICY_ACTIVITY
 from retrofit.gate.escalation import FailureBook
 from retrofit.gate.policy import Policy
 from retrofit.gate.routing import PolicySnapshot, task_queue_of
+from retrofit.identity.pin import IdentityPin
 
 _ATTR = "_retrofit_gate_state"
 
@@ -25,6 +27,7 @@ class GateState:
     failures: FailureBook = field(default_factory=FailureBook)
     refused_signals: int = 0
     policy: Policy | None = None
+    identity: IdentityBook = field(default_factory=IdentityBook)
 
     def next_step(self) -> int:
         self.step += 1
@@ -65,6 +68,20 @@ async def pinned_policy() -> Policy:
             POLICY_ACTIVITY, result_type=PolicySnapshot, start_to_close_timeout=timedelta(seconds=10)
         )
     return state.policy
+
+
+def pinned_identity() -> IdentityPin:
+    """The identity pin of this run's policy snapshot; before the snapshot is pinned (or from a
+    snapshot pinned before the pin existed), the default: verified mode with no keys, which
+    refuses every answer rather than trust a typed name."""
+    snapshot = gate_state().policy
+    return snapshot.identity if isinstance(snapshot, PolicySnapshot) else IdentityPin()
+
+
+def operator_groups() -> dict[str, tuple[str, ...]]:
+    """The group tables of the operator's pinned policy (never a workflow's own policy)."""
+    snapshot = gate_state().policy
+    return dict(snapshot.groups) if snapshot is not None else {}
 
 
 async def action_task_queue(connector: str) -> str | None:

@@ -17,6 +17,7 @@ from retrofit.agent.contracts import AgentTaskInput, AgentTaskResult
 from retrofit.audit.events import AuditRecord
 from retrofit.gate.approval_models import ApprovalView
 from retrofit.llm.scripted_server import ScriptedToolCall, ScriptedTurn
+from tests.identity_support import signed
 
 
 def calls(*pairs: tuple[str, dict[str, Any]]) -> ScriptedTurn:
@@ -73,10 +74,8 @@ async def run_answering(
             if view.request_id in answered:
                 continue
             decision, reason = decide(view)
-            await handle.execute_update(
-                "decide",
-                {"request_id": view.request_id, "approver": approver, "decision": decision, "reason": reason},
-            )
+            payload = await signed(None, handle.id, view, approver, decision, reason=reason)
+            await handle.execute_update("decide", payload)
             answered.add(view.request_id)
             seen.append(view)
         await asyncio.sleep(0.05)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from retrofit.audit.events import AuditRecord
 from retrofit.gate.approval_models import ApprovalView, DecideResult
 from retrofit.gate.policy import ApprovalRequirement, ArgumentRule, Outcome, Policy, Rule
 from retrofit.sdk import Effect
+from tests.identity_support import signed
 from tests.support import audit_of, kinds, ledger_effects, ledger_worker
 from workflows.single_action.workflow import SingleActionInput
 
@@ -78,24 +80,42 @@ class Run:
     env: WorkflowEnvironment
     handle: WorkflowHandle[Any, Any]
     audit_url: str
+    views: dict[str, ApprovalView] = field(default_factory=dict)
 
     async def pending(self, count: int = 1) -> list[ApprovalView]:
         """Poll the query until `count` requests wait (no time skipping while we poll)."""
         for _ in range(200):
             views = await self.handle.query("pending_approvals", result_type=list[ApprovalView])
+            self.views.update({v.request_id: v for v in views})
             if len(views) >= count:
                 return list(views)
             await asyncio.sleep(0.05)
         raise AssertionError(f"expected {count} pending approvals")
 
-    async def decide(self, **payload: Any) -> DecideResult:
-        return await self.handle.execute_update("decide", payload, result_type=DecideResult)
+    async def answer(
+        self, subject: str, decision: Any = "approve", request_id: str = "apr-1", **options: Any
+    ) -> dict[str, Any]:
+        """A signed answer from `subject` to a request this run has seen."""
+        if request_id not in self.views:
+            await self.pending()
+        return await signed(self.env, self.handle.id, self.views[request_id], subject, decision, **options)
 
-    async def refused(self, **payload: Any) -> str:
+    async def decide(
+        self, subject: str, decision: Any = "approve", request_id: str = "apr-1", **options: Any
+    ) -> DecideResult:
+        payload = await self.answer(subject, decision, request_id, **options)
+        return await self.send(payload)
+
+    async def send(self, payload: Any) -> DecideResult:
+        result: DecideResult = await self.handle.execute_update("decide", payload, result_type=DecideResult)
+        return result
+
+    async def refused(self, payload: Any) -> str:
         with pytest.raises(WorkflowUpdateFailedError) as info:
-            await self.decide(**payload)
+            await self.send(payload)
         cause = info.value.cause
         assert isinstance(cause, ApplicationError)
+        assert cause.type == "ApprovalRefused"
         return cause.message
 
     async def failure(self) -> ApplicationError:
@@ -137,18 +157,32 @@ async def test_approve_through_the_update_runs_the_action_once_and_audits_who(
     assert (view.request_id, view.action, view.approvers_needed) == ("apr-1", "ledger.set_credit_limit", 1)
     assert view.arguments == {"customer_id": "C-1001", "credit_limit": "60000"}
     assert view.may_approve == ["group:finance"]
-    # What the Temporal UI shows as current details: what waits and exactly how to answer.
+    assert (view.identity, view.started_by, view.login_url) == (
+        "verified",
+        "unverified",
+        "http://identity.test/login",
+    )
+    # What the Temporal UI shows as current details: what waits and exactly what to paste — the
+    # full hash and the binding, no name to type — and where to log in.
     metadata = await run.handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     details = metadata.current_details
     assert "Waiting for approval: `ledger.set_credit_limit` (step 1, request `apr-1`)" in details
-    assert f'"args_hash": "{view.args_hash[:12]}"' in details
-    assert f"retrofit approvals approve {run.handle.id} apr-1 --as YOUR_NAME" in details
+    example = {
+        "workflow_id": run.handle.id,
+        "request_id": "apr-1",
+        "decision": "approve",
+        "args_hash": view.args_hash,
+        "reason": "why",
+    }
+    assert json.dumps(example) in details
+    assert "Log in at http://identity.test/login first" in details
+    assert "YOUR NAME" not in details and "--as" not in details
+    assert f"retrofit approvals approve {run.handle.id} apr-1" in details
     assert ledger_effects(ledger)["credit_limit"] == {}
 
-    result = await run.decide(
-        request_id="apr-1", approver="alice", decision="approve", reason="ok", args_hash=view.args_hash[:12]
-    )
+    result = await run.decide("alice", reason="ok", approver="typed label")
     assert result.status.value == "approved" and result.approved_by == ["alice"]
+    assert result.answered_as == "alice"
     await run.handle.result()
     assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
 
@@ -165,6 +199,10 @@ async def test_approve_through_the_update_runs_the_action_once_and_audits_who(
     assert granted.actor.kind.value == "human" and granted.actor.name == "alice"
     assert granted.actor.identity and granted.actor.identity != "(not found in history)"
     assert granted.data["via"] == "update:decide" and granted.data["reason"] == "ok"
+    identity = granted.data["identity"]
+    assert identity["verified"] is True and identity["subject"] == "alice"
+    assert identity["claimed_approver"] == "typed label" and len(identity["jti_sha256"]) == 64
+    assert records[1].data["started_by"] == {"subject": "unverified", "verified": False}
     assert records[3].data["approved_by"] == ["alice"]
 
 
@@ -173,10 +211,11 @@ async def test_approve_through_the_signal(
 ) -> None:
     run = await start(time_skipping_env, worker, audit_url, "SingleAction", set_limit("C-1001", "60000"))
     await run.pending()
-    await run.handle.signal("approve", {"request_id": "apr-1", "approver": "bob", "reason": "fine"})
+    await run.handle.signal("approve", await run.answer("bob", reason="fine"))
     await run.handle.result()
     granted = next(r for r in await run.audit() if r.kind.value == "approval.granted")
     assert granted.actor.name == "bob" and granted.data["via"] == "signal:approve"
+    assert granted.data["identity"]["subject"] == "bob"
     assert granted.actor.identity and granted.actor.identity != "(not found in history)"
     assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
 
@@ -186,19 +225,16 @@ async def test_reject_with_a_reason_reaches_the_caller_and_nothing_runs(
 ) -> None:
     run = await start(time_skipping_env, worker, audit_url, "SingleAction", set_limit("C-1001", "60000"))
     await run.pending()
-    assert "a rejection needs a reason" in await run.refused(
-        request_id="apr-1", approver="alice", decision="reject"
-    )
-    await run.handle.signal(
-        "reject", {"request_id": "apr-1", "approver": "alice", "reason": "customer is in dunning"}
-    )
+    assert "a rejection needs a reason" in await run.refused(await run.answer("alice", "reject"))
+    await run.handle.signal("reject", await run.answer("alice", "reject", reason="customer is in dunning"))
     failure = await run.failure()
     assert failure.type == "ApprovalRejected"
     assert "rejected by alice: customer is in dunning" in failure.message
     assert ledger_effects(ledger)["credit_limit"] == {}
     records = await run.audit()
-    assert kinds(records)[-1] == "approval.rejected"
+    assert kinds(records)[-2:] == ["approval.refused", "approval.rejected"]
     assert records[-1].data["reason"] == "customer is in dunning"
+    assert records[-2].data["problem"] == "a rejection needs a reason"
     assert "action.started" not in kinds(records)
 
 
@@ -208,22 +244,22 @@ async def test_two_approvers_needed_and_the_same_person_cannot_approve_twice(
     run = await start(time_skipping_env, worker, audit_url, "SingleAction", set_limit("C-1001", "150000"))
     [view] = await run.pending()
     assert view.approvers_needed == 2
-    first = await run.decide(request_id="apr-1", approver="alice", decision="approve")
+    first = await run.decide("alice")
     assert first.status.value == "pending" and first.approved_by == ["alice"]
-    assert "'alice' has already approved request apr-1" in await run.refused(
-        request_id="apr-1", approver="alice", decision="approve"
-    )
+    # A fresh assertion for the same person, in another spelling: the same subject.
+    assert "'alice' has already approved request apr-1" in await run.refused(await run.answer("ALICE"))
     # The same refusal by signal is recorded and ignored.
-    await run.handle.signal("approve", {"request_id": "apr-1", "approver": "alice"})
+    await run.handle.signal("approve", await run.answer("ａｌｉｃｅ"))
     [still] = await run.pending()
     assert still.approved_by == ["alice"]
-    await run.decide(request_id="apr-1", approver="bob", decision="approve")
+    await run.decide("bob")
     await run.handle.result()
     assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
     records = await run.audit()
     assert [r.actor.name for r in records if r.kind.value == "approval.granted"] == ["alice", "bob"]
     refused = [r for r in records if r.kind.value == "approval.refused"]
-    assert len(refused) == 1 and "already approved" in refused[0].data["problem"]
+    assert len(refused) == 2 and all("already approved" in r.data["problem"] for r in refused)
+    assert [r.actor.name for r in refused] == ["alice", "alice"]
 
 
 async def test_wrong_approver_unknown_request_and_changed_arguments_are_refused(
@@ -232,25 +268,36 @@ async def test_wrong_approver_unknown_request_and_changed_arguments_are_refused(
     run = await start(time_skipping_env, worker, audit_url, "SingleAction", set_limit("C-1001", "60000"))
     [view] = await run.pending()
     assert "'mallory' may not answer request apr-1 (allowed: group:finance)" in await run.refused(
-        request_id="apr-1", approver="mallory", decision="approve"
+        await run.answer("mallory")
     )
-    assert "unknown approval request 'apr-9'" in await run.refused(
-        request_id="apr-9", approver="alice", decision="approve"
-    )
-    other_hash = "0123456789abcdef"
-    assert not view.args_hash.startswith(other_hash)
-    assert "does not match request apr-1" in await run.refused(
-        request_id="apr-1", approver="alice", decision="approve", args_hash=other_hash
-    )
-    await run.handle.signal("approve", {"request_id": "apr-1", "approver": "mallory", "reason": "trust me"})
+    unknown = {**await run.answer("alice"), "request_id": "apr-9"}
+    assert "unknown approval request 'apr-9'" in await run.refused(unknown)
+    other_hash = "0123456789abcdef" * 4
+    assert other_hash != view.args_hash
+    changed = {**await run.answer("alice"), "args_hash": other_hash}
+    assert "does not match request apr-1" in await run.refused(changed)
+    await run.handle.signal("approve", await run.answer("mallory", reason="trust me"))
     [still] = await run.pending()
     assert still.approved_by == []
-    await run.decide(request_id="apr-1", approver="alice", decision="approve")
+    await run.decide("alice")
     await run.handle.result()
     records = await run.audit()
     refused = [r for r in records if r.kind.value == "approval.refused"]
-    assert [r.actor.name for r in refused] == ["mallory"]
-    assert refused[0].actor.identity and refused[0].actor.identity != "(not found in history)"
+    # Every refusal is on record — the Updates' too — with the sender's claimed gRPC identity.
+    assert [r.data.get("update") or r.data.get("signal") for r in refused] == [
+        "decide",
+        "decide",
+        "decide",
+        "approve",
+    ]
+    assert [r.actor.name for r in refused] == [
+        "mallory",
+        "(unverified)",
+        "alice (claimed, unverified)",
+        "mallory",
+    ]
+    assert all(r.actor.identity and r.actor.identity != "(not found in history)" for r in refused)
+    assert all("assertion" not in r.data["payload"] or "withheld" in r.data["payload"] for r in refused)
     assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
 
 
@@ -261,14 +308,14 @@ async def test_an_answer_to_an_already_decided_request_is_refused(
     # argument rule), then add_note (apr-3): both wait.
     run = await start(time_skipping_env, worker, audit_url, "CreditLimitReview", {"customer_id": "C-1003"})
     await run.pending()
-    await run.decide(request_id="apr-2", approver="alice", decision="approve")
-    await run.decide(request_id="apr-2", approver="bob", decision="approve")
+    await run.decide("alice", request_id="apr-2")
+    await run.decide("bob", request_id="apr-2")
     [note] = await run.pending()
     assert note.request_id == "apr-3"
     assert "approval request apr-2 is already decided (approved)" in await run.refused(
-        request_id="apr-2", approver="carol", decision="approve"
+        await run.answer("carol", request_id="apr-2")
     )
-    await run.decide(request_id="apr-3", approver="bob", decision="approve")
+    await run.decide("bob", request_id="apr-3")
     result = await run.handle.result()
     assert result["changed"] is True
 
@@ -303,13 +350,15 @@ async def test_timeout_escalates_to_another_group(
             break
         await asyncio.sleep(0.05)
     assert view.escalated and view.may_approve == ["group:controllers"]
-    assert "may not answer" in await run.refused(request_id="apr-1", approver="alice", decision="approve")
-    await run.decide(request_id="apr-1", approver="carol", decision="approve")
+    run.views["apr-1"] = view
+    assert "may not answer" in await run.refused(await run.answer("alice"))
+    await run.decide("carol")
     await run.handle.result()
-    assert kinds(await run.audit())[:4] == [
+    assert kinds(await run.audit())[:5] == [
         "action.proposed",
         "approval.requested",
         "approval.escalated",
+        "approval.refused",  # alice, no longer allowed after the escalation
         "approval.granted",
     ]
     assert ledger_effects(ledger)["notes"] == {"C-1001": 1}
@@ -329,9 +378,9 @@ async def test_timeout_can_fail_the_workflow(
     [
         {},
         {"request_id": "apr-1"},
-        {"request_id": "apr-1", "approver": ""},
-        {"request_id": "apr-1", "approver": "alice", "reason": "x" * 5000},
-        {"request_id": "apr-1", "approver": "alice", "extra": "field"},
+        {"request_id": "apr-1", "approver": "alice"},
+        {"request_id": "apr-1", "args_hash": "ab" * 32, "decision": "approve", "reason": "x" * 5000},
+        {"request_id": "apr-1", "args_hash": "ab" * 32, "decision": "approve", "extra": "field"},
         {"request_id": ["apr-1"], "approver": {"name": "alice"}},
         "approve it",
         12345,
@@ -356,12 +405,11 @@ async def test_malformed_answers_are_refused_recorded_and_nothing_runs(
     [still] = await run.pending()
     assert still.approved_by == [] and ledger_effects(ledger)["credit_limit"] == {}
     # The workflow is unharmed: a proper answer still works, in unicode too.
-    await run.decide(
-        request_id="apr-1", approver="bob", decision="reject", reason="Kunde in Prüfung — 請稍候"
-    )
+    await run.decide("bob", "reject", reason="Kunde in Prüfung — 請稍候")
     failure = await run.failure()
     assert "Kunde in Prüfung — 請稍候" in failure.message
     refused = [r for r in await run.audit() if r.kind.value == "approval.refused"]
+    # The Update never entered history (its validator rejected it); both Signals are on record.
     assert len(refused) == 2
     assert all("malformed approval payload" in r.data["problem"] for r in refused)
     assert all(len(r.data["payload"]) <= 300 for r in refused)

@@ -27,6 +27,7 @@ from retrofit.gate.policy import FailureEscalation, Outcome, Policy, Rule, allow
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
 from retrofit.sdk import Effect
+from tests.identity_support import PIN, signed
 from tests.support import SHIPPED_WORKFLOWS, audit_of, inject_fault, kinds, ledger_effects
 from tests.workflow.escalation_workflows import NoteInput, NoteOrSkip, NoteResult
 from workflows.single_action.workflow import SingleActionInput, SingleActionResult
@@ -47,6 +48,7 @@ def _worker(env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, poli
         audit_url=audit_url,
         policy=policy,
         settings_overrides={"ledger": settings},
+        identity=PIN,
     )
     return Worker(env.client, task_queue=f"test-{uuid.uuid4()}", plugins=[plugin])
 
@@ -70,15 +72,24 @@ class Run:
             await asyncio.sleep(0.02)
         raise AssertionError("no failure request")
 
-    async def resolve(self, **payload: Any) -> ResolveFailureResult:
+    async def answer(self, subject: str, choice: str, view: ApprovalView, reason: str = "") -> dict[str, Any]:
+        """`subject`'s signed answer to failure request `view`."""
+        return await signed(self.env, self.handle.id, view, subject, choice, reason=reason)
+
+    async def resolve(
+        self, subject: str, choice: str, view: ApprovalView, reason: str = ""
+    ) -> ResolveFailureResult:
+        return await self.send(await self.answer(subject, choice, view, reason))
+
+    async def send(self, payload: Any) -> ResolveFailureResult:
         result: ResolveFailureResult = await self.handle.execute_update(
             "resolve_failure", payload, result_type=ResolveFailureResult
         )
         return result
 
-    async def refused(self, **payload: Any) -> str:
+    async def refused(self, payload: Any) -> str:
         with pytest.raises(WorkflowUpdateFailedError) as info:
-            await self.resolve(**payload)
+            await self.send(payload)
         cause = info.value.cause
         assert isinstance(cause, ApplicationError)
         assert cause.type == "ResolutionRefused"
@@ -132,11 +143,13 @@ async def test_retry_runs_the_action_again_with_the_same_key_and_one_effect(
     metadata = await run.handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     details = metadata.current_details
     assert "Failed, waiting for a decision: `ledger.set_credit_limit` (step 1, request `fail-1-1`)" in details
-    assert f"retrofit resolve {run.handle.id} fail-1-1 retry|skip|abort --as YOUR_NAME" in details
+    assert f"retrofit resolve {run.handle.id} fail-1-1 retry|skip|abort" in details
+    assert f'"args_hash": "{view.args_hash}"' in details and '"choice": "retry"' in details
+    assert "YOUR NAME" not in details and "--as" not in details
     assert ledger_effects(ledger)["credit_limit"] == {}
 
     # The system is back (the injected faults are used up); ops ask for another round.
-    result = await run.resolve(request_id="fail-1-1", approver="olga", choice="retry")
+    result = await run.resolve("olga", "retry", view)
     assert (result.choice, result.resolved_by) == ("retry", "olga")
     outcome = SingleActionResult.model_validate(await run.handle.result())
     assert outcome.output["credit_limit"] == "61000.00"
@@ -160,6 +173,7 @@ async def test_retry_runs_the_action_again_with_the_same_key_and_one_effect(
     assert escalated.data["choices"] == ["retry", "skip", "abort"]
     resolved = next(r for r in records if r.kind.value == "failure.resolved")
     assert resolved.actor.name == "olga" and resolved.data["choice"] == "retry"
+    assert resolved.data["identity"]["verified"] is True and resolved.data["identity"]["subject"] == "olga"
     assert resolved.actor.identity and resolved.actor.identity != "(not found in history)"
     second = [r for r in records if r.data.get("round") == 2]
     assert [r.kind.value for r in second] == ["action.started", "action.succeeded"]
@@ -180,16 +194,20 @@ async def test_skip_raises_a_typed_error_the_workflow_handles(
         NoteInput(customer_id="C-1002", text="Dunning letter sent."),
     )
     view = await run.failure_request()
-    message = await run.refused(request_id=view.request_id, approver="olga", choice="skip")
+    message = await run.refused(await run.answer("olga", "skip", view))
     assert "skip needs a reason" in message
-    await run.resolve(
-        request_id=view.request_id, approver="olga", choice="skip", reason="note added by phone"
-    )
+    await run.resolve("olga", "skip", view, reason="note added by phone")
     result = NoteResult.model_validate(await run.handle.result())
     assert result == NoteResult(status="skipped", skipped_by="olga")
     assert ledger_effects(ledger)["notes"] == {}
     records = await run.audit()
-    assert kinds(records)[-4:] == ["action.failed", "failure.escalated", "failure.resolved", "action.skipped"]
+    assert kinds(records)[-5:] == [
+        "action.failed",
+        "failure.escalated",
+        "approval.refused",  # the skip without a reason, on record
+        "failure.resolved",
+        "action.skipped",
+    ]
     skipped = records[-1]
     assert skipped.actor.name == "olga" and skipped.data["reason"] == "note added by phone"
     assert skipped.data["kind"] == "Retryable"
@@ -207,7 +225,7 @@ async def test_abort_fails_the_call_as_before(
         SingleActionInput(action="ledger.set_credit_limit", arguments=LIMIT),
     )
     view = await run.failure_request()
-    await run.resolve(request_id=view.request_id, approver="olga", choice="abort", reason="do it next week")
+    await run.resolve("olga", "abort", view, reason="do it next week")
     failure = await run.failure()
     assert failure.type == "ActionFailed"
     assert "aborted by olga: do it next week" in failure.message
@@ -217,7 +235,7 @@ async def test_abort_fails_the_call_as_before(
     assert (await run.handle.query("pending_approvals", result_type=list[ApprovalView])) == []
 
 
-async def test_bad_answers_are_refused_and_nothing_is_recorded_for_them(
+async def test_bad_answers_are_refused_and_each_refusal_is_recorded(
     time_skipping_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str
 ) -> None:
     policy = Policy(
@@ -239,37 +257,40 @@ async def test_bad_answers_are_refused_and_nothing_is_recorded_for_them(
         )
         view = await run.failure_request()
         assert view.may_approve == ["group:ops"]
-        assert "unknown failure request 'fail-9-1'" in await run.refused(
-            request_id="fail-9-1", approver="olga", choice="retry"
-        )
-        assert "may not resolve" in await run.refused(
-            request_id=view.request_id, approver="mallory", choice="retry"
-        )
-        assert "malformed resolve_failure payload" in await run.refused(
-            request_id=view.request_id, approver="olga", choice="maybe"
-        )
+        unknown = {**await run.answer("olga", "retry", view), "request_id": "fail-9-1"}
+        assert "unknown failure request 'fail-9-1'" in await run.refused(unknown)
+        assert "may not resolve" in await run.refused(await run.answer("mallory", "retry", view))
+        maybe = {**await run.answer("olga", "retry", view), "choice": "maybe"}
+        assert "malformed resolve_failure payload" in await run.refused(maybe)
+        unsigned = {"request_id": view.request_id, "args_hash": view.args_hash, "choice": "retry"}
+        assert "no signed identity" in await run.refused({**unsigned, "approver": "olga"})
         # An approval answer cannot resolve a failure request.
         with pytest.raises(WorkflowUpdateFailedError):
-            await run.handle.execute_update(
-                "decide", {"request_id": view.request_id, "approver": "olga", "decision": "approve"}
-            )
-        await run.resolve(request_id=view.request_id, approver="oskar", choice="retry")
-        assert "already resolved" in await run.refused(
-            request_id=view.request_id, approver="olga", choice="abort", reason="x"
-        )
+            await run.handle.execute_update("decide", await run.answer("olga", "approve", view))
+        await run.resolve("oskar", "retry", view)
+        assert "already resolved" in await run.refused(await run.answer("olga", "abort", view, "x"))
 
         # The second round fails too; one retry was allowed, so only skip and abort remain.
         second = await run.failure_request()
         assert (second.request_id, second.choices) == ("fail-1-2", ["skip", "abort"])
-        assert "'retry' is not offered" in await run.refused(
-            request_id="fail-1-2", approver="olga", choice="retry"
-        )
-        await run.resolve(request_id="fail-1-2", approver="olga", choice="abort", reason="ledger still down")
+        assert "'retry' is not offered" in await run.refused(await run.answer("olga", "retry", second))
+        await run.resolve("olga", "abort", second, reason="ledger still down")
         failure = await run.failure()
     assert failure.type == "ActionFailed"
     records = await run.audit()
     resolved = [r for r in records if r.kind.value == "failure.resolved"]
     assert [(r.actor.name, r.data["choice"]) for r in resolved] == [("oskar", "retry"), ("olga", "abort")]
+    refused = [r for r in records if r.kind.value == "approval.refused"]
+    # Every well-formed refused answer is on record (the malformed one never entered history;
+    # the `decide` to a failure request is refused by the approvals and recorded there).
+    assert [r.data["problem"].split(" (")[0] for r in refused] == [
+        "unknown failure request 'fail-9-1'",
+        "'mallory' may not resolve request fail-1-1",
+        "no signed identity: log in at the identity service and answer again",
+        "unknown approval request 'fail-1-1'",
+        "failure request fail-1-1 is already resolved",
+        "'retry' is not offered for request fail-1-2",
+    ]
     failed = [r for r in records if r.kind.value == "action.failed"]
     assert [r.data.get("round", 1) for r in failed] == [1, 2]
     assert ledger_effects(ledger)["credit_limit"] == {}

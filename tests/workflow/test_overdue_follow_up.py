@@ -11,6 +11,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from retrofit.gate.approval_models import ApprovalView
+from tests.identity_support import signed
 from tests.support import DemoSystems, audit_of, demo_worker
 from workflows.overdue_follow_up.models import FollowUpInput, FollowUpResult
 
@@ -37,13 +38,7 @@ async def test_follow_up_reads_three_systems_and_notes_what_ops_approve(
                 # Approve the first two notes; reject the third.
                 decision = "approve" if len(answered) < 2 else "reject"
                 await handle.execute_update(
-                    "decide",
-                    {
-                        "request_id": view.request_id,
-                        "approver": "ops",
-                        "decision": decision,
-                        "reason": "triage",
-                    },
+                    "decide", await signed(None, handle.id, view, "ops", decision, reason="triage")
                 )
                 answered.append(view.request_id)
             await asyncio.sleep(0.05)
