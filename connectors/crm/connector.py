@@ -33,7 +33,8 @@ from connectors.rest import (
     RestSettings,
     path_segment,
 )
-from retrofit.sdk import ConnectorSettings, Effect, action, current_call
+from connectors.rest.idempotency_lookup import lookup_stored_write
+from retrofit.sdk import ConnectorSettings, Effect, LookupResult, action, current_call
 
 
 class CrmSettings(RestSettings):
@@ -63,6 +64,11 @@ class CrmConnector(RestConnector):
             scope=self.settings.scope,
             system=self.name,
         )
+
+    async def lookup(self, idempotency_key: str) -> LookupResult:
+        """The crm keeps the first answer of every Idempotency-Key and reports it (`GET
+        /idempotency-keys`): after a lost answer, the framework learns whether the write landed."""
+        return await lookup_stored_write(self, "/idempotency-keys", idempotency_key)
 
     @action(effect=Effect.READ)
     async def get_account(self, req: GetAccount) -> Account:

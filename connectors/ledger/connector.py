@@ -16,7 +16,8 @@ from connectors.ledger.models import (
     SetCreditLimit,
 )
 from connectors.rest import ApiKeyAuth, RestConnector, RestSettings, path_segment
-from retrofit.sdk import ConnectorSettings, Effect, action
+from connectors.rest.idempotency_lookup import lookup_stored_write
+from retrofit.sdk import ConnectorSettings, Effect, LookupResult, action
 
 
 class LedgerSettings(RestSettings):
@@ -51,6 +52,11 @@ class LedgerConnector(RestConnector):
 
     def build_auth(self) -> ApiKeyAuth:
         return ApiKeyAuth(self.settings.api_key)
+
+    async def lookup(self, idempotency_key: str) -> LookupResult:
+        """The ledger keeps the first answer of every Idempotency-Key and reports it (`GET
+        /idempotency-keys`): after a lost answer, the framework learns whether the write landed."""
+        return await lookup_stored_write(self, "/idempotency-keys", idempotency_key)
 
     @action(effect=Effect.READ)
     async def get_customer(self, req: GetCustomer) -> Customer:

@@ -2,7 +2,8 @@
 
     failure                                              error
     ---------------------------------------------------  ------------------------------------
-    timeout, connection refused/reset/dropped            RetryableError
+    connect timeout, connection refused, DNS             NotSentError (nothing reached the service)
+    read/write timeout, connection reset/dropped         OutcomeUnknownError (may have landed)
     HTTP 408 / 429 (with or without a fault)             RetryableError (Retry-After honoured)
     SOAP fault with an authentication code               AuthError
       (INVALID_SESSION_ID, INVALID_LOGIN, wsse:FailedAuthentication, ...; NetSuite and
@@ -14,7 +15,8 @@
     soap:Server / soap12:Receiver                        RetryableError (Retry-After honoured)
     VersionMismatch / MustUnderstand                     NonRetryableError (contract problem)
     any other fault code (vendor-specific refusals)      ActionInputError
-    HTTP 5xx without a fault (proxy page, empty body)    RetryableError (Retry-After honoured)
+    HTTP 5xx without a fault (proxy page, empty body)    RetryableError (Retry-After honoured;
+                                                         502/504 are a gateway's: outcome unknown)
     HTTP 401 / 403 without a fault                       AuthError
     other HTTP status without a fault                    NonRetryableError (wrong endpoint?)
     request does not fit the WSDL (zeep validation)      ActionInputError
@@ -38,7 +40,10 @@ from connectors.soap.signatures import ArgumentMismatch
 from retrofit.sdk import (
     ActionInputError,
     AuthError,
+    Delivery,
     NonRetryableError,
+    NotSentError,
+    OutcomeUnknownError,
     RetrofitError,
     RetryableError,
 )
@@ -105,15 +110,23 @@ def soap_error(
     """Classify one failed call. `http_status` and `retry_after` come from the HTTP answer, if any."""
     where = f"{service} {operation}"
     delay = parse_retry_after(retry_after)
+    kind = type(failure).__name__
+    if isinstance(failure, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return NotSentError(f"{where} timed out ({kind}) before sending")
     if isinstance(failure, httpx.TimeoutException):
-        return RetryableError(f"{where} timed out ({type(failure).__name__})")
+        return OutcomeUnknownError(f"{where} timed out ({kind}) after sending; the call may have landed")
+    if isinstance(failure, httpx.ConnectError):
+        return NotSentError(f"{where} could not connect ({kind}: {failure})")
     if isinstance(failure, httpx.TransportError):
-        return RetryableError(f"{where} failed in transit ({type(failure).__name__}: {failure})")
+        return OutcomeUnknownError(f"{where} failed in transit ({kind}: {failure}); the call may have landed")
     if isinstance(failure, WsdlFetchError):
-        kind = RetryableError if failure.transient else NonRetryableError
-        return kind(f"{where}: the WSDL is unavailable ({failure})")
+        # Before any call: the operation was never sent.
+        error = RetryableError if failure.transient else NonRetryableError
+        return error(f"{where}: the WSDL is unavailable ({failure})", delivery=Delivery.NOT_SENT)
     if http_status in (408, 429):
-        return RetryableError(f"{where} answered HTTP {http_status}", retry_after=delay)
+        return RetryableError(
+            f"{where} answered HTTP {http_status}", retry_after=delay, delivery=Delivery.ANSWERED
+        )
     if isinstance(failure, zeep_errors.Fault):
         if not failure.code and http_status not in (None, 200):
             # zeep's stand-in for an error answer that parsed as XML but held no SOAP Fault
@@ -139,13 +152,14 @@ def _fault_error(where: str, fault: zeep_errors.Fault, *, retry_after: timedelta
     codes = _fault_codes(fault)
     if codes & _AUTH_CODES:
         return AuthError(text, details=message)
+    # A fault is the service's own answer: it says what happened (the call was refused).
     if codes & _TRANSIENT_CODES:
-        return RetryableError(text, retry_after=retry_after, details=message)
+        return RetryableError(text, retry_after=retry_after, details=message, delivery=Delivery.ANSWERED)
     segments = _segments(code) | {_normalize(sub) for sub in _subcodes(fault)}
     if segments & _INPUT_SEGMENTS:  # before the server check: "Server.userException" is input
         return ActionInputError(text, details=message)
     if segments & _SERVER_SEGMENTS:
-        return RetryableError(text, retry_after=retry_after, details=message)
+        return RetryableError(text, retry_after=retry_after, details=message, delivery=Delivery.ANSWERED)
     if segments & _CONTRACT_SEGMENTS:
         return NonRetryableError(text, details=message)
     # A vendor code we do not know (Salesforce's MALFORMED_QUERY, ...): the service understood
@@ -155,7 +169,8 @@ def _fault_error(where: str, fault: zeep_errors.Fault, *, retry_after: timedelta
 
 def _http_error(where: str, status: int, *, retry_after: timedelta | None) -> RetrofitError:
     if status >= 500:
-        return RetryableError(f"{where} answered HTTP {status}", retry_after=retry_after)
+        delivery = Delivery.UNKNOWN if status in (502, 504) else Delivery.ANSWERED
+        return RetryableError(f"{where} answered HTTP {status}", retry_after=retry_after, delivery=delivery)
     if status in (401, 403):
         return AuthError(f"{where} refused our credentials (HTTP {status})")
     return NonRetryableError(f"{where} answered HTTP {status} without a SOAP envelope; check the endpoint")

@@ -10,6 +10,11 @@
         ├── TooManyRowsMatched       a write matched more rows than it may change (RowCountError)
         └── IdempotencyKeyReused     one idempotency key, two different requests
 
+What each proves about the effect (`Delivery`): one transaction per action, so a statement the
+database refused (locked, deadlock, timeout-cancelled, constraint) rolled back: ANSWERED, nothing
+landed. No connection to be had (pool timeout, connection refused, SQLSTATE 08001/08004): NOT_SENT.
+A connection lost or a server gone mid-call may have lost the answer to a COMMIT: UNKNOWN.
+
 Messages quote the driver's own message and the kind of statement, never bound values (the engine
 runs with `hide_parameters=True`, so SQLAlchemy's text leaves them out too) and never the URL.
 """
@@ -24,7 +29,10 @@ from sqlalchemy import exc as sa
 from retrofit.sdk import (
     ActionInputError,
     AuthError,
+    Delivery,
     NonRetryableError,
+    NotSentError,
+    OutcomeUnknownError,
     RetrofitError,
     RetryableError,
 )
@@ -61,7 +69,14 @@ _SQLITE_CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
 # PostgreSQL SQLSTATE classes and codes.
 _PG_AUTH = ("28", "42501")  # invalid authorization; insufficient privilege
 _PG_RETRYABLE = ("08", "40", "53", "55P03", "57014", "57P01", "57P02", "57P03")
-_PG_SCHEMA = ("42",)  # syntax error or undefined table/column: the statement does not fit
+_PG_SCHEMA = ("42",)
+_PG_NOT_CONNECTED = ("08001", "08004")  # could not establish / server rejected the connection
+_PG_ROLLED_BACK = (
+    "40",
+    "53",
+    "55P03",
+    "57014",
+)  # the statement was refused; the transaction rolled back  # syntax error or undefined table/column: the statement does not fit
 
 
 def map_db_error(exc: sa.SQLAlchemyError, *, where: str, secrets: Collection[str] = ()) -> RetrofitError:
@@ -71,7 +86,7 @@ def map_db_error(exc: sa.SQLAlchemyError, *, where: str, secrets: Collection[str
     echoes them.
     """
     if isinstance(exc, sa.TimeoutError):  # the pool had no connection free in time
-        return RetryableError(f"{where}: no database connection free in time ({exc})")
+        return NotSentError(f"{where}: no database connection free in time ({exc})")
     if not isinstance(exc, sa.DBAPIError):
         return _before_the_database(exc, where=where, secrets=secrets)
 
@@ -84,12 +99,18 @@ def map_db_error(exc: sa.SQLAlchemyError, *, where: str, secrets: Collection[str
 
     if sqlstate.startswith(_PG_AUTH) or sqlite_code.startswith(_SQLITE_AUTH) or _says_auth(lowered):
         return AuthError(f"{where}: the database refused our credentials or permissions: {details}")
+    if sqlstate.startswith(_PG_NOT_CONNECTED):
+        return NotSentError(f"{where}: could not connect to the database: {details}", details=details)
     if exc.connection_invalidated or isinstance(exc, sa.InterfaceError):
-        return RetryableError(f"{where}: the database connection was lost: {details}", details=details)
+        return OutcomeUnknownError(f"{where}: the database connection was lost: {details}", details=details)
     if sqlite_code == "SQLITE_INTERRUPT" or sqlstate == "57014":
-        return RetryableError(f"{where}: statement timed out and was cancelled", details=details)
-    if sqlite_code.startswith(_SQLITE_RETRYABLE) or sqlstate.startswith(_PG_RETRYABLE):
-        return RetryableError(message, details=details)
+        return RetryableError(
+            f"{where}: statement timed out and was cancelled", details=details, delivery=Delivery.ANSWERED
+        )
+    if sqlite_code.startswith(_SQLITE_RETRYABLE) or sqlstate.startswith(_PG_ROLLED_BACK):
+        return RetryableError(message, details=details, delivery=Delivery.ANSWERED)
+    if sqlstate.startswith(_PG_RETRYABLE):
+        return OutcomeUnknownError(message, details=details)
     if sqlite_code.startswith(_SQLITE_CORRUPT):
         # Retrying cannot repair a file; an operator must restore it.
         return NonRetryableError(f"{where}: the database file is corrupt or not a database: {details}")

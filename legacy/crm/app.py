@@ -19,6 +19,8 @@ Business API — `Authorization: Bearer <token>`; scope `crm.read` for GET, `crm
     GET    /contacts?q=&email=&offset=&limit=        {"items", "offset", "limit", "total"}
     GET    /contacts/{id}
     DELETE /contacts/{id}                  {"contact_id", "account_id", "deleted": true}
+    GET    /idempotency-keys?key=...       {"key", "landed": true, "status", "body"} | {"key", "landed": false}
+                                           (crm.write scope; the calling client's keys only)
 
 Writes honour an optional `Idempotency-Key` (scoped per OAuth client): a repeat gets the stored
 answer with `Idempotent-Replayed: true` and no second effect; the key reused with a different
@@ -98,6 +100,7 @@ def create_app(state: CrmState, *, clients: Mapping[str, str] | None = None) -> 
         Route("/contacts", api.search_contacts, methods=["GET"]),
         Route("/contacts/{contact_id}", api.get_contact, methods=["GET"]),
         Route("/contacts/{contact_id}", api.delete_contact, methods=["DELETE"]),
+        Route("/idempotency-keys", api.lookup_key, methods=["GET"]),
         Route("/_admin/health", admin.health, methods=["GET"]),
         Route("/_admin/reset", admin.reset, methods=["POST"]),
         Route("/_admin/faults", admin.get_faults, methods=["GET"]),
@@ -335,6 +338,20 @@ class _BusinessApi:
             return 200, {"contact_id": contact.id, "account_id": contact.account_id, "deleted": True}
 
         return self._write(request, grant, None, apply)
+
+    async def lookup_key(self, request: Request) -> Response:
+        """Did this client's write with `key` land, and what did it answer? For a client whose
+        answer was lost; keys are scoped per client, like the writes."""
+        grant = self._grant(request, "crm.write")
+        key = request.query_params.get("key")
+        if key is None or not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY or not key.isprintable():
+            raise ApiError(
+                400, "invalid_request", f"key must be 1 to {_MAX_IDEMPOTENCY_KEY} printable characters"
+            )
+        stored = self._state.stored_response(grant.client_id, key)
+        if stored is None:
+            return JSONResponse({"key": key, "landed": False})
+        return JSONResponse({"key": key, "landed": True, "status": stored.status, "body": stored.body})
 
     def _write(
         self,

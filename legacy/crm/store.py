@@ -185,6 +185,14 @@ class CrmState:
             self._idempotency[scope, key] = stored
             return stored, False
 
+    def stored_response(self, scope: str, key: str) -> StoredResponse | None:
+        """The answer client `scope`'s write with `key` gave, if it landed (None: none landed).
+
+        Takes the lock, so a write being applied under the key right now is waited for.
+        """
+        with self._lock:
+            return self._idempotency.get((scope, key))
+
     # -- the control plane ---------------------------------------------------------------------
 
     def count_request(self, method: str, path: str) -> None:

@@ -8,6 +8,11 @@ Business API — every request needs the header `X-Api-Key`:
     POST   /customers/{id}/notes               {"text": "..."}  -> 201       Idempotency-Key required
     GET    /customers/{id}/notes               {"items": [...]}
     DELETE /customers/{id}                     {"customer_id", "deleted"}    Idempotency-Key optional
+    GET    /idempotency-keys?key=...           {"key", "landed": true, "status", "body"} | {"key", "landed": false}
+
+The last answers "did the write made with this Idempotency-Key land, and what did it answer?" for
+a client whose answer was lost (connection dropped, timed out). It reads the idempotency table, so it
+knows exactly what a replay would answer; `landed: false` means no write under the key landed so far.
 
 Money is a decimal string with two places. Errors are JSON `{"error": "..."}`: 400 bad input,
 401 missing or wrong API key, 404 unknown customer or route, 422 an Idempotency-Key reused for a
@@ -75,6 +80,7 @@ def create_app(state: LedgerState, *, api_key: str = DEFAULT_API_KEY) -> Starlet
         Route("/customers/{customer_id}/credit-limit", business.set_credit_limit, methods=["PUT"]),
         Route("/customers/{customer_id}/notes", business.list_notes, methods=["GET"]),
         Route("/customers/{customer_id}/notes", business.add_note, methods=["POST"]),
+        Route("/idempotency-keys", business.lookup_key, methods=["GET"]),
         Route("/_admin/health", admin.health, methods=["GET"]),
         Route("/_admin/reset", admin.reset, methods=["POST"]),
         Route("/_admin/faults", admin.get_faults, methods=["GET"]),
@@ -159,6 +165,15 @@ class _BusinessApi:
             return 200, {"customer_id": customer_id, "deleted": True}
 
         return self._write(request, key, None, apply)
+
+    async def lookup_key(self, request: Request) -> Response:
+        key = request.query_params.get("key")
+        if key is None or not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY or not key.isprintable():
+            raise HTTPException(400, f"key must be 1 to {_MAX_IDEMPOTENCY_KEY} printable characters")
+        stored = self._state.stored_response(key)
+        if stored is None:
+            return JSONResponse({"key": key, "landed": False})
+        return JSONResponse({"key": key, "landed": True, "status": stored.status, "body": stored.body})
 
     def _write(
         self,

@@ -221,6 +221,14 @@ class LedgerState:
             self._idempotency[key] = stored
             return stored, False
 
+    def stored_response(self, key: str) -> StoredResponse | None:
+        """The answer a write with `key` gave, if it landed; None when no write under it landed.
+
+        Takes the lock, so a write being applied under the key right now is waited for.
+        """
+        with self._lock:
+            return self._idempotency.get(key)
+
     # -- the control plane ---------------------------------------------------------------------
 
     def effects(self) -> dict[str, int]:

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from retrofit.execution.error_mapping import ClassifiedError
+from retrofit.sdk.errors import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +132,13 @@ class Admission:
             else f"{snap.consecutive_failures} consecutive failures"
         )
         message = (
-            f"circuit open for connector {snap.connector!r} ({why}); not called, "
+            f"circuit open for connector {snap.connector!r} ({why}); this attempt was not sent, "
             f"retry in {self.retry_in.total_seconds():.1f}s"
         )
-        return ClassifiedError(CIRCUIT_OPEN, message, True, self.retry_in + RETRY_MARGIN)
+        # Refused before any request: this attempt proves nothing was sent.
+        return ClassifiedError(
+            CIRCUIT_OPEN, message, True, self.retry_in + RETRY_MARGIN, delivery=Delivery.NOT_SENT
+        )
 
 
 def outage_signal(error: ClassifiedError) -> Signal:

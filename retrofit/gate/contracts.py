@@ -70,3 +70,37 @@ class AnswerAudit(BaseModel):
     # SHA-256 of the answer payload as received (`approvals.payload_digest`): finds the exact
     # Signal in history that carried it. Empty: matched by request id and claimed approver.
     payload_sha256: str = ""
+
+
+def reconcile_activity_name(connector: str) -> str:
+    """The activity that settles a call whose answer was lost; one per connector, on the worker
+    (task queue) that serves the connector's actions."""
+    return f"retrofit.reconcile.{connector}"
+
+
+class ReconcileRequest(BaseModel):
+    """Input of the reconcile activity: settle what is known about `invocation`'s effect.
+
+    The activity records attempts that started and never reported (`action.attempt_lost`) and,
+    when `lookup` is set and an attempt may have landed, asks the connector's `lookup` hook and
+    records what it said (`action.reconciled`, then `action.succeeded` when the write landed).
+    """
+
+    invocation: ActionInvocation
+    # When in the failure handling: "failed" (past the retry budget, before escalating or
+    # raising) or "answered" (a person chose retry / skip / abort). Names the audit record.
+    when: Literal["failed", "answered"] = "failed"
+    lookup: bool = False
+
+
+class ReconcileResult(BaseModel):
+    # "landed": `output` is the call's output (in the invocation's output view); "not_landed":
+    # nothing happened (the system said so, or no attempt reached it without an answer);
+    # "unknown": a write may have landed and nothing can tell.
+    status: Literal["landed", "not_landed", "unknown"]
+    output: dict[str, Any] | None = None
+    source: Literal["trail", "lookup"] = "trail"
+    detail: str = ""
+    # The attempts that left the outcome open, as people read them ("attempt 1", ...).
+    uncertain: str = ""
+    attempt: int = Field(default=1, ge=1)

@@ -32,11 +32,13 @@ from retrofit.gate.errors import (
     UnknownActionError,
 )
 from retrofit.gate.escalation import PATCH_ID, escalate_failure, outcome_event
+from retrofit.gate.outcomes import NO_EFFECT, CallOutcome, settle, suspected_unknown
 from retrofit.gate.policy import Decision, OnFailure, Outcome, Policy, ProposedCall
 from retrofit.gate.policy_merge import PolicyRequest, as_request
 from retrofit.gate.policy_merge import decide as decide_in_force
 from retrofit.gate.state import action_task_queue, gate_state, pinned_policy
 from retrofit.redaction import redact, summarize
+from retrofit.sdk.effect import Effect
 from retrofit.sdk.spec import ActionSpec
 
 M = TypeVar("M", bound=BaseModel)
@@ -235,7 +237,11 @@ async def _execute(
             )
             break
         except ActivityError as exc:
-            invocation = await _after_failure(exc, spec, args, invocation, plan)
+            after = await _after_failure(exc, spec, args, invocation, plan)
+            if isinstance(after, ActionOutcome):
+                outcome = after  # the write had landed: the legacy system's lookup said so
+                break
+            invocation = after
     show_details(f"Step {step}: **{spec.name}** done")
     return outcome
 
@@ -246,12 +252,22 @@ async def _after_failure(
     args: dict[str, Any],
     invocation: ActionInvocation,
     plan: _FailurePlan,
-) -> ActionInvocation:
+) -> ActionInvocation | ActionOutcome:
     """Record a round that failed for good; raise, or escalate and return the next round's
-    invocation when a person answers "retry"."""
+    invocation when a person answers "retry". A write whose answer was lost is reconciled first
+    (`retrofit.gate.outcomes`): when it had landed, its outcome is returned instead."""
     step, rnd = invocation.step, invocation.round
     kind, message = _failure_kind(exc)
+    outcome = NO_EFFECT
+    if suspected_unknown(exc, spec):
+        outcome = await settle(spec, invocation, "failed")
+        if outcome.state == "landed":
+            return _landed(spec, step, outcome)
     data: dict[str, Any] = {"arguments": redact(args), "kind": kind, "error": message}
+    if spec.effect is not Effect.READ:
+        data.update(outcome.record())
+    # Every message about this failure says so when the write may have landed.
+    note = f"; {outcome.message()}" if outcome.unknown else ""
     if rnd > 1:
         data["round"] = rnd
     failed = _event(
@@ -275,9 +291,17 @@ async def _after_failure(
         await record_events([failed])
         show_details(f"Step {step}: **{spec.name}** failed ({kind})")
         raise ActionFailedError(
-            f"{spec.name} failed ({kind}): {message}", action=spec.name, step=step, kind=kind
+            f"{spec.name} failed ({kind}): {message}{note}", action=spec.name, step=step, kind=kind
         ) from None
-    resolution = await escalate_failure(spec, step, args, rnd, f"{kind}: {message}", plan.policy, failed)
+    error = f"{kind}: {message}" + (f" — {outcome.message()}" if outcome.unknown else "")
+    resolution = await escalate_failure(spec, step, args, rnd, error, plan.policy, failed)
+    if outcome.unknown:
+        # Ask again: the system may answer now (the breaker that made the lookup wait has closed).
+        outcome = await settle(spec, invocation, "answered")
+        failed = failed.model_copy(update={"data": {**failed.data, **outcome.record()}})
+        note = f"; {outcome.message()}"  # what is known now, whichever way it went
+        if outcome.state == "landed" and resolution.choice != "abort":
+            return _landed(spec, step, outcome)
     if resolution.choice == "retry":
         show_details(
             f"Step {step}: running **{spec.name}** again (round {rnd + 1}, asked by {resolution.by})"
@@ -287,7 +311,7 @@ async def _after_failure(
         await record_events([outcome_event(AuditKind.SKIPPED, resolution, spec, step, failed)])
         show_details(f"Step {step}: **{spec.name}** skipped by {resolution.by}")
         raise ActionSkippedError(
-            f"{spec.name} failed ({kind}) and was skipped by {resolution.by}: {resolution.reason}",
+            f"{spec.name} failed ({kind}) and was skipped by {resolution.by}: {resolution.reason}{note}",
             action=spec.name,
             step=step,
             kind=kind,
@@ -297,13 +321,19 @@ async def _after_failure(
     await record_events([outcome_event(AuditKind.ABORTED, resolution, spec, step, failed)])
     show_details(f"Step {step}: **{spec.name}** failed ({kind}); aborted by {resolution.by}")
     raise ActionFailedError(
-        f"{spec.name} failed ({kind}): {message}; aborted by {resolution.by}: {resolution.reason}",
+        f"{spec.name} failed ({kind}): {message}; aborted by {resolution.by}: {resolution.reason}{note}",
         action=spec.name,
         step=step,
         kind=kind,
         aborted_by=resolution.by,
         request_id=resolution.request_id,
     ) from None
+
+
+def _landed(spec: ActionSpec, step: int, outcome: CallOutcome) -> ActionOutcome:
+    """The outcome of a write whose answer was lost and which the legacy system says landed."""
+    show_details(f"Step {step}: **{spec.name}** done ({outcome.message()})")
+    return ActionOutcome(output=outcome.output or {}, attempt=outcome.attempt)
 
 
 def _failure_kind(exc: ActivityError) -> tuple[str, str]:

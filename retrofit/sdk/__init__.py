@@ -8,11 +8,15 @@ from retrofit.sdk.effect import Effect
 from retrofit.sdk.errors import (
     ActionInputError,
     AuthError,
+    Delivery,
     NonRetryableError,
+    NotSentError,
+    OutcomeUnknownError,
     PluginError,
     RetrofitError,
     RetryableError,
 )
+from retrofit.sdk.lookup import LookupResult, LookupStatus
 from retrofit.sdk.spec import ActionSpec, ConnectorSpec, RetrySettings
 
 __all__ = [
@@ -23,8 +27,13 @@ __all__ = [
     "Connector",
     "ConnectorSettings",
     "ConnectorSpec",
+    "Delivery",
     "Effect",
+    "LookupResult",
+    "LookupStatus",
     "NonRetryableError",
+    "NotSentError",
+    "OutcomeUnknownError",
     "PluginError",
     "RetrofitError",
     "RetrySettings",

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from retrofit.sdk.lookup import LookupResult
+
 
 class ConnectorSettings(BaseSettings):
     """Base of a connector's settings model.
@@ -51,3 +53,19 @@ class Connector:
 
     async def close(self) -> None:
         """Release clients. Called once when the worker shuts down."""
+
+    async def lookup(self, idempotency_key: str) -> LookupResult:
+        """Optional: did the write made with `idempotency_key` land, and with what output?
+
+        Override it when the legacy system can answer (it keeps its Idempotency-Key records, or the
+        write leaves a row that carries the key). The framework calls it after an attempt whose
+        answer was lost, before it escalates and again when a person answers, so the audit trail
+        records the effect instead of "outcome unknown". Raise nothing on purpose: answer
+        `LookupResult.unknown(...)` when the system cannot tell (errors raised are read as unknown).
+        """
+        return LookupResult.unknown("this connector has no lookup")
+
+    @classmethod
+    def supports_lookup(cls) -> bool:
+        """Whether this connector overrides `lookup` (connectors without one stay "unknown")."""
+        return cls.lookup is not Connector.lookup

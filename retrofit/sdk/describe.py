@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import typing
@@ -30,7 +31,8 @@ def describe_connector(cls: object, *, plugin: str) -> ConnectorSpec:
         options = getattr(member, ACTION_MARKER, None)
         if options is None:
             continue
-        actions.append(_describe_action(name, attr, member, options, plugin=plugin))
+        action_spec = _describe_action(name, attr, member, options, plugin=plugin)
+        actions.append(dataclasses.replace(action_spec, lookup=cls.supports_lookup()))
     if not actions:
         raise PluginError(plugin, f"connector {name!r} declares no @action methods")
 

@@ -40,6 +40,8 @@ class ActionSpec:
     timeout: timedelta
     retry: RetrySettings
     compensate: str | None = None  # full name of the compensating action
+    # The connector answers `lookup(idempotency_key)`: a lost answer can be reconciled.
+    lookup: bool = False
 
     @property
     def name(self) -> str:

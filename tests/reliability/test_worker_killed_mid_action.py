@@ -2,8 +2,9 @@
 
 The demo ledger applies the write and then holds its answer (fault `hold_next`), so the kill lands
 exactly between "the effect happened" and "the worker heard about it". Temporal retries the action
-on the new worker once the attempt's start-to-close timeout (30 s) has passed; the retry carries
-the same idempotency key, so the ledger answers from its idempotency table instead of writing twice.
+on the new worker once the attempt's start-to-close timeout (30 s) has passed; the retry records
+the killed attempt as `action.attempt_lost` (outcome unknown) and carries the same idempotency key,
+so the ledger answers from its idempotency table instead of writing twice.
 """
 
 from __future__ import annotations
@@ -89,10 +90,15 @@ async def test_a_write_in_flight_survives_a_killed_worker_exactly_once(
         "approval.granted",
         "policy.allowed",
         "action.started",  # attempt 1: killed with the worker, no outcome of its own
+        "action.attempt_lost",  # ... which attempt 2 finds and records before it starts
         "action.started",  # attempt 2: on the new worker
         "action.succeeded",
     ]
     assert [r.attempt for r in records if r.kind.value == "action.started"] == [1, 2]
+    lost = next(r for r in records if r.kind.value == "action.attempt_lost")
+    assert (lost.attempt, lost.idempotency_key) == (1, key)
+    assert lost.data["outcome"] == "unknown" and lost.data["found_by"] == "attempt 2"
+    assert "the write may have landed" in lost.data["message"]
     assert {r.idempotency_key for r in records if r.kind.value in ("action.started", "action.succeeded")} == {
         key
     }

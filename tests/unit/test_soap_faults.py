@@ -15,7 +15,10 @@ from connectors.soap.signatures import ArgumentMismatch
 from retrofit.sdk import (
     ActionInputError,
     AuthError,
+    Delivery,
     NonRetryableError,
+    NotSentError,
+    OutcomeUnknownError,
     RetrofitError,
     RetryableError,
 )
@@ -64,9 +67,10 @@ ERP_OUTAGE_DETAIL = (
         (fault("sf:UNABLE_TO_LOCK_ROW"), RetryableError),
         (fault("soap:Server", detail=ERP_OUTAGE_DETAIL), RetryableError),
         (fault("sf:MALFORMED_QUERY"), ActionInputError),  # unknown vendor code: a refusal
-        (httpx.ReadTimeout("slow"), RetryableError),
-        (httpx.ConnectError("refused"), RetryableError),
-        (httpx.RemoteProtocolError("peer closed connection"), RetryableError),
+        (httpx.ReadTimeout("slow"), OutcomeUnknownError),  # sent: the call may have landed
+        (httpx.ConnectTimeout("slow to connect"), NotSentError),
+        (httpx.ConnectError("refused"), NotSentError),
+        (httpx.RemoteProtocolError("peer closed connection"), OutcomeUnknownError),
         (zeep_errors.TransportError("bad gateway", status_code=502), RetryableError),
         (zeep_errors.TransportError("no", status_code=401), AuthError),
         (zeep_errors.TransportError("not found", status_code=404), NonRetryableError),
@@ -81,6 +85,24 @@ def test_classification(failure: BaseException, expected: type[RetrofitError]) -
     error = soap_error("GetCustomer", failure, service="erp")
     assert type(error) is expected
     assert error.message.startswith("erp GetCustomer")
+
+
+@pytest.mark.parametrize(
+    ("failure", "delivery"),
+    [
+        (fault("soap:Server", detail=ERP_OUTAGE_DETAIL), Delivery.ANSWERED),  # the service's own answer
+        (fault("sf:REQUEST_LIMIT_EXCEEDED"), Delivery.ANSWERED),
+        (zeep_errors.TransportError("unavailable", status_code=503), Delivery.ANSWERED),
+        (zeep_errors.TransportError("bad gateway", status_code=502), Delivery.UNKNOWN),  # a gateway's
+        (httpx.ReadTimeout("slow"), Delivery.UNKNOWN),
+        (httpx.ConnectError("refused"), Delivery.NOT_SENT),
+        (WsdlFetchError("http://erp/?wsdl", "HTTP 503", transient=True), Delivery.NOT_SENT),
+    ],
+)
+def test_each_failure_says_whether_the_call_may_have_landed(
+    failure: BaseException, delivery: Delivery
+) -> None:
+    assert soap_error("SetCreditLimit", failure, service="erp").delivery is delivery
 
 
 def test_fault_messages_name_the_code_and_quote_a_short_excerpt() -> None:

@@ -13,7 +13,15 @@ from connectors.crm.models import Account, GetAccount, SearchAccounts
 from connectors.rest import parse_retry_after
 from legacy.crm.server import CrmServer
 from retrofit.redaction import REDACTED
-from retrofit.sdk import ActionInputError, AuthError, NonRetryableError, RetryableError
+from retrofit.sdk import (
+    ActionInputError,
+    AuthError,
+    Delivery,
+    NonRetryableError,
+    NotSentError,
+    OutcomeUnknownError,
+    RetryableError,
+)
 from tests.integration.rest.support import ProbeConnector, admin, crm_connector
 
 pytestmark = pytest.mark.timeout(30)
@@ -54,6 +62,7 @@ async def test_server_side_trouble_is_retryable_then_succeeds(
         await connector.get_account(A_2001)
     assert caught.value.retry_after == expected
     assert f"answered {status}" in caught.value.message
+    assert caught.value.delivery is Delivery.ANSWERED  # the system's own answer: nothing unknown
     # The fault was for one request: the retry Temporal makes succeeds.
     assert (await connector.get_account(A_2001)).id == "A-2001"
 
@@ -64,8 +73,11 @@ async def test_read_timeout_is_retryable(crm: CrmServer) -> None:
     try:
         await conn.get_account(A_2001)  # a token first, so the slowness meets the read itself
         await admin(crm.url, "POST", "faults", {"latency_ms": 500, "path_prefix": "/accounts"})
-        with pytest.raises(RetryableError, match=r"timed out \(ReadTimeout\)"):
+        with pytest.raises(RetryableError, match=r"timed out \(ReadTimeout\)") as caught:
             await conn.get_account(A_2001)
+        # The request left: a write could have landed, and the error says so.
+        assert isinstance(caught.value, OutcomeUnknownError)
+        assert caught.value.delivery is Delivery.UNKNOWN
     finally:
         await conn.close()
 
@@ -76,6 +88,7 @@ async def test_dropped_connection_is_retryable(crm: CrmServer, connector: CrmCon
     with pytest.raises(RetryableError, match="failed in transit") as caught:
         await connector.get_account(A_2001)
     assert "RemoteProtocolError" in caught.value.message
+    assert caught.value.delivery is Delivery.UNKNOWN and "may have landed" in caught.value.message
     assert (await connector.get_account(A_2001)).id == "A-2001"
 
 
@@ -86,8 +99,11 @@ async def test_refused_connection_is_retryable() -> None:
     conn = crm_connector(f"http://127.0.0.1:{port}", connect_timeout=1)
     await conn.open()
     try:
-        with pytest.raises(RetryableError, match="ConnectError"):
+        with pytest.raises(RetryableError, match="ConnectError") as caught:
             await conn.get_account(A_2001)
+        # Nothing reached the system: a write could not have landed.
+        assert isinstance(caught.value, NotSentError)
+        assert caught.value.delivery is Delivery.NOT_SENT
     finally:
         await conn.close()
 

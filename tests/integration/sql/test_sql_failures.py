@@ -17,7 +17,9 @@ from legacy.sqldb.database import SqlDemoDatabase
 from retrofit.sdk import (
     ActionInputError,
     AuthError,
+    Delivery,
     NonRetryableError,
+    NotSentError,
     RetryableError,
 )
 from tests.integration.sql.calls import TEST_LOCK_TIMEOUT_S, running_call, settings_for
@@ -200,7 +202,7 @@ class _PgError(Exception):
             sa.OperationalError,
             "connection to server at 127.0.0.1 failed: Connection refused",
             "08001",
-            RetryableError,
+            NotSentError,  # no connection: nothing reached the database
         ),
         (sa.OperationalError, "canceling statement due to statement timeout", "57014", RetryableError),
         (sa.OperationalError, "could not obtain lock on row", "55P03", RetryableError),
@@ -234,3 +236,21 @@ def test_pool_exhaustion_is_retryable() -> None:
         sa.TimeoutError("QueuePool limit of size 5 overflow 0 reached"), where="erp connecting"
     )
     assert isinstance(error, RetryableError)
+    assert error.delivery is Delivery.NOT_SENT
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "delivery"),
+    [
+        ("40P01", Delivery.ANSWERED),  # deadlock: the transaction rolled back
+        ("57014", Delivery.ANSWERED),  # cancelled statement: rolled back
+        ("08001", Delivery.NOT_SENT),
+        ("08006", Delivery.UNKNOWN),  # the connection broke mid-call: a COMMIT may have landed
+        ("57P01", Delivery.UNKNOWN),  # the server went away mid-call
+    ],
+)
+def test_database_errors_say_whether_the_write_may_have_landed(sqlstate: str, delivery: Delivery) -> None:
+    error = map_db_error(
+        sa.OperationalError("UPDATE t", None, _PgError("trouble", sqlstate)), where="erp UPDATE"
+    )
+    assert error.delivery is delivery
