@@ -10,6 +10,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from retrofit.audit.checkpointing import checkpoint_plugin
 from retrofit.codec.converter import data_converter
 from retrofit.execution.circuit_breaker import BreakerConfig
 from retrofit.gate.policy import Policy
@@ -109,10 +110,12 @@ def build_worker(
         breaker_overrides=settings.breaker_overrides,
         identity=identity_pin(settings),
     )
+    # Signs the audit head into the witness at least every minute while it moves, and at shutdown.
+    checkpoints = checkpoint_plugin(settings)
     return Worker(
         client,
         task_queue=queue,
-        plugins=[plugin],
+        plugins=[plugin] if checkpoints is None else [checkpoints, plugin],
         # On shutdown (SIGTERM) polling stops at once; running activities get this long to finish
         # before they are cancelled (and then retried by Temporal on another worker).
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),

@@ -25,6 +25,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, create_engine, delete, insert, select, text
 from sqlalchemy.engine import make_url
+from temporalio.testing import WorkflowEnvironment
 
 from retrofit.audit import Actor, ActorKind, AuditEvent, AuditKind, AuditStore
 from retrofit.audit.anchored_verify import AnchoredReport, verify_anchored
@@ -36,6 +37,7 @@ from retrofit.audit.schema import audit_events
 from retrofit.audit.url import sync_url
 from retrofit.audit.witness import LATEST, DatabaseWitness, DirectoryWitness, GitWitness, Witness, store_key
 from retrofit.settings import RetrofitSettings
+from retrofit.worker import WorkerConfig, build_worker
 
 RETROFIT = str(Path(sys.executable).parent / "retrofit")
 _HASH = RECORD_FIELDS.index("hash")
@@ -558,3 +560,44 @@ def test_checkpoint_documents_round_trip_and_bind_every_field(tmp_path: Path) ->
             read_checkpoint(altered, keys, "t" if field == "store" else "s")
     with pytest.raises(CheckpointError, match="another store"):
         read_checkpoint(checkpoint.document(), keys, "other")
+
+
+async def test_a_worker_checkpoints_while_it_runs_and_at_shutdown(
+    time_skipping_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETROFIT_AUDIT_CHECKPOINT_SECONDS", "0.1")
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    settings = RetrofitSettings(data_dir=tmp_path, audit_db_url=url)
+    config = config_for(url, tmp_path)
+    folder = witness_folder(config)
+
+    def signed_seqs() -> list[int]:
+        return sorted(Checkpoint.model_validate_json(p.read_text()).seq for p in folder.glob("*.json"))
+
+    worker = build_worker(
+        time_skipping_env.client,
+        settings,
+        config=WorkerConfig(connectors=(), workflows=(), policy=None),
+        task_queue=f"checkpoints-{uuid.uuid4()}",
+    )
+    async with worker, await AuditStore.open(url) as store:
+        await store.append(events(1, 5))  # as the worker's audit activity would
+        for _ in range(200):
+            if folder.is_dir() and signed_seqs()[-1:] == [5]:
+                break
+            await asyncio.sleep(0.05)
+        assert signed_seqs()[-1:] == [5]
+    # A worker on the default minute: nothing is due before it stops, so what it appended last
+    # is anchored by the checkpoint written at shutdown.
+    monkeypatch.setenv("RETROFIT_AUDIT_CHECKPOINT_SECONDS", "60")
+    worker = build_worker(
+        time_skipping_env.client,
+        settings,
+        config=WorkerConfig(connectors=(), workflows=(), policy=None),
+        task_queue=f"checkpoints-{uuid.uuid4()}",
+    )
+    async with worker, await AuditStore.open(url) as store:
+        await store.append(events(6, 7))
+        assert signed_seqs()[-1] == 5
+    assert signed_seqs()[-1] == 7
+    assert (await verify(config)).status == "anchored"
