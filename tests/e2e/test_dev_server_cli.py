@@ -121,8 +121,15 @@ async def test_business_user_starts_ops_approve_and_verify_the_trail(
     ]
     assert all(r.actor.identity and r.actor.identity.startswith("retrofit-cli:") for r in granted)
 
-    code, out, _ = await cli("audit", "verify")
-    assert code == 0 and "audit chain intact: 16 records" in out
+    # This worker is built in the test, not by `retrofit worker`, so no loop checkpointed the
+    # head: until ops write a checkpoint, verify says the head is unanchored (exit 3).
+    ops = Cli({**cli.env, "RETROFIT_DATA_DIR": str(tmp_path)})  # checkpoint key and witness
+    code, out, err = await ops("audit", "verify")
+    assert code == 3 and "audit chain intact: 16 records" in out and "head unanchored" in err
+    code, out, err = await ops("audit", "checkpoint")
+    assert code == 0 and "checkpoint written: seq 16" in out, err
+    code, out, _ = await ops("audit", "verify")
+    assert code == 0 and "audit chain intact: 16 records" in out and "anchored" in out
 
     export = tmp_path / "trail.jsonl"
     code, _, err = await cli("audit", "export", "--format", "jsonl", "-o", str(export), "--workflow", wf_id)
