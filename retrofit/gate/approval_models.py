@@ -109,6 +109,11 @@ class ApprovalView(BaseModel):
     kind: Literal["approval", "failure"] = "approval"
     choices: list[str] = Field(default_factory=list)
     error: str = ""  # the failure, for kind "failure"
+    # For kind "failure", what is known about the write's effect (`retrofit.gate.outcomes`):
+    # "unknown" (an attempt's answer was lost: the write may have landed), "no_effect", or "".
+    # `outcome_note` says it in words, for the CLI and the UI: never "not called" when unknown.
+    outcome: str = ""
+    outcome_note: str = ""
     # Who started the workflow, as verified from the start's `retrofit-starter` header, or
     # "unverified"; the starter may never approve its own request.
     started_by: str = ""

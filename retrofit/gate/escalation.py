@@ -263,6 +263,8 @@ async def escalate_failure(
         kind="failure",
         choices=list(choices),
         error=error,
+        outcome=str(failed.data.get("outcome", "")),
+        outcome_note=str(failed.data.get("outcome_message", "")),
         **identity_fields(),
     )
     request = _FailureRequest(view=view, policy=policy, round=round_)

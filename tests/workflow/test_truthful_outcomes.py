@@ -143,6 +143,8 @@ async def test_lost_answer_then_breaker_then_skip_says_outcome_unknown_and_the_w
         assert "CircuitOpen" in view.error
         assert "outcome unknown: the write may have landed" in view.error
         assert "attempt 1's answer was lost" in view.error
+        assert view.outcome == "unknown"  # the pending_approvals view the CLI lists
+        assert view.outcome_note.startswith("outcome unknown: the write may have landed")
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         assert "the write may have landed" in metadata.current_details
         await _resolve(env, handle, view, "skip", "ledger is down, will check by hand")
@@ -275,6 +277,7 @@ async def test_a_refused_connection_is_known_not_called(
         view = await _failure_request(env, handle)
         assert "ConnectError" in view.error
         assert "may have landed" not in view.error
+        assert view.outcome == "no_effect" and "never sent" in view.outcome_note
         await _resolve(env, handle, view, "skip", "ledger unreachable")
         with pytest.raises(WorkflowFailureError) as info:
             await handle.result()
