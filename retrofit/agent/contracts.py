@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from retrofit.gate.policy import Policy
 from retrofit.llm.contracts import ChatMessage, ModelEndpoint
-from retrofit.redaction import check_patterns
+from retrofit.redaction import check_patterns, redact_with
 
 _ACTION_PATTERN = r"^[a-z][a-z0-9_]*\.(\*|[a-z_][a-z0-9_]*)$"
 
@@ -78,6 +78,14 @@ class AgentTaskInput(BaseModel):
     def _redactions(cls, patterns: dict[str, str]) -> dict[str, str]:
         check_patterns(patterns)
         return patterns
+
+    @model_validator(mode="after")
+    def _goal_redacted(self) -> AgentTaskInput:
+        # Whoever started the task (the CLI redacts first, a raw client may not), the goal the
+        # workflow keeps, shows and carries into continue-as-new is the redacted one. Capped so a
+        # placeholder longer than what it replaced cannot fail the next run's validation.
+        self.goal = redact_with(self.goal, self.redact_patterns)[:4000]
+        return self
 
     @model_validator(mode="after")
     def _schema_is_object(self) -> AgentTaskInput:

@@ -23,7 +23,8 @@ from retrofit.agent.contracts import AgentTaskInput, AgentTaskResult
 from retrofit.agent.progress import AgentProgress
 from retrofit.cli.output import console, fail, run_async
 from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
-from retrofit.redaction import redact_text, summarize
+from retrofit.redaction import summarize
+from retrofit.redaction.boundary import redact_text
 from retrofit.settings import RetrofitSettings
 from retrofit.worker import connect
 

@@ -140,6 +140,9 @@ def start(
     except json.JSONDecodeError as exc:
         fail(f"--input is not valid JSON: {exc}")
         return
+    from retrofit.redaction.boundary import redact_start_input  # detect-secrets: only when starting
+
+    raw = redact_start_input(info.name, raw)  # AgentTask's goal, as `agent run` does
     arg: Any = raw
     if info.input_model is not None:
         try:

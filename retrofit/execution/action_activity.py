@@ -28,7 +28,7 @@ from retrofit.execution.resources import WorkerResources
 from retrofit.gate.contracts import ActionInvocation, ActionOutcome, event_id
 from retrofit.gate.policy import Outcome
 from retrofit.observability.actions import observe_action
-from retrofit.redaction import redact, redact_with
+from retrofit.redaction.boundary import redact, redact_with
 from retrofit.sdk.context import running_call
 from retrofit.sdk.effect import Effect
 from retrofit.sdk.spec import ActionSpec

@@ -44,11 +44,11 @@ from retrofit.llm.contracts import (
     LlmRequest,
     LlmResponse,
     ModelEndpoint,
-    redacted_turn,
 )
 from retrofit.llm.settings import LlmSettings
 from retrofit.llm.usage import BILL_DETAIL, AttemptUsage, StepUsage
 from retrofit.observability import record_llm_call
+from retrofit.redaction.boundary import redacted_turn
 from retrofit.sdk.errors import NonRetryableError, RetrofitError
 
 _MAX_CONTENT_IN_AUDIT = 600

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from retrofit.audit.events import AuditEvent
 from retrofit.audit.store import AuditStore
 from retrofit.execution.circuit_breaker import BreakerBoard, BreakerConfig, BreakerOverride, CircuitBreaker
-from retrofit.redaction import redact
+from retrofit.redaction.boundary import redact
 from retrofit.sdk.connector import Connector, ConnectorSettings
 
 log = logging.getLogger(__name__)

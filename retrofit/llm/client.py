@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field, StrictInt, ValidationError
 from retrofit.llm.contracts import ChatMessage, LlmRequest, LlmResponse, ToolCall, ToolSpec
 from retrofit.llm.settings import LlmSettings
 from retrofit.llm.usage import AttemptUsage, estimate_tokens
-from retrofit.redaction import redact_text
+from retrofit.redaction.boundary import redact_text
 from retrofit.sdk.errors import AuthError, NonRetryableError, RetrofitError, RetryableError
 from retrofit.sdk.retry_after import parse_retry_after
 

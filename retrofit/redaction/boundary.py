@@ -13,7 +13,7 @@ Same signatures as the workflow-safe functions, so a caller switches by its impo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
@@ -22,6 +22,8 @@ from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
 from detect_secrets.plugins.ip_public import IPPublicDetector
 from detect_secrets.plugins.keyword import CONFIG_DENYLIST_REGEX_TO_GROUP, KeywordDetector
 
+from retrofit.llm import contracts as llm_contracts
+from retrofit.llm.contracts import ToolCall
 from retrofit.redaction import structured
 from retrofit.redaction import text as workflow_safe
 from retrofit.redaction.placeholders import SECRET, is_placeholder
@@ -83,7 +85,11 @@ def secrets_in(text: str) -> set[str]:
 
 def redact_text(text: str) -> str:
     """`retrofit.redaction.redact_text`, then whatever `detect-secrets` still finds."""
-    text = workflow_safe.redact_text(text)
+    return scrub_detected(workflow_safe.redact_text(text))
+
+
+def scrub_detected(text: str) -> str:
+    """Only the `detect-secrets` step, for text the workflow-safe rules have already cleaned."""
     if len(text) < _SHORTEST_SECRET:
         return text
     for value in sorted(secrets_in(text), key=len, reverse=True):
@@ -98,6 +104,21 @@ def redact(value: Any) -> Any:
 
 def redact_with(value: Any, patterns: Mapping[str, str]) -> Any:
     return structured.redact_with(value, patterns, text=redact_text)
+
+
+def redacted_turn(
+    content: str | None, calls: Sequence[ToolCall], redactions: Mapping[str, str]
+) -> dict[str, Any]:
+    """`retrofit.llm.contracts.redacted_turn` (the one way a model turn is cleaned), then what
+    `detect-secrets` still finds: the model request as it leaves, the answer as it comes back."""
+    turn = llm_contracts.redacted_turn(content, calls, redactions)
+    return {
+        "content": None if turn["content"] is None else scrub_detected(turn["content"]),
+        "tool_calls": [
+            call.model_copy(update={"arguments": scrub_detected(call.arguments)})
+            for call in turn["tool_calls"]
+        ],
+    }
 
 
 # Workflow inputs that are free text meant for a model: redacted before the workflow starts, so
