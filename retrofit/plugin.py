@@ -22,8 +22,18 @@ if TYPE_CHECKING:
     from retrofit.execution.circuit_breaker import BreakerConfig, BreakerOverride
 
 # Modules the workflow sandbox shares with the host rather than re-importing: pydantic for speed,
-# `retrofit` so workflows see the worker's action catalog, `connectors` for the action models.
-PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "retrofit", "connectors")
+# `retrofit` so workflows see the worker's action catalog, `connectors` for the action models,
+# `jwt` and `cryptography` for verifying signed answers in handlers (deterministic; the Rust
+# extension imports its exception types at the moment a signature fails, and must find them).
+PASSTHROUGH_MODULES = (
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "retrofit",
+    "connectors",
+    "jwt",
+    "cryptography",
+)
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
@@ -73,7 +83,6 @@ class RetrofitPlugin(SimplePlugin):
             from retrofit.execution.audit_activity import build_audit_activity
             from retrofit.execution.llm_activity import LlmRuntime, build_llm_activity
             from retrofit.execution.policy_activity import build_policy_activity
-            from retrofit.execution.reconcile_activity import build_reconcile_activity
             from retrofit.execution.resources import WorkerResources
 
             resources = WorkerResources(
@@ -92,7 +101,6 @@ class RetrofitPlugin(SimplePlugin):
             activities.append(build_llm_activity(llm, resources))
             for loaded in served:
                 activities.extend(build_action_activity(s, resources) for s in loaded.spec.actions)
-                activities.append(build_reconcile_activity(loaded.spec, resources))
 
             @asynccontextmanager
             async def opened() -> AsyncIterator[None]:
