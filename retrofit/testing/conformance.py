@@ -17,12 +17,19 @@ legacy system, and pytest collects the checks:
                 write=WriteCase("acme.add_note", {...}, effects=lambda: acme_server.effects()),
                 errors=[ErrorCase("acme.get_customer", {"customer_id": "nope"}, ActionInputError)],
                 secrets=[acme_server.key],               # must never show in captured traffic
+                lose_next_answer=acme_server.apply_then_drop,  # optional: for the lookup check
             )
 
 What it checks: the plugin loads through its entry point; every action has typed input/output
 models, a description and a JSON schema; settings validate and keep secrets secret; reads return
 their declared model; captured traffic never contains a secret; errors map to the right retry
 class; a write repeated with the same idempotency key has one effect.
+
+Optional (skipped when the connector does not override `Connector.lookup`): `lookup` reports a
+write made under a key as landed, with the output the write answered; a key never used is never
+"landed"; and, with `lose_next_answer` (arrange for the system to apply the next write and drop its
+answer), the lost write fails with an error that says it may have landed (`Delivery.UNKNOWN`) and
+`lookup` then finds it.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from retrofit.execution.error_mapping import classify
 from retrofit.registry import LoadedConnector, load_connectors
 from retrofit.sdk.connector import Connector, ConnectorSettings
 from retrofit.sdk.context import running_call
-from retrofit.sdk.errors import RetrofitError
+from retrofit.sdk.errors import Delivery, RetrofitError
+from retrofit.sdk.lookup import LookupStatus
 from retrofit.sdk.spec import ActionSpec
 
 
@@ -68,6 +76,8 @@ class Cases:
     write: WriteCase | None = None
     errors: Sequence[ErrorCase] = ()
     secrets: Sequence[str] = ()
+    #: Optional: make the system apply the next write and lose its answer (drop the connection).
+    lose_next_answer: Callable[[], None] | None = None
 
 
 class ConnectorConformance:
@@ -193,6 +203,41 @@ class ConnectorConformance:
         second, _ = await _call(connector, spec, cases.write.arguments, key="conformance-write-1")
         assert cases.write.effects() == after_one != before, "the repeat applied a second effect"
         assert first == second
+
+    async def test_lookup_reports_a_write_by_its_idempotency_key(
+        self, loaded: LoadedConnector, connector: Connector, cases: Cases
+    ) -> None:
+        if not loaded.cls.supports_lookup():
+            pytest.skip("optional: the connector has no lookup (lost answers stay 'outcome unknown')")
+        if cases.write is None:
+            pytest.skip("no write case given")
+        spec = _spec(loaded, cases.write.action)
+        written, _ = await _call(connector, spec, cases.write.arguments, key="conformance-lookup-1")
+        found = await connector.lookup("conformance-lookup-1")
+        assert found.status is LookupStatus.LANDED, f"lookup of a write that landed said {found.status}"
+        assert spec.output_model.model_validate(found.output or {}) == written, (
+            "lookup must report the output the write answered"
+        )
+        never = await connector.lookup("conformance-lookup-never-used")
+        assert never.status is not LookupStatus.LANDED, "lookup said a key never used had landed"
+
+    async def test_a_lost_answer_may_have_landed_and_lookup_finds_it(
+        self, loaded: LoadedConnector, connector: Connector, cases: Cases
+    ) -> None:
+        if not loaded.cls.supports_lookup():
+            pytest.skip("optional: the connector has no lookup")
+        if cases.write is None or cases.lose_next_answer is None:
+            pytest.skip("no write case or no way to lose an answer given")
+        spec = _spec(loaded, cases.write.action)
+        cases.lose_next_answer()
+        with pytest.raises(RetrofitError) as info:
+            await _call(connector, spec, cases.write.arguments, key="conformance-lost-1")
+        assert info.value.delivery is Delivery.UNKNOWN, (
+            f"a dropped answer raised {type(info.value).__name__} saying {info.value.delivery}: "
+            "it must say the write may have landed"
+        )
+        found = await connector.lookup("conformance-lost-1")
+        assert found.status is LookupStatus.LANDED, f"the write landed, but lookup said {found.status}"
 
 
 def _spec(loaded: LoadedConnector, action: str) -> ActionSpec:

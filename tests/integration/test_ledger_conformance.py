@@ -43,4 +43,5 @@ class TestLedgerConformance(ConnectorConformance):
                 ),
             ],
             secrets=[ledger.api_key],
+            lose_next_answer=lambda: inject_fault(ledger, drop_next=1, drop_after_apply=True),
         )

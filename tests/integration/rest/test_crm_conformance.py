@@ -54,4 +54,8 @@ class TestCrmConformance(ConnectorConformance):
                 ),
             ],
             secrets=[crm.client_secret],
+            # Business requests only: the token request must not be the one that loses its answer.
+            lose_next_answer=lambda: _admin(
+                crm, "faults", {"drop_next": 1, "drop_after_apply": True, "path_prefix": "/accounts"}
+            ),
         )
