@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar, cast
 
-import httpx
+import httpx2
 import openai
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 from pydantic import BaseModel, Field, StrictInt, ValidationError
@@ -131,7 +131,7 @@ async def attempt(client: openai.AsyncOpenAI, settings: LlmSettings, request: Ll
                 scripted = raw.headers.get(SCRIPTED_HEADER, "").lower() == "true"
     except openai.OpenAIError as exc:
         return meter.failed(llm_error(exc), _failure_outcome(exc), started, sent=_was_sent(exc))
-    except (TimeoutError, httpx.TransportError) as exc:
+    except (TimeoutError, httpx2.TransportError) as exc:
         # The request left; its answer did not arrive whole: it may have been billed.
         problem = "timed out" if isinstance(exc, TimeoutError) else f"broke off: {type(exc).__name__}"
         error = RetryableError(f"the model provider's answer {problem}")
@@ -305,11 +305,12 @@ async def _read_capped(chunks: Any, limit: int) -> tuple[bytes, bool]:
 
 def _was_sent(exc: openai.OpenAIError) -> bool:
     """Whether the provider may have done (and billed) work: not for a refused connection or an
-    error status (providers do not bill refused requests)."""
+    error status (providers do not bill refused requests). `httpx2` is the HTTP client `openai`
+    is built on; its connect errors are the ones that prove nothing was sent."""
     if isinstance(exc, openai.APIStatusError):
         return False
     if isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError):
-        return not isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+        return not isinstance(exc.__cause__, httpx2.ConnectError | httpx2.ConnectTimeout)
     return True
 
 
