@@ -9,10 +9,10 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from retrofit.gate.policy import Policy
-from retrofit.llm.contracts import ChatMessage, ModelEndpoint
+from retrofit.gate.policy_merge import PolicyRequest
+from retrofit.llm.contracts import PRIMARY_ENDPOINT, ChatMessage, ModelEndpoint
 from retrofit.redaction import check_patterns, redact_with
 
 _ACTION_PATTERN = r"^[a-z][a-z0-9_]*\.(\*|[a-z_][a-z0-9_]*)$"
@@ -35,16 +35,67 @@ class Budget(BaseModel):
     )
 
 
-class ModelChoice(BaseModel):
-    """Which model answers. Empty `model`: the worker's RETROFIT_LLM_MODEL."""
+_NAMES_ONLY = (
+    "a task chooses model endpoints by name (model.endpoint, model.fallbacks[].endpoint) among "
+    "those the operator configured (RETROFIT_LLM_ENDPOINTS), never by URL or key"
+)
 
+
+class EndpointChoice(BaseModel):
+    """One of the operator's named model endpoints, and optionally a model it offers."""
+
+    # Anything else (a base_url, a key, a key variable) still decodes, so the task is refused
+    # with a clear message and a record instead of failing to start.
+    model_config = ConfigDict(extra="allow")
+
+    endpoint: str = Field(default=PRIMARY_ENDPOINT, description="an endpoint name from the worker's settings")
+    model: str | None = Field(default=None, description="None: the endpoint's configured model")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_bare_name(cls, data: Any) -> Any:
+        return {"endpoint": data} if isinstance(data, str) else data
+
+    def chosen(self) -> ModelEndpoint:
+        return ModelEndpoint(name=self.endpoint, model=self.model)
+
+
+class ModelChoice(BaseModel):
+    """Which model answers: an endpoint the operator named (default `primary`) and a model it
+    offers (default: the endpoint's), with fallbacks by name. Never a URL or a key."""
+
+    model_config = ConfigDict(extra="allow")  # refused, with a clear message: see `refusal`
+
+    endpoint: str | None = Field(default=None, description="None: the primary endpoint")
     model: str | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
-    fallbacks: list[ModelEndpoint] = Field(
-        default_factory=list, description="tried in order when the primary keeps failing retryably"
+    fallbacks: list[EndpointChoice] = Field(
+        default_factory=list,
+        description="endpoint names (or {endpoint, model}) tried in order when the first keeps "
+        "failing retryably; none: the operator's RETROFIT_LLM_FALLBACKS",
     )
     fallback_after: int = Field(default=2, ge=1, description="failed attempts before the next endpoint")
     cache: bool = Field(default=False, description="answer identical requests from the response cache")
+
+    def refusal(self) -> str | None:
+        """Why this choice is refused before any model call (a URL, a key or any field a task may
+        not set), or None. Fields set to null are not counted: older inputs carried them empty."""
+        fields = [f"model.{name}" for name, value in (self.model_extra or {}).items() if value is not None]
+        for index, fallback in enumerate(self.fallbacks):
+            extra = fallback.model_extra or {}
+            fields += [
+                f"model.fallbacks[{index}].{name}" for name, value in extra.items() if value is not None
+            ]
+        if not fields:
+            return None
+        return f"not accepted: {', '.join(sorted(fields))}; {_NAMES_ONLY}"
+
+    def chain(self) -> list[ModelEndpoint]:
+        """The endpoints a model turn tries, in order; empty: the operator's default chain."""
+        if self.endpoint is None and not self.fallbacks:
+            return []
+        first = ModelEndpoint(name=self.endpoint or PRIMARY_ENDPOINT, model=self.model)
+        return [first, *(fallback.chosen() for fallback in self.fallbacks)]
 
 
 class AgentTaskInput(BaseModel):
@@ -52,7 +103,11 @@ class AgentTaskInput(BaseModel):
     allowed_actions: list[str] = Field(
         min_length=1, description="action names or `connector.*` patterns the agent may call"
     )
-    policy: Policy | None = Field(default=None, description="None: the worker's policy")
+    policy: PolicyRequest | None = Field(
+        default=None,
+        description="stricter rules for this task; the worker's (operator's) policy is always in "
+        "force and this can only tighten it: more approvers, fewer actions, deny",
+    )
     budget: Budget = Field(default_factory=Budget)
     model: ModelChoice = Field(default_factory=ModelChoice)
     output_schema: dict[str, Any] | None = Field(
@@ -101,6 +156,9 @@ class StopReason(StrEnum):
     MAX_COST = "budget_cost"
     TOO_MANY_ERRORS = "too_many_errors"
     MODEL_FAILED = "model_failed"
+    # The task chose a model endpoint or model the worker does not offer, or a URL or key:
+    # refused before anything was sent to any provider.
+    INVALID_MODEL_CHOICE = "invalid_model_choice"
 
 
 class Usage(BaseModel):

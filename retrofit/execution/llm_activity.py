@@ -3,8 +3,14 @@ client, with redaction, fallback, the response cache and the audit record of the
 
 - Redaction: every text in the request is redacted once more here, the last point before it
   leaves for the provider, and the answer is redacted before it returns into history.
+- Endpoints: by NAME only (`LlmSettings.endpoint_names()`): each name resolves, on the worker, to
+  the base URL and the key the operator configured for it; one client per name, so a key is only
+  ever sent to its own endpoint. A call that names an endpoint or model the worker does not offer,
+  or carries a URL or a key variable, is refused before anything is sent (`ModelChoiceRefused`,
+  recorded as a `not_configured` attempt).
 - Fallback: Temporal retries the activity; attempt n uses endpoint `(n - 1) // fallback_after`, so
-  a primary that keeps failing retryably hands over to the next endpoint in the list.
+  a primary that keeps failing retryably hands over to the next endpoint in the list (the task's
+  names, or else the primary and then the operator's RETROFIT_LLM_FALLBACKS).
 - Cache: with `use_cache`, a request identical to one answered before (same model, temperature,
   messages, tools) is answered from the cache: 0 new tokens, 0 cost, recorded as a cache hit.
 - Audit: each attempt is one `llm.attempt` record (attempt number, endpoint, outcome `ok` or what
@@ -21,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -40,12 +45,14 @@ from retrofit.llm.cache import ResponseCache
 from retrofit.llm.client import Attempt, attempt, estimate_request, make_client
 from retrofit.llm.contracts import (
     LLM_ACTIVITY,
+    MODEL_CHOICE_REFUSED,
+    PRIMARY_ENDPOINT,
     LlmCall,
     LlmRequest,
     LlmResponse,
     ModelEndpoint,
 )
-from retrofit.llm.settings import LlmSettings
+from retrofit.llm.settings import EndpointRefused, LlmSettings
 from retrofit.llm.usage import BILL_DETAIL, AttemptUsage, StepUsage
 from retrofit.observability import record_llm_call
 from retrofit.redaction.boundary import redacted_turn
@@ -54,29 +61,55 @@ from retrofit.sdk.errors import NonRetryableError, RetrofitError
 _MAX_CONTENT_IN_AUDIT = 600
 
 
+class ModelChoiceRefusedError(NonRetryableError):
+    """The call names an endpoint or model this worker does not offer, or a URL or key variable."""
+
+
 class LlmRuntime:
-    """What the LLM activity keeps per worker: settings, one client per endpoint, the cache."""
+    """What the LLM activity keeps per worker: settings, one client per endpoint name, the cache."""
 
     def __init__(self, settings: LlmSettings) -> None:
         self.settings = settings
-        self._clients: dict[tuple[str, str | None], openai.AsyncOpenAI] = {}
+        self._clients: dict[str, openai.AsyncOpenAI] = {}
         self._cache: ResponseCache | None = None
 
+    def chain(self, call: LlmCall) -> list[ModelEndpoint]:
+        """The endpoints this turn tries: the task's names, or the primary then the operator's
+        fallbacks."""
+        if call.endpoints:
+            return list(call.endpoints)
+        first = ModelEndpoint(name=PRIMARY_ENDPOINT, model=call.request.model)
+        return [first, *(ModelEndpoint(name=name) for name in self.settings.fallbacks)]
+
+    def settings_for(self, endpoint: ModelEndpoint) -> LlmSettings:
+        """The settings of one named endpoint (its URL, its key, the model); refused otherwise."""
+        if endpoint.base_url is not None or endpoint.api_key_env is not None:
+            raise ModelChoiceRefusedError(
+                f"model endpoint {endpoint.name!r} is given a base URL or key variable by the task: "
+                "refused; endpoints are chosen by name, their URLs and keys are the operator's"
+            )
+        try:
+            return self.settings.for_endpoint(endpoint.name, endpoint.model)
+        except EndpointRefused as exc:
+            raise ModelChoiceRefusedError(str(exc)) from None
+
+    def refusal(self, endpoints: list[ModelEndpoint]) -> ModelChoiceRefusedError | None:
+        """The first endpoint of the chain this worker would refuse: checked for the whole chain
+        before the first request, so a bad fallback name never waits for the primary to fail."""
+        for endpoint in endpoints:
+            try:
+                self.settings_for(endpoint)
+            except ModelChoiceRefusedError as exc:
+                return exc
+        return None
+
     def client_for(self, endpoint: ModelEndpoint) -> tuple[openai.AsyncOpenAI, LlmSettings]:
-        base_url = endpoint.base_url or self.settings.base_url
-        key = (base_url, endpoint.api_key_env)
-        settings = self.settings.model_copy(update={"base_url": base_url, "model": endpoint.model})
-        if endpoint.api_key_env is not None:
-            secret = os.environ.get(endpoint.api_key_env)
-            if not secret:
-                raise NonRetryableError(
-                    f"model endpoint {endpoint.model!r} names key variable {endpoint.api_key_env}, "
-                    "which is not set on this worker"
-                )
-            settings = settings.model_copy(update={"api_key": secret})
-        if key not in self._clients:
-            self._clients[key] = make_client(settings)
-        return self._clients[key], settings
+        """The client of a named endpoint: built from that endpoint's own base URL and key only."""
+        settings = self.settings_for(endpoint)
+        client = self._clients.get(endpoint.name)
+        if client is None:
+            client = self._clients[endpoint.name] = make_client(settings)
+        return client, settings
 
     async def cache(self) -> ResponseCache:
         if self._cache is None:
@@ -100,13 +133,18 @@ def build_llm_activity(
         info = activity.info()
         if info.workflow_id is None or info.workflow_run_id is None:
             raise RuntimeError(f"{LLM_ACTIVITY} must be called from a workflow")
-        endpoints = call.endpoints or [ModelEndpoint(model=call.request.model or runtime.settings.model)]
+        endpoints = runtime.chain(call)
         index = min((info.attempt - 1) // call.fallback_after, len(endpoints) - 1)
-        endpoint = endpoints[index]
-        request = outbound(call.request, endpoint.model, call.redactions)
+        refused = runtime.refusal(endpoints)
+        target = runtime.settings_for(endpoints[index]) if refused is None else runtime.settings
+        endpoint = endpoints[index].model_copy(
+            update={"model": target.model if refused is None else endpoints[index].model or target.model}
+        )
+        model = endpoint.model or target.model
+        request = outbound(call.request, model, call.redactions)
         temperature = runtime.settings.temperature if request.temperature is None else request.temperature
         prompt_hash = request_hash(request, temperature)
-        base_url = endpoint.base_url or runtime.settings.base_url
+        base_url = target.base_url if refused is None else ""
         audit = _Audit(call, info.workflow_id, info.workflow_run_id, info.attempt, endpoint, index, base_url)
 
         started = time.perf_counter()
@@ -118,13 +156,17 @@ def build_llm_activity(
         # An earlier attempt with no record never reported (its worker died, it timed out): the
         # provider may have billed it, so it is recorded as lost, with an estimate, and counted.
         lost = [n for n in range(1, info.attempt) if n not in recorded]
-        settings = runtime.settings
-        cached = await (await runtime.cache()).get(prompt_hash) if call.use_cache else None
+        settings = target
+        cached = (
+            await (await runtime.cache()).get(prompt_hash) if call.use_cache and refused is None else None
+        )
         if cached is not None:
             latency = (time.perf_counter() - started) * 1000
             tried = Attempt(AttemptUsage(source="cached", cost_usd=0.0), latency, "ok", response=cached)
         else:
             try:
+                if refused is not None:
+                    raise refused
                 client, settings = runtime.client_for(endpoint)
             except RetrofitError as exc:  # the worker cannot call this endpoint: nothing was sent
                 tried = Attempt(AttemptUsage(source="none", cost_usd=0.0), 0.0, "not_configured", error=exc)
@@ -135,7 +177,7 @@ def build_llm_activity(
         events = [audit.lost_attempt(n, guess) for n in lost if guess]
         events.append(audit.attempt_record(tried))
         record_llm_call(
-            endpoint.model,
+            model,
             tried.usage.prompt_tokens,
             tried.usage.completion_tokens,
             tried.usage.cost_usd or 0.0,
@@ -145,7 +187,10 @@ def build_llm_activity(
             error = classify(tried.error)
             events.append(audit.attempt_failed(error.type, error.message, error.retryable))
             await resources.record(events)
-            raise _with_bill(error.to_application_error(), billed) from tried.error
+            failure = error.to_application_error()
+            if isinstance(tried.error, ModelChoiceRefusedError):  # the workflow stops, clearly
+                failure = ApplicationError(error.message, type=MODEL_CHOICE_REFUSED, non_retryable=True)
+            raise _with_bill(failure, billed) from tried.error
         assert tried.response is not None
         if cached is not None:
             response = cached.model_copy(
@@ -164,6 +209,7 @@ def build_llm_activity(
         response = response.model_copy(
             update={
                 "endpoint": index,
+                "endpoint_name": endpoint.name,
                 "prompt_hash": prompt_hash,
                 "billed": billed,
                 "max_tool_calls": runtime.settings.max_tool_calls_per_turn,
@@ -218,6 +264,7 @@ class _Audit:
         self._run_id = run_id
         self._attempt = attempt
         self._endpoint = endpoint
+        self._model = endpoint.model or ""  # the resolved model (set by the caller)
         self._index = index
 
     def _event(
@@ -240,15 +287,14 @@ class _Audit:
     def _where(self) -> dict[str, Any]:
         return {
             "endpoint": self._index,
+            "endpoint_name": self._endpoint.name,
             "host": _host(self._base_url),
-            "requested_model": self._endpoint.model,
+            "requested_model": self._model,
         }
 
     def attempt_failed(self, error_type: str, message: str, retryable: bool) -> AuditEvent:
         data = {"error_type": error_type, "error": message, "retryable": retryable, **self._where()}
-        return self._event(
-            AuditKind.ATTEMPT_FAILED, f"llm_failed/{self._attempt}", data, self._endpoint.model
-        )
+        return self._event(AuditKind.ATTEMPT_FAILED, f"llm_failed/{self._attempt}", data, self._model)
 
     def attempt_record(self, tried: Attempt) -> AuditEvent:
         """`llm.attempt`: one request to the provider, what came of it and what it may have cost."""
@@ -257,7 +303,7 @@ class _Audit:
             data["reported_usage"] = tried.rejected_usage
         data.update(self._where())
         return self._event(
-            AuditKind.LLM_ATTEMPT, f"llm_attempt/{self._attempt}", data, self._endpoint.model, self._attempt
+            AuditKind.LLM_ATTEMPT, f"llm_attempt/{self._attempt}", data, self._model, self._attempt
         )
 
     def lost_attempt(self, number: int, usage: AttemptUsage) -> AuditEvent:
@@ -265,7 +311,7 @@ class _Audit:
         Written under that attempt's own event id, so if it does report after all, its own
         record and this one are the same record (whichever came first)."""
         data = {**_usage_data(number, "lost", usage, None), **self._where()}
-        return self._event(AuditKind.LLM_ATTEMPT, f"llm_attempt/{number}", data, self._endpoint.model, number)
+        return self._event(AuditKind.LLM_ATTEMPT, f"llm_attempt/{number}", data, self._model, number)
 
     def decision(self, response: LlmResponse, usage_source: str) -> AuditEvent:
         content = response.content or ""
@@ -290,7 +336,7 @@ class _Audit:
 
 def _host(base_url: str) -> str | None:
     # Host only: a URL may carry credentials or tenant paths; the audit trail needs neither.
-    return urlsplit(base_url).hostname
+    return urlsplit(base_url).hostname if base_url else None
 
 
 def _usage_data(number: int, outcome: str, usage: AttemptUsage, latency_ms: float | None) -> dict[str, Any]:

@@ -19,6 +19,11 @@ from retrofit.redaction import redact_with
 Role = Literal["system", "user", "assistant", "tool"]
 
 LLM_ACTIVITY = "retrofit.llm.complete"
+#: The endpoint the single-endpoint settings (RETROFIT_LLM_BASE_URL, _MODEL, _API_KEY) describe.
+PRIMARY_ENDPOINT = "primary"
+#: The `ApplicationError` type of a model turn refused because the task chose an endpoint or model
+#: the worker does not offer (or a URL or key): nothing was sent to any provider.
+MODEL_CHOICE_REFUSED = "ModelChoiceRefused"
 
 
 class ToolCall(BaseModel):
@@ -66,14 +71,17 @@ class LlmRequest(BaseModel):
 
 
 class ModelEndpoint(BaseModel):
-    """Where a model is served. Never a key: `api_key_env` names the environment variable that holds
-    it on the worker, so no secret enters workflow input or history."""
+    """One endpoint of a model turn, by the NAME the operator configured it under (worker settings,
+    `RETROFIT_LLM_ENDPOINTS`), never by URL or key: the worker resolves the name to its base URL
+    and its own key, so neither enters workflow input or history, and a key only ever goes to the
+    endpoint it was configured for."""
 
-    model: str
-    base_url: str | None = Field(default=None, description="None: the worker's RETROFIT_LLM_BASE_URL")
-    api_key_env: str | None = Field(
-        default=None, pattern=r"^[A-Z_][A-Z0-9_]*$", description="None: the worker's RETROFIT_LLM_API_KEY"
-    )
+    name: str = PRIMARY_ENDPOINT
+    model: str | None = None  # a model the endpoint offers; None: the endpoint's configured model
+    # Never honoured: calls built before endpoints had names carried these; the LLM activity
+    # refuses a call that sets either, before anything is sent.
+    base_url: str | None = None
+    api_key_env: str | None = None
 
 
 class LlmCall(BaseModel):
@@ -105,6 +113,7 @@ class LlmResponse(BaseModel):
     scripted: bool = False
     cache_hit: bool = False
     endpoint: int = 0  # index into LlmCall.endpoints: > 0 means a fallback answered
+    endpoint_name: str = ""  # the operator's name for the endpoint that answered
     prompt_hash: str = ""
     # Set by the LLM activity: every attempt of this turn, failed ones included (what the
     # `llm.attempt` records add up to, and what the agent's totals count).

@@ -54,11 +54,11 @@ from retrofit.gate.details import set_details_header, show_details
 from retrofit.gate.state import gate_state
 from retrofit.llm.contracts import (
     LLM_ACTIVITY,
+    MODEL_CHOICE_REFUSED,
     ChatMessage,
     LlmCall,
     LlmRequest,
     LlmResponse,
-    ModelEndpoint,
     ToolCall,
     ToolSpec,
 )
@@ -101,6 +101,9 @@ class AgentTask:
         tools = self._offered_tools()
         if carried is None:
             await self._record_started(tools)
+            refused = task.model.refusal()  # a URL or a key: refused before any model call
+            if refused is not None:
+                return await self._finish(StopReason.INVALID_MODEL_CHOICE, None, None, detail=refused)
 
         while True:
             reason = budget_reason(self._usage, task.budget)
@@ -117,6 +120,10 @@ class AgentTask:
                 bill = bill_in(exc.cause.details) if isinstance(exc.cause, ApplicationError) else None
                 if bill is not None:
                     self._add_bill(bill)
+                if isinstance(exc.cause, ApplicationError) and exc.cause.type == MODEL_CHOICE_REFUSED:
+                    # An endpoint or model the worker does not offer: nothing was sent.
+                    reason = StopReason.INVALID_MODEL_CHOICE
+                    return await self._finish(reason, None, None, detail=exc.cause.message)
                 return await self._finish(StopReason.MODEL_FAILED, None, None, detail=_cause(exc))
             self._count(response)
             messages.append(
@@ -167,15 +174,8 @@ class AgentTask:
 
     async def _ask_model(self, step: int, messages: list[ChatMessage], tools: list[ToolSpec]) -> LlmResponse:
         choice = self._task.model
-        endpoints: list[ModelEndpoint] = []
-        if choice.fallbacks:
-            if choice.model is None:
-                raise ApplicationError(
-                    "fallback models need the primary model named (model.model)",
-                    type="InvalidAgentInput",
-                    non_retryable=True,
-                )
-            endpoints = [ModelEndpoint(model=choice.model), *choice.fallbacks]
+        # Endpoint names only; the worker resolves each to its URL and its own key.
+        endpoints = choice.chain()
         call = LlmCall(
             request=LlmRequest(
                 messages=messages, tools=tools, model=choice.model, temperature=choice.temperature
@@ -361,7 +361,8 @@ class AgentTask:
             "tools": [t.name for t in tools],
             "unmatched_patterns": self._allowed.unmatched(),
             "budget": task.budget.model_dump(mode="json"),
-            "model": task.model.model_dump(mode="json"),
+            # Without fields a task may not set (refused below): they may hold a key.
+            "model": task.model.model_dump(mode="json", exclude=set(task.model.model_extra or {})),
         }
         await record_events(
             [
