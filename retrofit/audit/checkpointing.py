@@ -60,9 +60,11 @@ class Checkpointer:
         """Sign and keep the head; None when the store is empty (or, with `only_if_moved`, when
         the head is the latest checkpoint's). Raises CheckpointRefused or WitnessError.
 
-        The chain is checked from the latest checkpoint on (cheap enough for every tick), or
-        with `full` from the genesis (on demand). An edit below the latest checkpoint that was
-        not re-hashed stays visible to verify either way: signing the head does not cover it.
+        Before signing, the records after the latest checkpoint must link on from it (cheap
+        enough for every tick); with `full` the whole chain is re-hashed first (on demand). An
+        edit that was not re-hashed stays visible to verify either way: signing the head does
+        not cover it. One that was re-hashed after the latest checkpoint cannot be told from an
+        honest append by anything — which is why workers checkpoint every minute.
         """
 
         latest = await self._latest()
@@ -79,7 +81,7 @@ class Checkpointer:
                     f"the record at seq {latest.seq} no longer has the hash the latest checkpoint "
                     f"{latest.describe()} signed: the chain was rewritten; nothing signed"
                 )
-        report = await self.store.verify(after=None if full else start)
+        report = await (self.store.verify() if full else self.store.verify_links(start))
         if not report.ok:
             assert report.first_break is not None
             brk = report.first_break

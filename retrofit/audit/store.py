@@ -47,7 +47,7 @@ from retrofit.audit.chain import (
     recorded_suffix,
 )
 from retrofit.audit.engine import EncodedJSON, chain_write, create_audit_engine, single_connection
-from retrofit.audit.events import AuditEvent, AuditRecord, VerifyReport
+from retrofit.audit.events import AuditEvent, AuditRecord, ChainBreak, VerifyReport
 from retrofit.audit.migrate import upgrade_engine
 from retrofit.audit.schema import audit_events
 
@@ -488,6 +488,35 @@ class AuditStore:
                 # belongs); the reference path below reports such rows as edited.
                 pass
         return await self._verify_rows(batch, start)
+
+    async def verify_links(self, after: tuple[int, str] | None = None, batch: int = 20_000) -> VerifyReport:
+        """The links only, from `after` = (seq, hash) on (default: the genesis): every later
+        record has the next seq and names its predecessor's hash. No re-hashing, so it is cheap
+        enough to run before every checkpoint; an edit that was not re-hashed stays visible to
+        `verify` whatever is signed after it.
+        """
+
+        seq, prev = after or (0, GENESIS_HASH)
+        checked = 0
+        columns = [_seq, audit_events.c.event_id, audit_events.c.prev_hash, audit_events.c.hash]
+        async with aclosing(self._row_batches(columns, batch, seq)) as batches:
+            async for rows in batches:
+                for row_seq, event_id, row_prev, row_hash in rows:
+                    if row_seq != seq + 1 or row_prev != prev:
+                        reason = (
+                            f"seq gap: expected {seq + 1}, found {row_seq}"
+                            if row_seq != seq + 1
+                            else f"prev_hash does not match the hash of seq {seq}"
+                        )
+                        brk = ChainBreak(seq=row_seq, event_id=str(event_id), reason=reason)
+                        return VerifyReport(
+                            checked=checked, ok=False, first_break=brk, head_hash=prev, head_seq=seq
+                        )
+                    seq, prev = row_seq, row_hash
+                    checked += 1
+        return VerifyReport(
+            checked=checked, ok=True, head_hash=None if seq == 0 else prev, head_seq=None if seq == 0 else seq
+        )
 
     async def _verify_rows(self, batch: int, start: tuple[int, str] = (0, GENESIS_HASH)) -> VerifyReport:
         verifier = ChainVerifier(*start)

@@ -503,8 +503,12 @@ async def test_a_checkpoint_is_refused_for_a_chain_that_does_not_extend_the_late
     target = Target(url, create_engine(sync_url(url), json_serializer=canonical_json))
     async with await AuditStore.open(url) as store:
         checkpointer = Checkpointer(store, witness, config.signing_key(), config.store_id)
+        target.sql("UPDATE audit_events SET prev_hash = :h WHERE seq = 33", h="ee" * 32)
+        with pytest.raises(CheckpointRefused, match="broken at seq 33: prev_hash does not match"):
+            await checkpointer.checkpoint()  # after the latest checkpoint: the links give it away
+        target.sql("DELETE FROM audit_events WHERE seq > 32")
         delete_middle(target)  # below the latest checkpoint: the count gives it away
-        with pytest.raises(CheckpointRefused, match="1 records are missing below seq 35"):
+        with pytest.raises(CheckpointRefused, match="1 records are missing below seq 32"):
             await checkpointer.checkpoint()
     target.rewrite_from(1, [])  # everything gone
     async with await AuditStore.open(url) as store:
