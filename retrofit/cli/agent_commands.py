@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from retrofit.agent.contracts import AgentTaskInput, AgentTaskResult
 from retrofit.agent.progress import AgentProgress
+from retrofit.cli.identity_client import IdentityClient, IdentityError, starting_client
 from retrofit.cli.output import console, fail, run_async
 from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
 from retrofit.redaction import summarize
@@ -47,8 +48,11 @@ def run(
     schema: Path | None = typer.Option(None, help="JSON schema file the final answer must satisfy."),
     id: str | None = typer.Option(None, "--id", help="Workflow id (default: generated)."),
     wait: bool = typer.Option(False, "--wait", help="Wait for the result and print it."),
+    as_: str | None = typer.Option(
+        None, "--as", help="Log in as this user (default: the `retrofit login` session)."
+    ),
 ) -> None:
-    """Start the agent on a goal. Writes it proposes wait for approval like any other."""
+    """Start the agent on a goal, as you (signed). Writes it proposes wait for approval like any other."""
     budget: dict[str, object] = {}
     for key, value in (("max_steps", max_steps), ("max_tokens", max_tokens), ("max_cost_usd", max_cost)):
         if value is not None:
@@ -75,7 +79,9 @@ def run(
     workflow_id = id or f"agent-{uuid.uuid4().hex[:12]}"
 
     async def go() -> None:
-        client = await connect(settings)
+        identity = IdentityClient(settings, as_)
+        await identity.authorization()  # not logged in: say so before anything starts
+        client = await starting_client(settings, identity)
         handle = await client.start_workflow(
             WORKFLOW,
             task,
@@ -97,7 +103,7 @@ def run(
             return
         print_result(result)
 
-    run_async(go())
+    run_async(go(), IdentityError)
 
 
 @app.command()
@@ -124,7 +130,7 @@ def progress(workflow_id: str = typer.Argument(..., help="The agent task's workf
         for view in pending:
             console.print(
                 f"  waiting for approval {view.request_id}: {view.action} {summarize(view.arguments, 100)}"
-                f" — retrofit approvals approve {workflow_id} {view.request_id} --as YOUR_NAME"
+                f" — retrofit approvals approve {workflow_id} {view.request_id} (after `retrofit login YOUR_NAME`)"
             )
 
     run_async(go())

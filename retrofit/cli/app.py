@@ -15,6 +15,7 @@ from retrofit.cli import (
     connector_commands,
     eval_commands,
     failure_commands,
+    identity_commands,
     run_commands,
 )
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 run_commands.register(app)
 app.command("codec-server")(codec_commands.codec_server)
+identity_commands.register(app)
 app.add_typer(connector_commands.app, name="connectors")
 app.add_typer(approval_commands.app, name="approvals")
 # `retrofit resolve ...`, and the same as `retrofit approvals resolve ...` beside approve/reject.

@@ -13,11 +13,14 @@ import typer
 from pydantic import ValidationError
 from temporalio.client import WorkflowFailureError
 
+from retrofit.cli.identity_client import IdentityClient, IdentityError, starting_client
 from retrofit.cli.output import console, fail, print_json, run_async
 from retrofit.codec.keys import CodecConfigError
 from retrofit.embedded.demo import DemoFailed
 from retrofit.embedded.dev_server import DevServerError
 from retrofit.embedded.stack import embedded_stack
+from retrofit.identity.directory import DirectoryError
+from retrofit.identity.keys import IdentityKeyError
 from retrofit.observability import configure_observability, shutdown_tracing
 from retrofit.policy_file import PolicyFileError
 from retrofit.registry import load_workflows
@@ -39,8 +42,10 @@ def dev(
     demo: bool = typer.Option(False, "--demo", help="Also start the demo legacy systems."),
     port: int = typer.Option(7233, help="Temporal frontend port."),
     ui_port: int = typer.Option(8233, help="Temporal Web UI port."),
+    identity_port: int = typer.Option(8234, help="Identity + codec server port (log in there)."),
 ) -> None:
-    """Embedded stack: Temporal dev server + Web UI and a worker with every connector and workflow."""
+    """Embedded stack: Temporal dev server + Web UI, the identity + codec server, and a worker
+    with every connector and workflow. Answers and starts are verified (signed) by default."""
     settings = RetrofitSettings()
 
     async def go() -> None:
@@ -48,8 +53,19 @@ def dev(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with embedded_stack(settings, demo=demo, port=port, ui_port=ui_port) as stack:
+        async with embedded_stack(
+            settings, demo=demo, port=port, ui_port=ui_port, identity_port=identity_port
+        ) as stack:
             console.print(f"[bold green]Temporal Web UI[/]: {stack.ui_url}")
+            console.print(
+                f"[bold green]Log in to answer approvals[/]: {stack.identity_url}/login "
+                f"(CLI: retrofit login YOUR_NAME; identity mode {stack.settings.identity_mode.value})"
+            )
+            if stack.settings.identity_directory is not None and demo:
+                console.print(
+                    "Demo users (demo only): alice, bob (finance), carol, dave (controllers), erin (ops); "
+                    'password "demo-<name>"'
+                )
             console.print(
                 f"Temporal frontend: {stack.settings.temporal_address}  task queue: {settings.task_queue}"
             )
@@ -127,8 +143,12 @@ def start(
     id: str | None = typer.Option(None, "--id", help="Workflow id (default: generated)."),
     wait: bool = typer.Option(False, "--wait", help="Wait for the result and print it."),
     summary: str | None = typer.Option(None, "--summary", help="One line shown in the Temporal UI."),
+    as_: str | None = typer.Option(
+        None, "--as", help="Log in as this user (default: the `retrofit login` session)."
+    ),
 ) -> None:
-    """Start a workflow (business users). The input is validated before anything starts."""
+    """Start a workflow (business users). The input is validated before anything starts; the
+    start carries your signed identity (the workflow records who started it)."""
     settings = RetrofitSettings()
     try:
         info = find_workflow(load_workflows(), workflow)
@@ -154,7 +174,9 @@ def start(
     workflow_id = id or f"{info.name}-{uuid.uuid4().hex[:12]}"
 
     async def go() -> None:
-        client = await connect(settings)
+        identity = IdentityClient(settings, as_)
+        await identity.authorization()  # not logged in: say so before anything starts
+        client = await starting_client(settings, identity)
         handle = await client.start_workflow(
             info.name,
             arg,
@@ -180,14 +202,24 @@ def start(
 def demo(
     port: int = typer.Option(7233, help="Temporal frontend port."),
     ui_port: int = typer.Option(8233, help="Temporal Web UI port."),
+    identity_port: int = typer.Option(8234, help="Identity + codec server port."),
 ) -> None:
     """The end-to-end demo, non-interactively: embedded stack, demo systems, a workflow, its audit trail."""
     from retrofit.embedded.demo import run_demo
 
-    _run(run_demo(RetrofitSettings(), port=port, ui_port=ui_port))
+    _run(run_demo(RetrofitSettings(), port=port, ui_port=ui_port, identity_port=identity_port))
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
     run_async(
-        coro, DevServerError, PluginError, PolicyFileError, DemoFailed, CodecConfigError, TaskQueueConfigError
+        coro,
+        DevServerError,
+        PluginError,
+        PolicyFileError,
+        DemoFailed,
+        CodecConfigError,
+        TaskQueueConfigError,
+        IdentityError,
+        IdentityKeyError,
+        DirectoryError,
     )

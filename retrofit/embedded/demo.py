@@ -1,8 +1,11 @@
 """`retrofit demo` / `make demo`: the whole product, end to end, non-interactively.
 
-Starts the embedded stack with the demo legacy systems; runs a business workflow that reads and
-writes the legacy ledger through the gate; pauses for approvals and answers them with the
-`retrofit approvals` CLI exactly as ops would; hands a business user's goal to the AI agent (the
+Starts the embedded stack with the demo legacy systems and the identity service (verified mode:
+every answer and start is signed); runs a business workflow that reads and writes the legacy
+ledger through the gate; pauses for approvals and answers them with the `retrofit approvals` CLI
+exactly as ops would, each as a logged-in demo user (the demo hands the CLI subprocess that user's
+demo password in RETROFIT_IDENTITY_PASSWORD: never in argv or output); shows that an answer from
+someone who cannot log in is refused; hands a business user's goal to the AI agent (the
 scripted model server, labelled as such, unless a real model is configured); shows what the gate refuses (a rejected destructive
 call, invalid arguments); prints the audit trail and verifies its hash chain. Exits non-zero if
 any of that does not hold.
@@ -24,7 +27,9 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from retrofit.agent.contracts import AgentTaskResult, StopReason
 from retrofit.audit.store import AuditStore
 from retrofit.cli.agent_commands import print_result
+from retrofit.cli.identity_client import PASSWORD_ENV, TOKEN_ENV, IdentityClient, starting_client
 from retrofit.cli.output import audit_table, console
+from retrofit.embedded.identity_server import demo_password
 from retrofit.embedded.stack import RunningStack, embedded_stack
 from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
 from retrofit.redaction import summarize
@@ -35,12 +40,24 @@ class DemoFailed(RuntimeError):
     pass
 
 
-async def run_demo(settings: RetrofitSettings, *, port: int, ui_port: int) -> None:
+#: Who starts the demo's workflows (the requester, who may not approve their own requests).
+REQUESTER = "erin"
+
+
+async def run_demo(settings: RetrofitSettings, *, port: int, ui_port: int, identity_port: int = 8234) -> None:
     run = uuid.uuid4().hex[:6]
     console.print(Rule("Retrofit demo"))
-    console.print("Starting the embedded stack: Temporal dev server + Web UI, demo ledger (REST), worker…")
-    async with embedded_stack(settings, demo=True, port=port, ui_port=ui_port) as stack:
+    console.print(
+        "Starting the embedded stack: Temporal dev server + Web UI, identity service, demo systems, worker…"
+    )
+    async with embedded_stack(
+        settings, demo=True, port=port, ui_port=ui_port, identity_port=identity_port
+    ) as stack:
         console.print(f"Temporal Web UI: [bold]{stack.ui_url}[/]")
+        console.print(
+            f"Identity service: [bold]{stack.identity_url}/login[/] (demo users alice, bob, carol, dave, "
+            'erin; password "demo-<name>", demo only)'
+        )
         for name, url in stack.demo_systems.items():
             console.print(f"Demo legacy system {name}: {url}")
         console.print(f"Model for the agent: {stack.model.label}")
@@ -63,9 +80,14 @@ async def run_demo(settings: RetrofitSettings, *, port: int, ui_port: int) -> No
 
     console.print(Rule("Do it yourself"))
     console.print("retrofit dev --demo            # the stack + UI on http://localhost:8233; keeps running")
+    console.print("retrofit login erin            # demo password: demo-erin")
     console.print('retrofit start CreditLimitReview --input \'{"customer_id": "C-1006"}\'')
     console.print("retrofit approvals list")
-    console.print("retrofit approvals approve WORKFLOW_ID apr-2 --as YOUR_NAME")
+    console.print("retrofit approvals approve WORKFLOW_ID apr-2 --as alice   # asks for alice's password")
+    console.print(
+        "In the UI: log in at http://localhost:8234/login, then Send an Update `decide` with the JSON "
+        "the workflow shows"
+    )
     console.print(f"retrofit audit show {ids[0]}")
     console.print("retrofit audit verify")
 
@@ -76,19 +98,31 @@ async def _credit_review(stack: RunningStack, wf_id: str) -> str:
         stack, "CreditLimitReview", {"customer_id": "C-1003"}, wf_id, "Credit-limit review of C-1003 (demo)"
     )
     view = await _announce(stack, handle, "apr-2")
+    console.print("[yellow]Someone without alice's password tries to answer as her:[/]")
     await _cli(
         stack,
         "approvals",
         "approve",
         wf_id,
         view.request_id,
-        "--as",
-        "ops.alice",
+        "--reason",
+        "trust me",
+        as_user="alice",
+        password="not-alices-password",
+        expect_failure=True,
+    )
+    await _cli(
+        stack,
+        "approvals",
+        "approve",
+        wf_id,
+        view.request_id,
         "--reason",
         "utilisation 82%, good payer",
+        as_user="alice",
     )
     view = await _announce(stack, handle, "apr-3")
-    await _cli(stack, "approvals", "approve", wf_id, view.request_id, "--as", "ops.bob", "--signal")
+    await _cli(stack, "approvals", "approve", wf_id, view.request_id, "--signal", as_user="bob")
     result = dict(await handle.result())
     if not result.get("changed"):
         raise DemoFailed("the review of C-1003 should have raised the credit limit")
@@ -114,7 +148,7 @@ async def _overdue_follow_up(stack: RunningStack, wf_id: str) -> str:
     for via in ((), ("--signal",)):
         view = await _announce(stack, handle, None, skip=answered)
         answered.add(view.request_id)
-        await _cli(stack, "approvals", "approve", wf_id, view.request_id, "--as", "ops.dana", *via)
+        await _cli(stack, "approvals", "approve", wf_id, view.request_id, *via, as_user="dave")
     result = dict(await handle.result())
     for f in result["follow_ups"]:
         console.print(
@@ -136,7 +170,9 @@ async def _agent_task(stack: RunningStack, wf_id: str) -> str:
     console.print(Rule("3. The AI agent: a business user's goal; the model plans, the gate decides"))
     console.print(f"model: [bold]{stack.model.label}[/]")
     allow = [arg for tool in AGENT_TOOLS for arg in ("--allow", tool)]
-    await _cli(stack, "agent", "run", AGENT_GOAL, *allow, "--max-steps", "8", "--id", wf_id)
+    await _cli(
+        stack, "agent", "run", AGENT_GOAL, *allow, "--max-steps", "8", "--id", wf_id, as_user=REQUESTER
+    )
     handle = stack.client.get_workflow_handle(wf_id, result_type=AgentTaskResult)
     answered: set[str] = set()
     notes_approved = 0
@@ -150,12 +186,12 @@ async def _agent_task(stack: RunningStack, wf_id: str) -> str:
         answered.add(view.request_id)
         if view.action == "crm.add_note" and notes_approved == 0:
             await _cli(stack, "agent", "progress", wf_id)
-            await _cli(stack, "approvals", "approve", wf_id, view.request_id, "--as", "ops.dana")
+            await _cli(stack, "approvals", "approve", wf_id, view.request_id, as_user="dave")
             notes_approved += 1
         else:
             reason = "we called this customer yesterday" if view.action == "crm.add_note" else "not today"
             await _cli(
-                stack, "approvals", "reject", wf_id, view.request_id, "--as", "ops.dana", "--reason", reason
+                stack, "approvals", "reject", wf_id, view.request_id, "--reason", reason, as_user="dave"
             )
     result = await handle.result()
     print_result(result)
@@ -184,10 +220,9 @@ async def _rejected_delete(stack: RunningStack, wf_id: str) -> str:
         "reject",
         wf_id,
         view.request_id,
-        "--as",
-        "ops.carol",
         "--reason",
         "C-1004 has open orders",
+        as_user="carol",
     )
     await _expect_refusal(handle, "rejected delete")
     return wf_id
@@ -209,11 +244,15 @@ async def _invalid_arguments(stack: RunningStack, wf_id: str) -> str:
 async def _start(
     stack: RunningStack, workflow: str, arg: dict[str, Any], wf_id: str, summary: str
 ) -> WorkflowHandle[Any, Any]:
-    client: Client = stack.client
+    # Started as the requester, signed like a CLI start: the workflow records who started it.
+    identity = IdentityClient(stack.settings, REQUESTER, password=demo_password(REQUESTER))
+    client: Client = await starting_client(stack.settings, identity)
     handle = await client.start_workflow(
         workflow, arg, id=wf_id, task_queue=stack.settings.task_queue, static_summary=summary
     )
-    console.print(f"started {workflow} [bold]{wf_id}[/]: {stack.ui_url}/namespaces/default/workflows/{wf_id}")
+    console.print(
+        f"started {workflow} [bold]{wf_id}[/] as {REQUESTER}: {stack.ui_url}/namespaces/default/workflows/{wf_id}"
+    )
     return handle
 
 
@@ -230,9 +269,11 @@ async def _announce(
         f"— needs {view.approvers_needed}, hash {view.args_hash[:12]}"
     )
     console.print(
-        f"  answer in the UI: {stack.ui_url}/namespaces/default/workflows/{handle.id} (Signal approve/reject or Update decide)"
+        f"  answer in the UI: log in at {stack.identity_url}/login, open "
+        f"{stack.ui_url}/namespaces/default/workflows/{handle.id}, then More Actions → Send an Update "
+        "`decide` (or Send a Signal `approve`/`reject`) with the JSON from its User Metadata tab"
     )
-    console.print(f"  or: retrofit approvals approve {handle.id} {view.request_id} --as YOUR_NAME")
+    console.print(f"  or: retrofit login YOUR_NAME; retrofit approvals approve {handle.id} {view.request_id}")
     return view
 
 
@@ -249,15 +290,31 @@ async def _wait_for(
     raise DemoFailed(f"{handle.id}: approval request {request_id or '(next)'} never appeared")
 
 
-async def _cli(stack: RunningStack, *args: str) -> None:
-    """Run the real `retrofit` CLI, as an ops person would, against the demo stack."""
+async def _cli(
+    stack: RunningStack,
+    *args: str,
+    as_user: str | None = None,
+    password: str | None = None,
+    expect_failure: bool = False,
+) -> None:
+    """Run the real `retrofit` CLI, as an ops person would, against the demo stack; `as_user`
+    logs in as that demo user (their demo password, or `password`, in the subprocess's
+    environment only: never in the command line shown or run)."""
+    if as_user is not None:
+        args = (*args, "--as", as_user)
     console.print(f"[bold]$ retrofit {shlex.join(args)}[/]")
     env = dict(os.environ)
+    env.pop(TOKEN_ENV, None)
+    env.pop(PASSWORD_ENV, None)
     env.update(
         RETROFIT_TEMPORAL_ADDRESS=stack.settings.temporal_address,
         RETROFIT_TASK_QUEUE=stack.settings.task_queue,
         RETROFIT_AUDIT_DB_URL=stack.settings.audit_db_url,
+        RETROFIT_DATA_DIR=str(stack.settings.data_dir),
+        RETROFIT_IDENTITY_URL=stack.identity_url,
     )
+    if as_user is not None:
+        env[PASSWORD_ENV] = password or demo_password(as_user)
     exe = Path(sys.executable).parent / "retrofit"
     proc = await asyncio.create_subprocess_exec(
         str(exe), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
@@ -265,6 +322,10 @@ async def _cli(stack: RunningStack, *args: str) -> None:
     out, _ = await proc.communicate()
     for line in out.decode().rstrip().splitlines():
         console.print(f"  {line}")
+    if expect_failure:
+        if proc.returncode == 0:
+            raise DemoFailed(f"`retrofit {shlex.join(args)}` should have been refused")
+        return
     if proc.returncode != 0:
         raise DemoFailed(f"`retrofit {shlex.join(args)}` exited with {proc.returncode}")
 

@@ -57,8 +57,11 @@ class DevServer:
         ui_port: int = 8233,
         db_file: Path | None = None,
         log_file: Path | None = None,
+        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.host = host
+        # The Web UI's codec endpoint: the identity + codec server, where its users log in.
+        self.ui_codec_endpoint = ui_codec_endpoint
         self.port = port
         self.ui_port = ui_port
         self.db_file = db_file
@@ -95,6 +98,8 @@ class DevServer:
             # Activity/workflow summaries and current details need no extra flags; the
             # namespace exists by default.
         ]
+        if self.ui_codec_endpoint:
+            args += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         if self.db_file is not None:
             self.db_file.parent.mkdir(parents=True, exist_ok=True)
             args += ["--db-filename", str(self.db_file)]

@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from retrofit.agent.contracts import AgentTaskResult
 from retrofit.llm.scripted_server import Script
+from tests.e2e.conftest import Identity
 from tests.e2e.test_dev_server_cli import Cli, _cli
 from tests.support import DemoSystems, ScriptedModel, audit_of, demo_worker
 from tests.workflow.agent_helpers import calls, history_text, say
@@ -23,7 +24,11 @@ EVALS = Path(__file__).resolve().parents[2] / "evals"
 
 @pytest.mark.devserver
 async def test_business_user_runs_a_goal_and_follows_it(
-    dev_server_env: WorkflowEnvironment, demo_systems: DemoSystems, audit_url: str, scripted: ScriptedModel
+    dev_server_env: WorkflowEnvironment,
+    demo_systems: DemoSystems,
+    audit_url: str,
+    scripted: ScriptedModel,
+    identity: Identity,
 ) -> None:
     # The default script: `agent run` names no model, so the worker's configured one answers.
     scripted.play(
@@ -31,8 +36,12 @@ async def test_business_user_runs_a_goal_and_follows_it(
     )
     wf_id = f"agent-cli-{uuid.uuid4().hex[:8]}"
     settings = scripted.settings()
-    async with demo_worker(dev_server_env.client, demo_systems, audit_url, llm_settings=settings) as worker:
-        cli = _cli(dev_server_env.client, worker.task_queue, audit_url)
+    async with demo_worker(
+        dev_server_env.client, demo_systems, audit_url, llm_settings=settings, identity=identity.pin
+    ) as worker:
+        cli = _cli(dev_server_env.client, worker.task_queue, audit_url, identity)
+        code, out, err = await cli("login", "erin", env=identity.env("erin"))
+        assert code == 0, err
         code, out, err = await cli(
             "agent",
             "run",

@@ -1,16 +1,20 @@
-"""`retrofit approvals approve --all --workflow-type T`: every pending request of one type, bound to
-each request's argument hash, and nothing of other types."""
+"""`retrofit approvals approve --all --workflow-type T`: the pending requests of one type that a
+person reviewed — exactly the request/hash pairs of the `--reviewed` file, each with its own
+signed assertion — and nothing of other types, nothing changed since, nothing not reviewed."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from legacy.ledger.server import LedgerServer
+from tests.e2e.conftest import Identity
 from tests.reliability.processes import cli
 from tests.support import ledger_effects, ledger_worker
 from workflows.credit_limit_review.models import CreditReviewInput
@@ -19,15 +23,20 @@ from workflows.single_action.workflow import SingleActionInput
 
 @pytest.mark.devserver
 async def test_approve_all_of_one_workflow_type(
-    dev_server_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str
+    dev_server_env: WorkflowEnvironment,
+    ledger: LedgerServer,
+    audit_url: str,
+    identity: Identity,
+    tmp_path: Path,
 ) -> None:
     client = dev_server_env.client
-    async with ledger_worker(client, ledger, audit_url) as worker:
+    async with ledger_worker(client, ledger, audit_url, identity=identity.pin) as worker:
         env = dict(
             os.environ,
             RETROFIT_TEMPORAL_ADDRESS=client.service_client.config.target_host,
             RETROFIT_AUDIT_DB_URL=audit_url,
             COLUMNS="200",
+            **identity.env("dave"),
         )
         tag = uuid.uuid4().hex[:6]
         handles = [
@@ -54,15 +63,45 @@ async def test_approve_all_of_one_workflow_type(
                     break
                 await asyncio.sleep(0.1)
 
-        code, _, err = await cli(env, "approvals", "approve", "--all", "--as", "ops")
+        code, _, err = await cli(env, "approvals", "approve", "--all", "--as", "dave")
         assert code == 1 and "--all needs --workflow-type" in err
+        # No terminal to confirm on and nothing reviewed: nothing is approved blind.
+        code, _, err = await cli(
+            env, "approvals", "approve", "--all", "--workflow-type", "SingleAction", "--as", "dave"
+        )
+        assert code == 1 and "--all approves only what a person has seen" in err
+
+        reviewed = tmp_path / "reviewed.json"
+        code, _, err = await cli(env, "approvals", "list", "--json", "-o", str(reviewed))
+        assert code == 0, err
+        rows = [r for r in json.loads(reviewed.read_text()) if r["workflow_id"].startswith(f"bulk-{tag}")]
+        assert {r["workflow_id"] for r in rows} == {h.id for h in [*handles, other]}
+        assert all(len(r["args_hash"]) == 64 and r["action"] for r in rows)
+        # What the person saw: C-1001 as it is; C-1002 with other arguments than now (its hash
+        # differs); C-1003 not at all (left out of the file).
+        seen = [r for r in rows if r["workflow_id"] == handles[0].id]
+        seen.append({**next(r for r in rows if r["workflow_id"] == handles[1].id), "args_hash": "0" * 64})
+        reviewed.write_text(json.dumps(seen))
         code, out, err = await cli(
-            env, "approvals", "approve", "--all", "--workflow-type", "SingleAction", "--as", "ops"
+            env,
+            "approvals",
+            "approve",
+            "--all",
+            "--workflow-type",
+            "SingleAction",
+            "--as",
+            "dave",
+            "--reviewed",
+            str(reviewed),
         )
         assert code == 0, err
-        assert "approved 3 request(s), refused 0, in 3 running SingleAction workflow(s)" in out
-        for handle in handles:
-            await asyncio.wait_for(handle.result(), timeout=30)
-        assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1, "C-1002": 1, "C-1003": 1}
-        assert len(await other.query("pending_approvals")) == 1  # another type: untouched
-        await other.terminate("test over")
+        assert (
+            "approved 1 request(s), refused 0, not reviewed 2, in 3 running SingleAction workflow(s)" in out
+        )
+        assert f"{handles[1].id} apr-1: not approved: its arguments changed since they were reviewed" in err
+        assert f"{handles[2].id} apr-1: not approved: not in the reviewed file" in err
+        await asyncio.wait_for(handles[0].result(), timeout=30)
+        assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
+        for handle in (handles[1], handles[2], other):  # unreviewed, changed, another type: untouched
+            assert len(await handle.query("pending_approvals")) == 1
+            await handle.terminate("test over")

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from legacy.ledger.server import LedgerServer
 from retrofit.audit.store import AuditStore
+from tests.e2e.conftest import Identity
 from tests.support import ledger_effects, ledger_worker
 
 RETROFIT = str(Path(sys.executable).parent / "retrofit")
@@ -27,11 +28,11 @@ RETROFIT = str(Path(sys.executable).parent / "retrofit")
 class Cli:
     env: dict[str, str]
 
-    async def __call__(self, *args: str) -> tuple[int, str, str]:
+    async def __call__(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         proc = await asyncio.create_subprocess_exec(
             RETROFIT,
             *args,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -40,14 +41,16 @@ class Cli:
         return proc.returncode, out.decode(), err.decode()
 
 
-def _cli(client: Client, task_queue: str, audit_url: str) -> Cli:
-    env = dict(os.environ)
+def _cli(client: Client, task_queue: str, audit_url: str, identity: Identity | None = None) -> Cli:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETROFIT_IDENTITY_")}
     env.update(
         RETROFIT_TEMPORAL_ADDRESS=client.service_client.config.target_host,
         RETROFIT_TASK_QUEUE=task_queue,
         RETROFIT_AUDIT_DB_URL=audit_url,
         COLUMNS="200",
     )
+    if identity is not None:
+        env.update(identity.env())
     return Cli(env)
 
 
@@ -63,35 +66,53 @@ async def _wait_for_request(cli: Cli, wf_id: str, request_id: str) -> str:
 
 @pytest.mark.devserver
 async def test_business_user_starts_ops_approve_and_verify_the_trail(
-    dev_server_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, tmp_path: Path
+    dev_server_env: WorkflowEnvironment,
+    ledger: LedgerServer,
+    audit_url: str,
+    tmp_path: Path,
+    identity: Identity,
 ) -> None:
     wf_id = f"cli-review-{uuid.uuid4().hex[:8]}"
-    async with ledger_worker(dev_server_env.client, ledger, audit_url) as worker:
-        cli = _cli(dev_server_env.client, worker.task_queue, audit_url)
+    async with ledger_worker(dev_server_env.client, ledger, audit_url, identity=identity.pin) as worker:
+        cli = _cli(dev_server_env.client, worker.task_queue, audit_url, identity)
+        code, _, err = await cli("start", "CreditLimitReview", "--input", '{"customer_id": "C-1006"}')
+        assert code == 1 and "not logged in: run `retrofit login YOUR_NAME` first" in err
         code, out, err = await cli(
-            "start", "CreditLimitReview", "--input", '{"customer_id": "C-1006"}', "--id", wf_id
+            "start",
+            "CreditLimitReview",
+            "--input",
+            '{"customer_id": "C-1006"}',
+            "--id",
+            wf_id,
+            "--as",
+            "erin",
+            env=identity.env("erin"),
         )
         assert code == 0, err
         assert f"id={wf_id}" in out
 
         listing = await _wait_for_request(cli, wf_id, "apr-2")
         assert "ledger.set_credit_limit" in listing and "0/1" in listing
-        code, out, err = await cli(
-            "approvals", "approve", wf_id, "apr-2", "--as", "alice", "--reason", "looks right"
-        )
+        code, out, err = await cli("login", "alice", env=identity.env("alice"))
+        assert code == 0 and "logged in as alice (groups: finance)" in out, err
+        code, out, err = await cli("approvals", "approve", wf_id, "apr-2", "--reason", "looks right")
         assert code == 0, err
-        assert "apr-2: approved" in out and "alice" in out
-        code, _, err = await cli("approvals", "approve", wf_id, "apr-2", "--as", "bob")
-        assert code == 1 and "refused: approval request apr-2 is already decided (approved)" in err
-        code, _, err = await cli("approvals", "approve", wf_id, "apr-7", "--as", "bob")
-        assert code == 1 and "refused: unknown approval request 'apr-7'" in err
-        code, _, err = await cli("approvals", "approve", "no-such-workflow", "apr-1", "--as", "bob")
+        assert "apr-2: approved" in out and "as alice" in out
+        code, _, err = await cli(
+            "approvals", "approve", wf_id, "apr-2", "--as", "bob", env=identity.env("bob")
+        )
+        assert code == 1 and "no pending approval request 'apr-2'" in err
+        code, _, err = await cli("approvals", "approve", wf_id, "apr-7")
+        assert code == 1 and "no pending approval request 'apr-7'" in err
+        code, _, err = await cli("approvals", "approve", "no-such-workflow", "apr-1")
         assert code == 1 and "no workflow 'no-such-workflow'" in err
-        code, _, err = await cli("approvals", "reject", wf_id, "apr-3", "--as", "bob", "--reason", " ")
+        code, _, err = await cli("approvals", "reject", wf_id, "apr-3", "--reason", " ")
         assert code == 1 and "a rejection needs a reason" in err
 
         await _wait_for_request(cli, wf_id, "apr-3")
-        code, out, err = await cli("approvals", "approve", wf_id, "apr-3", "--as", "bob", "--signal")
+        code, out, err = await cli(
+            "approvals", "approve", wf_id, "apr-3", "--as", "bob", "--signal", env=identity.env("bob")
+        )
         assert code == 0, err and "signal sent" in out
 
         result = await dev_server_env.client.get_workflow_handle(wf_id).result()
@@ -119,7 +140,6 @@ async def test_business_user_starts_ops_approve_and_verify_the_trail(
         ("alice", "update:decide"),
         ("bob", "signal:approve"),
     ]
-    assert all(r.actor.identity and r.actor.identity.startswith("retrofit-cli:") for r in granted)
 
     # This worker is built in the test, not by `retrofit worker`, so no loop checkpointed the
     # head: until ops write a checkpoint, verify says the head is unanchored (exit 3).
