@@ -125,6 +125,8 @@ def _with_past(spec: ActionSpec, error: ClassifiedError, past: PastAttempts) -> 
     """Mark a write's failure "outcome unknown" when this attempt or an earlier one may have landed."""
     if spec.effect is Effect.READ:
         return error  # a read changes nothing: a lost answer is only a lost answer
+    if past.succeeded is not None:
+        return replace(error, landed_earlier=True)
     if error.may_have_landed or past.unknown:
         return replace(error, outcome_unknown=True)
     return error
@@ -256,7 +258,9 @@ class _Events:
             "retryable": error.retryable,
             "delivery": error.delivery.value,
         }
-        if error.outcome_unknown:
+        if error.landed_earlier:
+            data["outcome"] = "landed"
+        elif error.outcome_unknown:
             data["outcome"] = "unknown"
         if exchanges:
             data["exchanges"] = exchanges

@@ -30,6 +30,9 @@ class PastAttempts:
     unknown: bool = False
     #: The attempts that make it unknown (lost, or failed with their answer lost), oldest first.
     uncertain: tuple[AttemptId, ...] = field(default_factory=tuple)
+    #: An attempt whose success is on record: the write landed, even if Temporal never got its
+    #: answer (it came after the attempt's timeout).
+    succeeded: AttemptId | None = None
 
 
 def _round_of(record: AuditRecord) -> int:
@@ -42,6 +45,7 @@ def past_attempts(records: Iterable[AuditRecord], *, run_id: str, step: int, key
     open_attempts: dict[AttemptId, None] = {}  # started, no outcome yet (ordered)
     uncertain: list[AttemptId] = []
     already_lost: set[AttemptId] = set()
+    succeeded: AttemptId | None = None
     for record in records:
         if record.run_id != run_id or record.step != step or record.idempotency_key != key:
             continue
@@ -59,16 +63,20 @@ def past_attempts(records: Iterable[AuditRecord], *, run_id: str, step: int, key
             already_lost.add(attempt)
             uncertain.append(attempt)
         elif kind is AuditKind.SUCCEEDED:
-            open_attempts.clear()
+            open_attempts.pop(attempt, None)
             uncertain.clear()
+            succeeded = attempt
         elif kind is AuditKind.RECONCILED:
             status = record.data.get("status")
             if status in (LookupStatus.LANDED.value, LookupStatus.NOT_LANDED.value):
                 # The system answered for everything sent so far; what is still open stays open.
                 uncertain.clear()
     lost = tuple(a for a in open_attempts if a not in already_lost)
-    uncertain.extend(lost)
-    return PastAttempts(lost=lost, unknown=bool(uncertain), uncertain=tuple(sorted(set(uncertain))))
+    if succeeded is None:
+        uncertain.extend(lost)
+    return PastAttempts(
+        lost=lost, unknown=bool(uncertain), uncertain=tuple(sorted(set(uncertain))), succeeded=succeeded
+    )
 
 
 def describe_attempts(attempts: Iterable[AttemptId]) -> str:

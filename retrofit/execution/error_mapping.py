@@ -4,7 +4,8 @@ Each classified error also carries what it proves about the call's effect (`deli
 `retrofit.sdk.errors.Delivery`): typed errors say it themselves; a bare timeout, an answer that does
 not fit the output model and an unexpected exception are `UNKNOWN` (the request may have left), a
 refused connection is `NOT_SENT`. The `ApplicationError` details carry it across to the workflow,
-with `outcome: "unknown"` when this attempt or an earlier one of the same call may have landed.
+with `outcome: "unknown"` when this attempt or an earlier one of the same call may have landed
+(`"landed"` when an earlier attempt's late success is on record).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class ClassifiedError:
     # This attempt, or an earlier attempt of the same call, may have landed (its answer was lost)
     # and nothing has reconciled it since: the workflow must say "outcome unknown".
     outcome_unknown: bool = False
+    # An earlier attempt's success is on record (it answered after its attempt had timed out):
+    # the write landed, whatever this attempt met.
+    landed_earlier: bool = False
 
     @property
     def may_have_landed(self) -> bool:
@@ -48,7 +52,9 @@ class ClassifiedError:
         payload: dict[str, Any] = {"delivery": self.delivery.value}
         if self.details:
             payload["details"] = self.details
-        if self.outcome_unknown:
+        if self.landed_earlier:
+            payload["outcome"] = "landed"
+        elif self.outcome_unknown:
             payload["outcome"] = "unknown"
         return ApplicationError(
             self.message,

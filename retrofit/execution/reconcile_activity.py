@@ -54,60 +54,65 @@ def build_reconcile_activity(connector: ConnectorSpec, resources: WorkerResource
         lost = [events.attempt_lost(a, found_by="the reconciliation") for a in past.lost]
         if lost:
             await resources.record(lost)
-        uncertain = describe_attempts(past.uncertain)
-        first = past.uncertain[0][1] if past.uncertain else 1
-        if not past.unknown:
-            return ReconcileResult(
-                status="not_landed",
-                detail="every attempt either was not sent or was answered",
-            )
-        if not request.lookup:
+        if past.succeeded is None and not past.unknown:
+            return ReconcileResult(status="not_landed", detail="every attempt was refused or never sent")
+        if past.succeeded is None and not request.lookup:
+            # Nothing to ask and nothing learnt: the call stays "outcome unknown"; no record claims more.
             return ReconcileResult(
                 status="unknown",
                 detail=f"{connector.name} has no lookup",
-                uncertain=uncertain,
-                attempt=max(first, 1),
+                uncertain=describe_attempts(past.uncertain),
+                attempt=past.uncertain[0][1],
             )
-
-        answer = await _ask(resources, spec, invocation.idempotency_key)
-        output: dict[str, Any] | None = None
-        if answer.status is LookupStatus.LANDED:
-            try:
-                model = spec.output_model.model_validate(answer.output or {})
-            except ValidationError as exc:
-                answer = LookupResult.unknown(
-                    f"the looked-up output does not fit the model ({classify(exc).message})"
-                )
-            else:
-                output = model.model_dump(mode="json")
-        recorded: list[AuditEvent] = [
-            events.reconciled(answer.status.value, answer.detail, uncertain, request.when)
-        ]
+        asked = await _ask(resources, spec, invocation.idempotency_key) if request.lookup else None
+        output = _landed_output(spec, asked)
+        if past.succeeded is not None:
+            # An attempt's success is on record although Temporal never got its answer (it came
+            # after the attempt had timed out): the write landed, whatever a lookup says. The trail
+            # keeps that output redacted, so the call's own output can only come from `lookup`.
+            attempt, uncertain = past.succeeded[1], describe_attempts([past.succeeded])
+            status, source = "landed", "lookup" if output is not None else "trail"
+            detail = f"{uncertain} answered after its attempt had timed out"
+        else:
+            assert asked is not None
+            attempt, uncertain = past.uncertain[0][1], describe_attempts(past.uncertain)
+            source, detail = "lookup", asked.detail
+            status = (
+                "landed"
+                if output is not None
+                else "not_landed"
+                if asked.status is LookupStatus.NOT_LANDED
+                else "unknown"
+            )
+            if asked.status is LookupStatus.LANDED and output is None:
+                detail = f"the looked-up output does not fit the action's model ({asked.detail})"
+        recorded: list[AuditEvent] = [events.reconciled(status, detail, uncertain, request.when)]
         if output is not None:
             recorded.append(events.succeeded(output, [], None, reconciled=True))
         await resources.record(recorded)
-        if output is not None:
-            view = output
-            if invocation.output_view == "model":
-                view = redact_with(output, invocation.model_redactions)
-            return ReconcileResult(
-                status="landed",
-                output=view,
-                source="lookup",
-                detail=answer.detail,
-                uncertain=uncertain,
-                attempt=max(first, 1),
-            )
-        status = "not_landed" if answer.status is LookupStatus.NOT_LANDED else "unknown"
+        if output is not None and invocation.output_view == "model":
+            output = redact_with(output, invocation.model_redactions)
         return ReconcileResult(
             status=status,
-            source="lookup",
-            detail=answer.detail,
+            output=output,
+            source=source,
+            detail=detail,
             uncertain=uncertain,
-            attempt=max(first, 1),
+            attempt=max(attempt, 1),
         )
 
     return activity.defn(name=reconcile_activity_name(connector.name))(reconcile)
+
+
+def _landed_output(spec: ActionSpec, asked: LookupResult | None) -> dict[str, Any] | None:
+    """The looked-up output in the action's model, when the lookup says the write landed."""
+    if asked is None or asked.status is not LookupStatus.LANDED or asked.output is None:
+        return None
+    try:
+        return spec.output_model.model_validate(asked.output).model_dump(mode="json")
+    except ValidationError as exc:
+        log.warning("lookup of %s: output does not fit: %s", spec.name, classify(exc).message)
+        return None
 
 
 async def _ask(resources: WorkerResources, spec: ActionSpec, key: str) -> LookupResult:

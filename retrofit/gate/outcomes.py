@@ -57,6 +57,16 @@ class CallOutcome:
     def unknown(self) -> bool:
         return self.state == "unknown"
 
+    @property
+    def returnable(self) -> bool:
+        """Landed, with the output the system kept: the call can return it."""
+        return self.state == "landed" and self.output is not None
+
+    @property
+    def open(self) -> bool:
+        """More can be learnt by asking again (unknown, or landed without its output)."""
+        return self.state != "no_effect" and not self.returnable
+
     def message(self) -> str:
         if self.state == "unknown":
             return f"{MAY_HAVE_LANDED} ({self.because})" if self.because else MAY_HAVE_LANDED
@@ -73,13 +83,14 @@ NO_EFFECT = CallOutcome("no_effect", because="every attempt was refused or never
 
 
 def suspected_unknown(exc: ActivityError, spec: ActionSpec) -> bool:
-    """Whether a write's failure leaves its effect open (the action activity's word, or a timeout)."""
+    """Whether a write's failure may not be the whole story (the action activity says an attempt
+    may have landed or did land, or the last attempt timed out): the trail and lookup must settle it."""
     if spec.effect is Effect.READ:
         return False
     cause = exc.cause
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details else None
-        return isinstance(details, dict) and details.get("outcome") == "unknown"
+        return isinstance(details, dict) and details.get("outcome") in ("unknown", "landed")
     # The last attempt ran out of time (its worker may have died mid-call): only the trail knows
     # whether it reached the system.
     return isinstance(cause, TimeoutError)
@@ -112,8 +123,14 @@ async def settle(
         return CallOutcome("unknown", because="the reconciliation itself failed")
     lost = f"{result.uncertain}'s answer was lost" if result.uncertain else "an answer was lost"
     if result.status == "landed":
-        system = f"{spec.connector}'s lookup"
-        return CallOutcome("landed", result.output, result.attempt, f"{system} found it after {lost}")
+        if result.source == "trail":
+            # Landed by the trail's own record; without a lookup the output is not to be had here,
+            # and a retry (same idempotency key) gets the system's answer again.
+            return CallOutcome(
+                "landed", None, result.attempt, f"{result.detail}; a retry gets its answer again"
+            )
+        found = f"{spec.connector}'s lookup found it after {lost}"
+        return CallOutcome("landed", result.output, result.attempt, found)
     if result.status == "not_landed":
         if result.source == "lookup":
             return CallOutcome("no_effect", because=f"{spec.connector}'s lookup has no such write")

@@ -261,13 +261,13 @@ async def _after_failure(
     outcome = NO_EFFECT
     if suspected_unknown(exc, spec):
         outcome = await settle(spec, invocation, "failed")
-        if outcome.state == "landed":
+        if outcome.returnable:
             return _landed(spec, step, outcome)
     data: dict[str, Any] = {"arguments": redact(args), "kind": kind, "error": message}
     if spec.effect is not Effect.READ:
         data.update(outcome.record())
-    # Every message about this failure says so when the write may have landed.
-    note = f"; {outcome.message()}" if outcome.unknown else ""
+    # Every message about this failure says so when the write may have landed (or did).
+    note = f"; {outcome.message()}" if outcome.open else ""
     if rnd > 1:
         data["round"] = rnd
     failed = _event(
@@ -293,14 +293,14 @@ async def _after_failure(
         raise ActionFailedError(
             f"{spec.name} failed ({kind}): {message}{note}", action=spec.name, step=step, kind=kind
         ) from None
-    error = f"{kind}: {message}" + (f" — {outcome.message()}" if outcome.unknown else "")
+    error = f"{kind}: {message}" + (f" — {outcome.message()}" if outcome.open else "")
     resolution = await escalate_failure(spec, step, args, rnd, error, plan.policy, failed)
-    if outcome.unknown:
+    if outcome.open:
         # Ask again: the system may answer now (the breaker that made the lookup wait has closed).
         outcome = await settle(spec, invocation, "answered")
         failed = failed.model_copy(update={"data": {**failed.data, **outcome.record()}})
         note = f"; {outcome.message()}"  # what is known now, whichever way it went
-        if outcome.state == "landed" and resolution.choice != "abort":
+        if outcome.returnable and resolution.choice != "abort":
             return _landed(spec, step, outcome)
     if resolution.choice == "retry":
         show_details(

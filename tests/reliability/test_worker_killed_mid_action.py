@@ -104,3 +104,61 @@ async def test_a_write_in_flight_survives_a_killed_worker_exactly_once(
     }
     code, out, err = await cli(env, "audit", "verify")
     assert code == 0 and "audit chain intact" in out, err
+
+
+@pytest.mark.devserver
+@pytest.mark.timeout(180)
+async def test_a_killed_attempt_is_recorded_lost_by_the_next_one(
+    dev_server_env: WorkflowEnvironment, demo_systems: DemoSystems, audit_url: str, tmp_path: Path
+) -> None:
+    """The same kill with no approval in the way (an operator policy that allows writes): the
+    attempt that died with its worker is recorded `action.attempt_lost` — outcome unknown, the write
+    may have landed — by the attempt that replaces it, and the ledger's state shows one effect."""
+    client = dev_server_env.client
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[effects.read]\noutcome = "allow"\n\n[effects.write]\noutcome = "allow"\n', encoding="utf-8"
+    )
+    env = stack_environment(
+        client.service_client.config.target_host, f"lost-{uuid.uuid4()}", audit_url, demo_systems
+    )
+    env["RETROFIT_POLICY_FILE"] = str(policy)
+    ledger = demo_systems.ledger
+    first = WorkerProcess(env, tmp_path / "worker-1.log")
+    second = WorkerProcess(env, tmp_path / "worker-2.log")
+    wf_id = f"lost-attempt-{uuid.uuid4().hex[:8]}"
+    key = f"{wf_id}#1"
+    try:
+        await first.start()
+        async with httpx.AsyncClient() as http:
+            hold = {"hold_next": 1, "hold_ms": 15_000}
+            (await http.post(f"{ledger.url}/_admin/faults", json=hold)).raise_for_status()
+        handle = await client.start_workflow(
+            "SingleAction",
+            SingleActionInput(
+                action="ledger.set_credit_limit",
+                arguments={"customer_id": "C-1003", "credit_limit": "44444.00"},
+            ),
+            id=wf_id,
+            task_queue=env["RETROFIT_TASK_QUEUE"],
+        )
+        await _wait_for_write(ledger.url, key)  # applied; the answer is being held
+        await first.kill()
+        await second.start()
+        result = await asyncio.wait_for(handle.result(), timeout=120)
+    finally:
+        await first.stop()
+        await second.stop()
+
+    assert SingleActionResult.model_validate(result).output["credit_limit"] == "44444.00"
+    assert (await ledger_effects(ledger.url))["credit_limit"] == {"C-1003": 1}
+    records = await audit_of(audit_url, wf_id)
+    assert kinds(records)[-4:] == [
+        "action.started",
+        "action.attempt_lost",
+        "action.started",
+        "action.succeeded",
+    ]
+    lost = next(r for r in records if r.kind.value == "action.attempt_lost")
+    assert (lost.attempt, lost.idempotency_key, lost.data["outcome"]) == (1, key, "unknown")
+    assert "the write may have landed" in lost.data["message"]

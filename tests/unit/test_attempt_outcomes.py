@@ -89,3 +89,14 @@ def test_attempts_read_as_people_say_them() -> None:
     assert describe_attempts([(1, 2)]) == "attempt 2"
     assert describe_attempts([(1, 1), (2, 3)]) == "attempts 1, 3 of round 2"
     assert describe_attempts([]) == "an earlier attempt"
+
+
+def test_a_late_success_means_landed_and_later_open_attempts_are_still_lost() -> None:
+    past = _past(
+        _record(AuditKind.STARTED, 1),
+        _record(AuditKind.ATTEMPT_LOST, 1),
+        _record(AuditKind.STARTED, 2),
+        _record(AuditKind.SUCCEEDED, 1),  # attempt 1 answered after its timeout
+    )
+    assert past.succeeded == (1, 1)
+    assert past.lost == ((1, 2),) and not past.unknown

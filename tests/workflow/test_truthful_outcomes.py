@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from connectors.ledger.connector import LedgerConnector
+from connectors.ledger.models import Customer, SetCreditLimit
 from legacy.ledger.server import LedgerServer
 from retrofit.audit.events import AuditRecord
 from retrofit.audit.store import AuditStore
@@ -34,7 +35,7 @@ from retrofit.gate.failure_models import ResolveFailureResult
 from retrofit.gate.policy import allow_all
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
-from retrofit.sdk import Connector
+from retrofit.sdk import Connector, Effect, RetrySettings, action
 from tests.identity_support import PIN, signed
 from tests.support import SHIPPED_WORKFLOWS, audit_of, inject_fault, kinds, ledger_effects
 from workflows.single_action.workflow import SingleActionInput, SingleActionResult
@@ -292,3 +293,74 @@ async def test_a_refused_connection_is_known_not_called(
     assert skipped.data["outcome"] == "no_effect"
     assert "may have landed" not in skipped.data["outcome_message"]
     assert "action.reconciled" not in kinds(records)  # nothing to reconcile: nothing was sent
+
+
+class QuickLedger(LedgerConnector):
+    """The demo ledger with a write whose attempts time out after 2 s, so a held answer makes an
+    attempt that never reports (as a worker killed mid-call does) without a minute of waiting."""
+
+    name = "quick_ledger"
+
+    @action(
+        effect=Effect.WRITE,
+        timeout=timedelta(seconds=2),
+        retry=RetrySettings(initial_interval=timedelta(seconds=1), maximum_attempts=2),
+    )
+    async def set_credit_limit(self, req: SetCreditLimit) -> Customer:
+        """Set a customer's credit limit; returns the updated customer."""
+        return await LedgerConnector.set_credit_limit(self, req)
+
+
+async def test_attempts_that_never_report_are_recorded_lost_and_the_lookup_settles_them(
+    time_skipping_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, verify_after: None
+) -> None:
+    """Both attempts apply (or replay) the write and hold their answer past the attempt's timeout:
+    the second records the first as lost, the reconciliation records the second, and the ledger's
+    lookup finds the write."""
+    env = time_skipping_env
+    inject_fault(ledger, hold_next=2, hold_ms=3_000)
+    async with _worker(env, ledger, audit_url, QuickLedger, read_timeout=30, breaker_threshold=0) as worker:
+        handle = await _start(env, worker, QuickLedger.name)
+        result = SingleActionResult.model_validate(await asyncio.wait_for(handle.result(), timeout=60))
+    assert result.output["credit_limit"] == "61000.00"
+    assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
+    records = await audit_of(audit_url, handle.id)
+    lost = [r for r in records if r.kind.value == "action.attempt_lost"]
+    assert [(r.attempt, r.data["found_by"]) for r in lost] == [(1, "attempt 2"), (2, "the reconciliation")]
+    assert all("the write may have landed" in r.data["message"] for r in lost)
+    reconciled = _one(records, "action.reconciled")
+    assert reconciled.data["status"] == "landed"
+    # Attempt 1's answer came after its timeout, so its success is on record as well: one success.
+    assert len([r for r in records if r.kind.value == "action.succeeded"]) == 1
+    assert "action.failed" not in kinds(records) and "failure.escalated" not in kinds(records)
+
+
+class QuickPlainLedger(QuickLedger):
+    """`QuickLedger` without a lookup."""
+
+    name = "quick_plain_ledger"
+    lookup = Connector.lookup
+
+
+async def test_a_late_success_on_record_is_reported_as_landed_even_without_a_lookup(
+    time_skipping_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, verify_after: None
+) -> None:
+    env = time_skipping_env
+    inject_fault(ledger, hold_next=2, hold_ms=3_000)
+    async with _worker(
+        env, ledger, audit_url, QuickPlainLedger, read_timeout=30, breaker_threshold=0
+    ) as worker:
+        handle = await _start(env, worker, QuickPlainLedger.name)
+        view = await _failure_request(env, handle)
+        assert view.outcome == "landed"
+        assert "answered after its attempt had timed out" in view.error
+        await _resolve(env, handle, view, "skip", "done already")
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+    assert isinstance(info.value.cause, ApplicationError)
+    assert "the write landed" in info.value.cause.message
+    assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
+    records = await audit_of(audit_url, handle.id)
+    skipped = _one(records, "action.skipped")
+    assert skipped.data["outcome"] == "landed"
+    assert _one(records, "action.failed").data["outcome"] == "landed"
