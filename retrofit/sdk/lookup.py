@@ -35,11 +35,11 @@ class LookupResult(BaseModel):
 
     @classmethod
     def landed(cls, output: dict[str, Any], detail: str = "") -> LookupResult:
-        return cls(status=LookupStatus.LANDED, output=output, detail=detail)
+        return cls(status=LookupStatus.LANDED, output=output, detail=detail[:500])
 
     @classmethod
     def not_landed(cls, detail: str = "") -> LookupResult:
-        return cls(status=LookupStatus.NOT_LANDED, detail=detail)
+        return cls(status=LookupStatus.NOT_LANDED, detail=detail[:500])
 
     @classmethod
     def unknown(cls, detail: str = "") -> LookupResult:

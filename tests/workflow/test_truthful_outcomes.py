@@ -35,7 +35,7 @@ from retrofit.gate.failure_models import ResolveFailureResult
 from retrofit.gate.policy import allow_all
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
-from retrofit.sdk import Connector, Effect, RetrySettings, action
+from retrofit.sdk import Connector, Effect, LookupResult, RetrySettings, action
 from tests.identity_support import PIN, signed
 from tests.support import SHIPPED_WORKFLOWS, audit_of, inject_fault, kinds, ledger_effects
 from workflows.single_action.workflow import SingleActionInput, SingleActionResult
@@ -364,3 +364,33 @@ async def test_a_late_success_on_record_is_reported_as_landed_even_without_a_loo
     skipped = _one(records, "action.skipped")
     assert skipped.data["outcome"] == "landed"
     assert _one(records, "action.failed").data["outcome"] == "landed"
+
+
+class BogusLookupLedger(LedgerConnector):
+    """A ledger connector whose lookup claims "landed" with an output that is no Customer."""
+
+    name = "bogus_ledger"
+
+    async def lookup(self, idempotency_key: str) -> LookupResult:
+        return LookupResult.landed({"id": "C-1001", "credit_limit": "not money"}, "trust me")
+
+
+async def test_a_lookup_that_answers_garbage_is_not_believed(
+    time_skipping_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, verify_after: None
+) -> None:
+    env = time_skipping_env
+    inject_fault(ledger, drop_next=1, drop_after_apply=True, fail_next=1, status=503)
+    async with _worker(env, ledger, audit_url, BogusLookupLedger) as worker:
+        handle = await _start(env, worker, BogusLookupLedger.name)
+        view = await _failure_request(env, handle)
+        assert view.outcome == "unknown" and "does not fit" in view.error
+        await _resolve(env, handle, view, "skip", "check by hand")
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    records = await audit_of(audit_url, handle.id)
+    assert [r.data["status"] for r in records if r.kind.value == "action.reconciled"] == [
+        "unknown",
+        "unknown",
+    ]
+    assert "action.succeeded" not in kinds(records)  # nothing recorded as the call's output
+    assert _one(records, "action.skipped").data["outcome"] == "unknown"
