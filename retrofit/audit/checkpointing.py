@@ -203,6 +203,7 @@ def checkpoint_plugin(settings: RetrofitSettings) -> SimplePlugin | None:
     config = checkpoint_config(settings)
     if config.witness is None:
         return None
+    open_witness(config.witness).close()  # a malformed witness setting stops the worker here, by name
 
     @asynccontextmanager
     async def checkpointing() -> AsyncIterator[None]:

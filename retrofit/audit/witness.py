@@ -142,7 +142,16 @@ class DirectoryWitness:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
         # Exclusive and read-only: a checkpoint is written once and never replaced.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        try:
+            fd = os.open(
+                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+            )
+        except FileExistsError:
+            # Two workers signing the same head in the same microsecond write the same bytes
+            # (Ed25519 is deterministic); anything else under that name is not ours to replace.
+            if path.read_text(encoding="utf-8") == document:
+                return str(path)
+            raise WitnessError(f"{path} exists with other content; checkpoint not written") from None
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(document)
             out.flush()
@@ -339,12 +348,39 @@ class GitWitness:
                 problems.append(f"checkpoint {path} was deleted from the git witness in commit {commit[:12]}")
             elif status == "M":
                 problems.append(f"checkpoint {path} was changed in the git witness in commit {commit[:12]}")
-        entries: list[WitnessEntry] = []
-        for path, added_in in sorted(added.items()):
-            # As first committed: a later edit is reported above, never taken as the checkpoint.
-            text = self._git("show", f"{added_in}:{path}")
-            entries.append(WitnessEntry(path.rsplit("/", 1)[-1], f"{added_in[:12]}:{path}", text))
+        # As first committed: a later edit is reported above, never taken as the checkpoint.
+        wanted = sorted(added.items())
+        texts = self._blobs([f"{added_in}:{path}" for path, added_in in wanted])
+        entries = [
+            WitnessEntry(path.rsplit("/", 1)[-1], f"{added_in[:12]}:{path}", text)
+            for (path, added_in), text in zip(wanted, texts, strict=True)
+        ]
         return WitnessReading(entries, self._pointer(tip, key), problems)
+
+    def _blobs(self, names: list[str]) -> list[str]:
+        """The contents of `commit:path` objects, read by one `git cat-file --batch`."""
+        if not names:
+            return []
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(self.path), "cat-file", "--batch"],
+                input="".join(f"{name}\n" for name in names).encode(),
+                capture_output=True,
+                check=True,
+                timeout=120,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise WitnessError(f"git witness {self.path}: cannot read checkpoints: {exc}") from None
+        out, at, texts = done.stdout, 0, []
+        for name in names:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            if len(header) != 3 or header[1] != b"blob":
+                raise WitnessError(f"git witness {self.path}: {name} is not readable ({out[at:end]!r})")
+            size = int(header[2])
+            texts.append(out[end + 1 : end + 1 + size].decode("utf-8", errors="replace"))
+            at = end + 1 + size + 1
+        return texts
 
     def close(self) -> None:
         pass

@@ -35,7 +35,16 @@ from retrofit.audit.checkpoint_settings import CheckpointConfig, checkpoint_conf
 from retrofit.audit.checkpointing import Checkpointer, CheckpointLoop, CheckpointRefused
 from retrofit.audit.schema import audit_events
 from retrofit.audit.url import sync_url
-from retrofit.audit.witness import LATEST, DatabaseWitness, DirectoryWitness, GitWitness, Witness, store_key
+from retrofit.audit.witness import (
+    LATEST,
+    DatabaseWitness,
+    DirectoryWitness,
+    GitWitness,
+    Witness,
+    WitnessError,
+    open_witness,
+    store_key,
+)
 from retrofit.settings import RetrofitSettings
 from retrofit.worker import WorkerConfig, build_worker
 
@@ -605,3 +614,14 @@ async def test_a_worker_checkpoints_while_it_runs_and_at_shutdown(
         assert signed_seqs()[-1] == 5
     assert signed_seqs()[-1] == 7
     assert (await verify(config)).status == "anchored"
+
+
+def test_a_malformed_witness_setting_is_refused_by_name(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    with pytest.raises(WitnessError, match="unknown witness kind 's3'"):
+        open_witness("s3:bucket/audit")
+    with pytest.raises(WitnessError, match="expected dir:PATH, git:PATH, db:URL or none"):
+        open_witness("/srv/witness")
+    for setting in ("s3:bucket", "no-kind"):
+        done = cli(tmp_path, url, "verify", RETROFIT_AUDIT_WITNESS=setting)
+        assert done.returncode == 1 and f"RETROFIT_AUDIT_WITNESS={setting!r}" in done.stderr, done.stderr
