@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import ClassVar, TypeVar
@@ -26,7 +27,7 @@ from connectors.sql.statements import (
     single_row,
 )
 from connectors.sql.url import engine_url
-from retrofit.sdk import Connector, ConnectorSettings, current_call
+from retrofit.sdk import Connector, ConnectorSettings, LookupResult, current_call
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
@@ -181,6 +182,22 @@ class SqlConnector(Connector):
                 result=result.model_dump_json(),
             )
             return result
+
+    async def lookup(self, idempotency_key: str) -> LookupResult:
+        """Whether the write under `idempotency_key` landed: its record commits with the effect, so
+        the record says exactly that. Read in a write transaction holding the key's turn (BEGIN
+        IMMEDIATE on SQLite, the advisory lock on PostgreSQL), so a write still in flight under the
+        key is waited for instead of being reported as not landed."""
+        record = await self._record_table()
+        if record is None:
+            return LookupResult.unknown(f"{self.name} keeps no idempotency record")
+        key = idempotency.storage_key(idempotency_key)
+        async with self.transaction() as tx:
+            await idempotency.take_turns(tx.connection, key)
+            stored = await idempotency.recorded_result(tx.connection, record, key)
+        if stored is None:
+            return LookupResult.not_landed(f"{self.name} has no idempotency record for this key")
+        return LookupResult.landed(json.loads(stored), f"{self.name}'s idempotency record")
 
     # -- internals ------------------------------------------------------------------------------
 

@@ -103,6 +103,12 @@ async def stored_result(
     return str(row.result)
 
 
+async def recorded_result(connection: AsyncConnection, table: Table, key: str) -> str | None:
+    """The JSON result recorded for `key` by whichever action used it, or None (for `lookup`)."""
+    row = (await connection.execute(select(table.c.result).where(table.c.idempotency_key == key))).first()
+    return None if row is None else str(row.result)
+
+
 async def record_result(
     connection: AsyncConnection, table: Table, *, key: str, action: str, fingerprint: str, result: str
 ) -> None:
