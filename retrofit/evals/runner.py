@@ -24,6 +24,8 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 from retrofit.agent.contracts import AgentTaskResult, ToolOutcome
 from retrofit.audit.events import AuditKind, AuditRecord
 from retrofit.audit.store import AuditStore
+from retrofit.cli.identity_client import IdentityClient, starting_client
+from retrofit.embedded.identity_server import demo_password
 from retrofit.embedded.stack import RunningStack, embedded_stack
 from retrofit.evals.scenario import Scenario
 from retrofit.gate import catalog
@@ -35,7 +37,10 @@ from retrofit.registry import load_connectors
 from retrofit.sdk.context import running_call
 from retrofit.settings import RetrofitSettings
 
-EVAL_APPROVER = "eval-ops"
+# Verified demo users of the embedded identity service: one starts every scenario, the others
+# answer its approvals (distinct people, none of them the starter).
+EVAL_REQUESTER = "erin"
+EVAL_APPROVERS = ("alice", "bob", "carol", "dave")
 _REFUSAL_RECORDS = frozenset(
     {
         AuditKind.AGENT_TOOL_REFUSED,
@@ -104,7 +109,8 @@ class EvalRun:
         model = None if self.live else await self._install_script(scenario)
         task = scenario.task(model)
         started = time.perf_counter()
-        handle = await self.stack.client.start_workflow(
+        client = await starting_client(self.stack.settings, self._identity(EVAL_REQUESTER))
+        handle = await client.start_workflow(
             "AgentTask",
             task,
             id=f"eval-{_slug(scenario.name)}-{uuid.uuid4().hex[:6]}",
@@ -128,14 +134,20 @@ class EvalRun:
                 if view.request_id in answered:
                     continue
                 decision = scenario.approvals.get(view.action, "reject")
-                for index in range(view.approvers_needed if decision == "approve" else 1):
+                count = view.approvers_needed if decision == "approve" else 1
+                for approver in EVAL_APPROVERS[:count]:
+                    signed = await self._identity(approver).answer(
+                        handle.id, view.request_id, view.args_hash, decision
+                    )
                     await handle.execute_update(
                         DECIDE_UPDATE,
                         {
+                            "workflow_id": handle.id,
                             "request_id": view.request_id,
-                            "approver": f"{EVAL_APPROVER}-{index + 1}",
+                            "args_hash": view.args_hash,
                             "decision": decision,
                             "reason": f"eval scenario says {decision}",
+                            "assertion": signed.assertion,
                         },
                     )
                 answered.add(view.request_id)
@@ -144,6 +156,9 @@ class EvalRun:
             return await handle.result(), None
         except WorkflowFailureError as exc:
             return None, f"workflow failed: {getattr(exc.cause, 'message', None) or exc.cause}"
+
+    def _identity(self, user: str) -> IdentityClient:
+        return IdentityClient(self.stack.settings, user, password=demo_password(user))
 
     async def _reset_world(self) -> None:
         async with httpx.AsyncClient(timeout=10) as http:
