@@ -85,6 +85,9 @@ def _encode_extra(value: object) -> object:
     raise TypeError(f"audit data must be JSON-compatible; got {type(value).__name__}")
 
 
+# The stdlib's C encoder stays the definition. orjson (OPT_SORT_KEYS) was measured against it on
+# audit-sized records and was no faster (2.8 vs 2.5 us for a typical `data`, 6.0 vs 6.4 us for a
+# whole record), and it is not byte-identical: 1.5e-07 comes out as 1.5e-7, NaN as null.
 _ENCODER = json.JSONEncoder(
     sort_keys=True,
     separators=(",", ":"),
