@@ -44,7 +44,13 @@ def run(
     max_steps: int | None = typer.Option(None, help="Model turns at most."),
     max_tokens: int | None = typer.Option(None, help="Prompt + completion tokens at most."),
     max_cost: float | None = typer.Option(None, help="USD at most."),
-    model: str | None = typer.Option(None, help="Model name (default: the worker's RETROFIT_LLM_MODEL)."),
+    model: str | None = typer.Option(None, help="Model name (default: the endpoint's configured model)."),
+    endpoint: str | None = typer.Option(
+        None, help="Model endpoint, by the name the operator configured (default: primary)."
+    ),
+    fallback: list[str] = typer.Option(
+        [], "--fallback", help="A configured endpoint name to fall back to (repeat, in order)."
+    ),
     schema: Path | None = typer.Option(None, help="JSON schema file the final answer must satisfy."),
     id: str | None = typer.Option(None, "--id", help="Workflow id (default: generated)."),
     wait: bool = typer.Option(False, "--wait", help="Wait for the result and print it."),
@@ -61,7 +67,7 @@ def run(
         "goal": redact_text(goal),
         "allowed_actions": allow,
         "budget": budget,
-        "model": {"model": model},
+        "model": {"model": model, "endpoint": endpoint, "fallbacks": fallback},
     }
     if schema is not None:
         try:
