@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from retrofit.agent.contracts import AgentTaskInput, ModelChoice
+from retrofit.execution.llm_activity import LlmRuntime
 from retrofit.llm.contracts import ModelEndpoint
 from retrofit.llm.settings import NO_KEY, EndpointRefused, LlmSettings
 
@@ -121,3 +122,15 @@ def test_a_task_chooses_names_and_a_url_or_key_in_its_input_is_refused() -> None
     for field in ("base_url", "api_key", "api_key_env"):
         problem = choice({field: "x"}).refusal()
         assert problem is not None and f"model.{field}" in problem
+
+
+def test_the_activity_refuses_a_url_or_key_variable_from_a_call_recorded_before_names() -> None:
+    # An in-flight run from before named endpoints may still carry them in its LlmCall.
+    runtime = LlmRuntime(LlmSettings(base_url="http://127.0.0.1:7/v1", api_key=SecretStr("k"), model="m"))
+    assert runtime.refusal([ModelEndpoint(name="primary")]) is None
+    for hostile in (
+        ModelEndpoint(name="primary", base_url="http://attacker.example/v1"),
+        ModelEndpoint(name="primary", api_key_env="RETROFIT_LLM_API_KEY"),
+        ModelEndpoint(name="nope"),
+    ):
+        assert runtime.refusal([ModelEndpoint(name="primary"), hostile]) is not None

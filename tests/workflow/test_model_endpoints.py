@@ -23,6 +23,7 @@ from tests.support import SCRIPTED_KEY, DemoSystems, ScriptedModel, audit_of, de
 from tests.workflow.agent_helpers import run_answering, say, start_agent
 
 BACKUP_KEY = "backup-only-key"
+LEAKED_KEY = "not-secret-looking-words"  # redaction would not catch it: only field names are kept
 
 
 class KeyRecordingModelServer(ThreadedUvicorn):
@@ -95,15 +96,15 @@ async def test_a_fallback_url_in_the_input_is_refused_before_any_call(
         {"model": model, "fallbacks": [{"model": model, "base_url": attacker.base_url}]},
         {"model": model, "base_url": attacker.base_url},
         {"model": model, "fallbacks": [{"model": model, "api_key_env": "RETROFIT_LLM_API_KEY"}]},
+        {"model": model, "api_key": LEAKED_KEY},
     ]
     for raw in hostile_inputs:
         result, records = await _run(
             time_skipping_env, demo_systems, audit_url, scripted.settings(), _task(raw)
         )
         assert result.status is StopReason.INVALID_MODEL_CHOICE
-        assert "by name" in (result.detail or "") and (
-            "base_url" in result.detail or "api_key_env" in result.detail
-        )
+        assert "by name" in (result.detail or "") and "model." in (result.detail or "")
+        assert LEAKED_KEY not in str([r.data for r in records])  # field names only, never values
         [finished] = [r.data for r in records if r.kind.value == "agent.finished"]
         assert finished["status"] == "invalid_model_choice" and finished["detail"] == result.detail
         assert not [r for r in records if r.kind.value.startswith("llm.")]
