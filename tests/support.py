@@ -115,9 +115,11 @@ def demo_worker(
     task_queue: str | None = None,
     llm_settings: LlmSettings | None = None,
     identity: IdentityPin = PIN,
+    **worker_options: Any,
 ) -> Worker:
     """A worker with every built-in connector, each pointed at its demo system; answers are
-    verified with the test identity key."""
+    verified with the test identity key. `worker_options` go to `Worker` (e.g. no workflow cache,
+    for a test that kills this worker and lets another take over)."""
     plugin = RetrofitPlugin(
         connectors=connectors_from_classes([LedgerConnector, ErpConnector, CrmConnector, NorthwindConnector]),
         workflows=SHIPPED_WORKFLOWS,
@@ -127,7 +129,7 @@ def demo_worker(
         llm_settings=llm_settings,
         identity=identity,
     )
-    return Worker(client, task_queue=task_queue or f"test-{uuid.uuid4()}", plugins=[plugin])
+    return Worker(client, task_queue=task_queue or f"test-{uuid.uuid4()}", plugins=[plugin], **worker_options)
 
 
 class ScriptedModel:

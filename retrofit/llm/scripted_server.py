@@ -14,7 +14,8 @@ header `x-retrofit-scripted: true` and a model name ending in `-scripted`.
     POST /_admin/reset          forget requests and faults
 
 A turn can also play a hostile or broken provider (`ScriptedTurn.usage`, `omit_usage`,
-`pad_to_bytes`, `raw_body`): lying usage, no usage, oversize answers, garbage HTTP 200 bodies.
+`pad_to_bytes`, `raw_body`, `delay_seconds`): lying usage, no usage, oversize answers, garbage
+HTTP 200 bodies, slow answers.
 
 Run one: `python -m retrofit.llm.scripted_server --script demo.json --port 8790`.
 """
@@ -22,6 +23,7 @@ Run one: `python -m retrofit.llm.scripted_server --script demo.json --port 8790`
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import hmac
 import json
@@ -65,6 +67,8 @@ class ScriptedTurn(BaseModel):
     pad_to_bytes: int | None = Field(default=None, ge=1)
     # Sent as the whole HTTP 200 body instead of a chat completion: garbage from a provider.
     raw_body: str | None = None
+    # The answer waits this long (real seconds): a slow provider, or one a worker dies waiting on.
+    delay_seconds: float = Field(default=0.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _one_kind(self) -> ScriptedTurn:
@@ -203,10 +207,20 @@ def _call_id(turn: int, index: int, name: str) -> str:
     return f"call_{digest}"
 
 
-def _completion(body: dict[str, Any], script: Script) -> Response:
+def _turn_index(body: dict[str, Any], script: Script) -> int:
     turn_index = sum(1 for m in body["messages"] if m["role"] == "assistant")
     if script.repeat_last and script.turns:
         turn_index = min(turn_index, len(script.turns) - 1)
+    return turn_index
+
+
+def _turn_delay(body: dict[str, Any], script: Script) -> float:
+    index = _turn_index(body, script)
+    return script.turns[index].delay_seconds if index < len(script.turns) else 0.0
+
+
+def _completion(body: dict[str, Any], script: Script) -> Response:
+    turn_index = _turn_index(body, script)
     if turn_index >= len(script.turns):
         return _error(
             400,
@@ -303,7 +317,11 @@ def create_app(state: ScriptedState) -> Starlette:
         problem = _request_problem(body)
         if problem is not None:
             return _invalid(*problem)
-        return _completion(body, state.script_for(body["model"]))
+        script = state.script_for(body["model"])
+        delay = _turn_delay(body, script)
+        if delay:
+            await asyncio.sleep(delay)
+        return _completion(body, script)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})

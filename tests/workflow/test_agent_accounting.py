@@ -6,6 +6,7 @@ Every assertion is on what the audit trail and the task's result say."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -314,3 +315,38 @@ async def test_the_cap_and_the_refusal_limit_together_bound_a_flood(
     assert len(_of(records, "action.started")) == 10
     assert len(_of(records, "agent.tool_refused")) == 3
     assert _of(records, "agent.finished")[-1].data["calls_not_run"] == 37
+
+
+async def test_an_attempt_whose_worker_died_is_recorded_lost_and_counted(
+    time_skipping_env: WorkflowEnvironment, demo_systems: DemoSystems, audit_url: str, scripted: ScriptedModel
+) -> None:
+    # The provider is slow; the first worker dies while it waits (the provider may bill it).
+    model = scripted.add(ScriptedTurn(content="INV-10001 is open.", delay_seconds=1.5))
+    settings = priced(scripted.settings(), model, 2.0, 8.0)
+    env = time_skipping_env
+    # No workflow cache: the workflow's next task must not wait on the dead worker's sticky queue.
+    async with demo_worker(
+        env.client, demo_systems, audit_url, llm_settings=settings, max_cached_workflows=0
+    ) as first:
+        handle = await start_agent(env.client, first.task_queue, _task(model))
+        for _ in range(200):  # until the first attempt is at the provider
+            if scripted.requests(model):
+                break
+            await asyncio.sleep(0.05)
+    # The first worker is gone, its attempt cancelled before it could record anything.
+    assert _of(await audit_of(audit_url, handle.id), "llm.attempt") == []
+    async with demo_worker(
+        env.client, demo_systems, audit_url, llm_settings=settings, task_queue=first.task_queue
+    ):
+        result, _ = await run_answering(handle)
+
+    assert result.status is StopReason.ANSWERED
+    records = await audit_of(audit_url, handle.id)
+    attempts = [r.data for r in _of(records, "llm.attempt")]
+    assert [(a["attempt"], a["outcome"], a["usage"]) for a in attempts] == [
+        (1, "lost", "estimated"),
+        (2, "ok", "reported"),
+    ]
+    assert attempts[0]["prompt_tokens"] > 0 and attempts[0]["cost_usd"] > 0
+    assert result.usage.attempts == 2 and result.usage.estimated_attempts == 1
+    _assert_totals_are_the_attempts(result, records)
