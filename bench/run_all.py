@@ -79,6 +79,7 @@ BENCHES = (
         _ratio_row("sql_base_overhead", "SQL base / raw SQLAlchemy", r"ratio base/raw\s*:\s*([\d.]+)x", 0.95),
     ),
     Bench("soap_wsdl_load.py", ("--repeat", "1"), ("--repeat", "1"), _soap_rows),
+    Bench("redaction.py", (), ("--rounds", "3")),
     Bench("audit_store.py", (), ("--events", "20000")),
     Bench("gate_overhead.py", ("--rounds", "3"), ("--workflows", "5", "--actions", "4", "--rounds", "1")),
     Bench("approval_latency.py", (), ("--workflows", "5")),

@@ -34,7 +34,15 @@ _PLUGIN_CLASSES: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_c
 _PLUGINS: tuple[BasePlugin, ...] = tuple(cls() for cls in _PLUGIN_CLASSES if not issubclass(cls, _SKIPPED))
 
 # Every plugin needs a long token or a keyword on the line: other lines are not scanned.
-_HINT = re.compile(r"[A-Za-z0-9_\-+/=.]{20,}|pass|pwd|secret|key|token|contrase|://[^\s/@]+:[^\s@]+@", re.I)
+_WORDS = ("pass", "pwd", "secret", "key", "token", "contrase", "://")
+_LONG_RUN = re.compile(r"(?<![A-Za-z0-9_\-+/=.])[A-Za-z0-9_\-+/=.]{20}")
+
+
+def _worth_scanning(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _WORDS) or (len(text) >= 20 and bool(_LONG_RUN.search(text)))
+
+
 # Hex digests and UUIDs name records (the trail's own hashes among them): never secrets here.
 _RECORD_ID = re.compile(
     r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128}"
@@ -74,11 +82,11 @@ def _worth_replacing(value: str) -> bool:
 
 def secrets_in(text: str) -> set[str]:
     """The secret values `detect-secrets` finds in `text`, line by line."""
-    if not _HINT.search(text):
+    if not _worth_scanning(text):
         return set()
     found: set[str] = set()
     for line in text.splitlines():
-        if _HINT.search(line):
+        if _worth_scanning(line):
             found |= _found(line)
     return found
 
@@ -90,7 +98,7 @@ def redact_text(text: str) -> str:
 
 def scrub_detected(text: str) -> str:
     """Only the `detect-secrets` step, for text the workflow-safe rules have already cleaned."""
-    if len(text) < _SHORTEST_SECRET:
+    if len(text) < _SHORTEST_SECRET or workflow_safe.harmless(text) or _RECORD_ID.fullmatch(text):
         return text
     for value in sorted(secrets_in(text), key=len, reverse=True):
         # Whole tokens only: a value must not take a piece out of a longer word.

@@ -34,6 +34,7 @@ _KEY_FORMATS = re.compile(
     r"|AIza[A-Za-z0-9_\-]{35}"  # Google API keys
     r"|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}"  # SendGrid
     r"|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_\-]{50,}"  # package registries
+    r"|\d{8,10}:AA[A-Za-z0-9_\-]{33}"  # Telegram bot tokens
     r")(?![\w-])"
 )
 _SLACK_WEBHOOK = re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+")
@@ -54,12 +55,15 @@ _AUTH_SCHEME = re.compile(
 # `scheme://user:password@host`: the password goes.
 _URL_CREDENTIALS = re.compile(r"(?P<head>\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:)(?P<value>[^\s@/]+)(?=@)")
 
-# `name = value` / `name: value` / `"name": "value"` / `name is value`: any identifier holding a
-# secret-ish word is a candidate; `secret_identifier` decides (`max_tokens: 500` is not a secret).
-_PAIR = re.compile(
-    r"(?P<name>[\"']?\b[A-Za-z0-9_.\-]*(?:pass|pwd|secret|key|token|credential|auth|contrase|passwort)"
-    r"[A-Za-z0-9_\-]*[\"']?)"
-    r"(?P<sep>\s*(?:=>|:=|=|:)\s*|\s+(?:is|was|ist|lautet|est)\s*:?\s+)"
+# `name = value` / `name: value` / `"name": "value"` / `name is value`: found from the secret-ish
+# word outward (a pattern that starts anywhere would try every position of every word), then
+# `secret_identifier` decides on the whole name (`max_tokens: 500` is not a secret).
+_PAIR_WORDS = ("pass", "pwd", "secret", "key", "token", "credential", "auth", "contrase")
+_PAIR_WORD = re.compile("|".join(_PAIR_WORDS))
+_PAIR_WORD_ANY_CASE = re.compile("|".join(_PAIR_WORDS), re.IGNORECASE)
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_PAIR_REST = re.compile(
+    r"(?P<sep>[\"']?\s*(?:=>|:=|=|:)\s*|\s+(?:is|was|ist|lautet|est)\s*:?\s+)"
     r"(?P<value>\[[A-Z][A-Z0-9_]*\]|\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'<>)\]}]+)",
     re.IGNORECASE,
 )
@@ -90,14 +94,20 @@ _LONG_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Z
 _HEX_DIGEST = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})", re.IGNORECASE)
 _ENTROPY_BITS = 4.0
 
-# One C-level search that every finder above needs to succeed: most texts fail it and pay nothing more.
-HINT = re.compile(
-    r"sk-|sk_|rk_|whsec_|AKIA|ASIA|A[BCGINPR][A-Z]A[A-Z0-9]{16}|gh[pousr]_|github_pat_|gl[a-z]{1,5}-|xox|xapp-"
-    r"|AIza|SG\.|npm_|pypi-|hooks\.slack|-----BEGIN|eyJ|Bearer|Basic|Digest|Token|Bot\s|://[^\s/@]+:[^\s@]+@"
-    r"|pass|pwd|secret|key|token|credential|contrase|mot.de.passe"
-    r"|[A-Za-z0-9+/]{24}",
-    re.IGNORECASE,
-)
+# Cheap necessary conditions, so that most texts pay for a few substring tests and nothing more
+# (`in` on a string is a C-level search; one pattern of many alternatives would not be).
+# Vendor prefixes end in `-` or `_` (tested for first: one `in` each); AWS and Google keys start
+# with a literal `A`, which the engine finds fast.
+_PREFIX_GATE = re.compile(r"(?:sk|rk|whsec|gh[pousr]|github_pat|gl[a-z]{2,6}|xox[a-z]|xapp|npm|pypi)[-_]")
+_CAPITAL_A_GATE = re.compile(r"A(?:Iza|[A-Z]{3}[A-Z0-9]{16})")
+_PAIR_GATE = _PAIR_WORDS
+_SCHEME_GATE = ("bearer", "authoriz", "basic ")
+
+
+def _may_hold_key_format(text: str) -> bool:
+    if ("-" in text or "_" in text) and _PREFIX_GATE.search(text):
+        return True
+    return "SG." in text or ":AA" in text or bool(_CAPITAL_A_GATE.search(text))
 
 
 def shannon_bits(text: str) -> float:
@@ -128,24 +138,23 @@ def _is_jwt(token: str) -> bool:
     return isinstance(decoded, dict) and ("alg" in decoded or "typ" in decoded)
 
 
-def _pair_value(match: re.Match[str]) -> str:
-    value = match.group("value")
+def _pair_value(name: str, rest: re.Match[str]) -> str | None:
+    """The replacement for a pair's value, or None when it is not a secret."""
+    value = rest.group("value")
     inner = value[1:-1] if value[:1] in "\"'" and len(value) >= 2 else value
-    if not secret_identifier(match.group("name")):
-        return match.group(0)
-    if (
-        not inner.strip()
-        or is_placeholder(inner)
-        or _AUTH_SCHEME_WORD.fullmatch(inner)
-        or set(inner) <= {"*", "x", "X", "•", "."}
-    ):
-        return match.group(0)
-    prose = not any(c in match.group("sep") for c in "=:>")
-    # Prose ("the password is ..."): only a value that is not an ordinary word.
-    if prose and (_WORDISH.fullmatch(inner) or len(inner) < 6):
-        return match.group(0)
+    if not secret_identifier(name):
+        return None
+    if not inner.strip() or is_placeholder(inner) or _AUTH_SCHEME_WORD.fullmatch(inner):
+        return None
+    if set(inner) <= {"*", "x", "X", "•", "."}:
+        return None
+    prose = not any(c in rest.group("sep") for c in "=:>")
+    # Prose ("the password is ..."): only a value that is not an ordinary word (a sentence's full
+    # stop or comma after it is not part of it).
+    if prose and (_WORDISH.fullmatch(inner.rstrip(".,")) or len(inner) < 6):
+        return None
     quote = value[0] if value[:1] in "\"'" and len(value) >= 2 else ""
-    return f"{match.group('name')}{match.group('sep')}{quote}{REDACTED}{quote}"
+    return f"{quote}{REDACTED}{quote}"
 
 
 def _xml_value(match: re.Match[str]) -> str:
@@ -167,20 +176,52 @@ def _long_token(match: re.Match[str]) -> str:
     return SECRET if looks_random(match.group(0)) else match.group(0)
 
 
-def redact_credentials(text: str) -> str:
-    if not HINT.search(text):
-        return text
+def redact_credentials(text: str, *, has_digits: bool = True) -> str:
+    """Credentials in `text` replaced; `has_digits=False` (the caller counted) skips what needs one."""
+    lowered = text.lower()
     if "-----BEGIN" in text:
         text = _PRIVATE_KEY.sub(PRIVATE_KEY, text)
     if "eyJ" in text:
         text = _JWT.sub(lambda m: JWT if _is_jwt(m.group(0)) else m.group(0), text)
-    text = _KEY_FORMATS.sub(API_KEY, text)
-    if "hooks.slack" in text:
-        text = _SLACK_WEBHOOK.sub(API_KEY, text)
+    if _may_hold_key_format(text):
+        text = _KEY_FORMATS.sub(API_KEY, text)
+        if "hooks.slack" in text:
+            text = _SLACK_WEBHOOK.sub(API_KEY, text)
     if "://" in text:
         text = _URL_CREDENTIALS.sub(lambda m: f"{m.group('head')}{REDACTED}", text)
-    text = _AUTH_SCHEME.sub(_auth_value, text)
-    text = _PAIR.sub(_pair_value, text)
-    if "value" in text:
-        text = _XML_SETTING.sub(_xml_value, text)
-    return _LONG_TOKEN.sub(_long_token, text)
+    if any(word in lowered for word in _SCHEME_GATE):
+        text = _AUTH_SCHEME.sub(_auth_value, text)
+    if any(word in lowered for word in _PAIR_GATE):
+        text = _redact_pairs(text)
+        if "value" in lowered:
+            text = _XML_SETTING.sub(_xml_value, text)
+    if has_digits and len(text) >= 24:
+        text = _LONG_TOKEN.sub(_long_token, text)
+    return text
+
+
+def _redact_pairs(text: str) -> str:
+    parts: list[str] = []
+    done = 0
+    lowered = text.lower()
+    # Lower-casing keeps positions except for a few letters (`İ`): then search the text itself.
+    words = _PAIR_WORD.finditer(lowered) if len(lowered) == len(text) else _PAIR_WORD_ANY_CASE.finditer(text)
+    for word in words:
+        start, end = word.span()
+        if start < done:
+            continue
+        while start > done and text[start - 1] in _NAME_CHARS:
+            start -= 1
+        while end < len(text) and text[end] in _NAME_CHARS:
+            end += 1
+        rest = _PAIR_REST.match(text, end)
+        if rest is None:
+            continue
+        quote = text[start - 1] if start > done and text[start - 1] in "\"'" else ""
+        replaced = _pair_value(quote + text[start:end], rest)
+        if replaced is None:
+            continue
+        parts += [text[done : rest.start("value")], replaced]
+        done = rest.end("value")
+    parts.append(text[done:])
+    return "".join(parts)

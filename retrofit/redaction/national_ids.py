@@ -41,7 +41,8 @@ def _label(words: str) -> re.Pattern[str]:
 
 _SSN_LABEL = _label(r"\bSSN|social security|soc\.? ?sec")
 _KINDS = (
-    _Kind(re.compile(r"(?<!\d)\d{3}([- ])\d{2}\1\d{4}(?!\d)"), ssn.is_valid),
+    # stdnum reads dashes only: `219 45 6789` is checked as `219-45-6789`.
+    _Kind(re.compile(r"(?<!\d)\d{3}([- ])\d{2}\1\d{4}(?!\d)"), lambda n: ssn.is_valid(n.replace(" ", "-"))),
     _Kind(re.compile(r"(?<!\d)\d{9}(?!\d)"), ssn.is_valid, _SSN_LABEL),
     _Kind(
         re.compile(r"(?<!\d)\d{2} ?\d{3} ?\d{3} ?\d{3}(?!\d)"),
@@ -86,9 +87,15 @@ def _spans(text: str, kind: _Kind) -> list[tuple[int, int]]:
     return found
 
 
+# Every label above, to skip the labelled kinds at once when none is in the text.
+_ANY_LABEL = _label("|".join(kind.label.pattern for kind in _KINDS if kind.label is not None))
+
+
 def redact_national_ids(text: str) -> str:
     if not HINT.search(text):
         return text
+    labelled = bool(_ANY_LABEL.search(text))
     for kind in _KINDS:
-        text = replace_spans(text, _spans(text, kind), NATIONAL_ID)
+        if kind.label is None or labelled:
+            text = replace_spans(text, _spans(text, kind), NATIONAL_ID)
     return text

@@ -12,6 +12,7 @@ separator counts only after a label such as "tel" or "phone", since ids are far 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata
@@ -31,6 +32,8 @@ _CANDIDATE = re.compile(
 )
 _EXTENSION = re.compile(r"[ \u00a0]?(?:ext\.?|x)[ \u00a0]?\d{1,5}$")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
+# Postal codes written like short numbers: Brazil's CEP (`05432-043`), US ZIP+4 (`94105-1804`).
+_POSTAL = re.compile(r"\d{5}-\d{3,4}")
 _AMOUNT = re.compile(r"\d{1,3}(?:[.,']\d{3})+(?:[.,]\d{1,2})?|\d+[.,]\d{1,2}")
 _NANP = re.compile(r"(?:\+?1[ .\-]?)?\(?\d{3}\)?[ .\-]?\d{3}[ .\-]\d{4}")
 _LABEL = re.compile(r"\b(?:tel|phone|fon|mobil|mobile|cell|fax|call|ring|handy|telefon|téléphone|☎|📞)", re.I)
@@ -46,11 +49,20 @@ def _is_phone(text: str, start: int, end: int) -> bool:
     digits = re.sub(r"\D", "", _EXTENSION.sub("", raw))
     if not 7 <= len(digits) <= 15 or glued(text, start, end):
         return False
-    if _DATE.fullmatch(raw) or _AMOUNT.fullmatch(raw):
+    if _DATE.fullmatch(raw) or _AMOUNT.fullmatch(raw) or _POSTAL.fullmatch(raw):
         return False
     international = raw.startswith(("+", "00"))
     if raw.isdigit() and not international and not near(text, start, _LABEL, 25):
         return False
+    return library_says_phone(raw, len(digits))
+
+
+# The same numbers come by again and again (a contact's phone in the tool result, its audit record
+# and the next model request): the library's verdict on a candidate is kept. Pure and bounded.
+@lru_cache(maxsize=8192)
+def library_says_phone(raw: str, digits: int) -> bool:
+    """phonenumbers' verdict on one candidate, written as it stands in the text."""
+    international = raw.startswith(("+", "00"))
     if international:
         try:
             number = phonenumbers.parse("+" + raw.removeprefix("+").removeprefix("00"), None)
@@ -67,11 +79,7 @@ def _is_phone(text: str, start: int, end: int) -> bool:
     # Fictional and new ranges (555-01xx, 07700 900xxx) are not "valid" but are phone numbers.
     if _NANP.fullmatch(raw):
         return _possible(raw, "US")
-    return (
-        raw.startswith(("0", "(0"))
-        and len(digits) >= 10
-        and any(_possible(raw, r) for r in ("GB", "DE", "FR"))
-    )
+    return raw.startswith(("0", "(0")) and digits >= 10 and any(_possible(raw, r) for r in ("GB", "DE", "FR"))
 
 
 def _possible(raw: str, region: str) -> bool:

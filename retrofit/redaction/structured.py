@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
+from retrofit.redaction import personal_fields
 from retrofit.redaction.placeholders import REDACTED
 from retrofit.redaction.secret_names import is_secret_key
 from retrofit.redaction.text import redact_text
@@ -28,15 +29,23 @@ def redact(value: Any) -> Any:
 
 def redact_using(value: Any, text: TextRedactor) -> Any:
     """`redact` with another free-text redactor (the boundary's adds a secrets detector)."""
+    # The JSON types first, by exact type: this walks every audit record, and the ABC checks
+    # below cost more than the redaction of a short string.
+    kind = type(value)
+    if kind is str:
+        return text(value)
+    if kind is dict:
+        return {str(k): _field(str(k), v, text) for k, v in value.items()}
+    if kind is list:
+        return [redact_using(v, text) for v in value]
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
     if isinstance(value, BaseModel):
         return _redact_model(value, text)
     if isinstance(value, SecretStr | SecretBytes):
         return REDACTED
     if isinstance(value, Mapping):
-        return {
-            str(k): (REDACTED if is_secret_key(str(k)) and v not in (None, "") else redact_using(v, text))
-            for k, v in value.items()
-        }
+        return {str(k): _field(str(k), v, text) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [redact_using(v, text) for v in value]
     if isinstance(value, str):
@@ -44,6 +53,17 @@ def redact_using(value: Any, text: TextRedactor) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     return text(str(value))
+
+
+def _field(key: str, value: Any, text: TextRedactor) -> Any:
+    """One field of a record: its name may say secret, or say what personal number it holds."""
+    if value in (None, ""):
+        return value
+    if is_secret_key(key):
+        return REDACTED
+    if type(value) is str and (placeholder := personal_fields.placeholder_for(key, value)) is not None:
+        return placeholder
+    return redact_using(value, text)
 
 
 def _redact_model(model: BaseModel, text: TextRedactor) -> Any:
@@ -56,7 +76,7 @@ def _redact_model(model: BaseModel, text: TextRedactor) -> Any:
     dumped = model.model_dump(mode="json")
     for key, val in dumped.items():
         if key not in out:
-            out[key] = REDACTED if is_secret_key(key) and val not in (None, "") else redact_using(val, text)
+            out[key] = _field(key, val, text)
     return out
 
 

@@ -153,6 +153,7 @@ class Corpus:
             ("gitlab_token", self.gitlab_token),
             ("slack_token", self.slack_token),
             ("google_api_key", self.google_key),
+            ("telegram_bot_token", lambda: f"{self.rng.randrange(10**8, 10**9)}:AA{self.chars(B64URL, 33)}"),
         ]
         prose = [
             "Customer {id} sent their key {v} in the ticket, please rotate it.",
@@ -231,19 +232,20 @@ class Corpus:
         # Formats only the boundary's detect-secrets plugins know.
         boundary_only = [
             ("twilio_key", lambda: "SK" + self.chars(string.hexdigits.lower()[:16], 32)),
-            ("square_token", lambda: "sq0atp-" + self.chars(B64URL, 22)),
+            ("square_oauth_secret", lambda: "sq0csp-" + self.chars(B64URL, 43)),
             (
                 "mailchimp_key",
                 lambda: (
                     self.chars(string.hexdigits.lower()[:16], 32) + "-us" + str(self.rng.randrange(1, 20))
                 ),
             ),
-            ("telegram_token", lambda: f"{self.rng.randrange(10**8, 10**9)}:AA{self.chars(B64URL, 33)}"),
         ]
         for kind, make in boundary_only:
             for _ in range(3):
                 value = make()
-                yield sample(kind, f"notification webhook credential: '{value}'", [value], tier="boundary")
+                cid = self.context_id()
+                text = self.pick(["sms gateway for {id} uses '{v}'", '{{"account": "{id}", "hook": "{v}"}}'])
+                yield sample(kind, text.format(id=cid, v=value), [value], [cid], tier="boundary")
 
     # --- personal data --------------------------------------------------------------------------
 
