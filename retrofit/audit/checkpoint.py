@@ -127,8 +127,8 @@ def read_checkpoint(text: str, keys: dict[str, Ed25519PublicKey], store: str) ->
     """
     try:
         raw = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"not JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from None
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"not JSON ({exc.msg})") from None
     if not isinstance(raw, dict):
         raise CheckpointError("not a JSON object")
     if not raw.get("signature"):

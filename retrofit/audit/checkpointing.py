@@ -182,7 +182,13 @@ class CheckpointLoop:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.config.interval_seconds)
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception:
+                # Whatever went wrong this time, the next tick tries again: a loop that died
+                # quietly would leave the head unanchored with nobody told.
+                self.refusals += 1
+                log.exception("audit checkpoint failed (%s)", self.config.witness)
 
     async def __aenter__(self) -> CheckpointLoop:
         await self.start()
