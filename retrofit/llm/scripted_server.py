@@ -52,6 +52,8 @@ class ScriptedToolCall(BaseModel):
     # Sent as the arguments text instead of `arguments`: how a script plays a model that emits
     # broken JSON.
     raw_arguments: str | None = None
+    # Sent as the call id instead of a derived one: how a script plays a model that reuses ids.
+    call_id: str | None = None
 
 
 class ScriptedTurn(BaseModel):
@@ -238,7 +240,7 @@ def _completion(body: dict[str, Any], script: Script) -> Response:
     if turn.tool_calls:
         message["tool_calls"] = [
             {
-                "id": _call_id(turn_index, index, call.name),
+                "id": call.call_id or _call_id(turn_index, index, call.name),
                 "type": "function",
                 "function": {
                     "name": call.name,
