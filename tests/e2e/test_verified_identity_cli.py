@@ -10,6 +10,7 @@ request — and the identity service being down is a clear error, not a silent u
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -29,7 +30,8 @@ DELETE = {"action": "ledger.delete_customer", "arguments": {"customer_id": "C-10
 
 async def _view(handle: WorkflowHandle[Any, Any], request_id: str = "apr-1") -> ApprovalView:
     for _ in range(200):
-        for view in await handle.query("pending_approvals", result_type=list[ApprovalView]):
+        views: list[ApprovalView] = await handle.query("pending_approvals", result_type=list[ApprovalView])
+        for view in views:
             if view.request_id == request_id:
                 return view
         await asyncio.sleep(0.05)
@@ -37,8 +39,6 @@ async def _view(handle: WorkflowHandle[Any, Any], request_id: str = "apr-1") -> 
 
 
 async def _start_delete(cli: Cli, identity: Identity, prefix: str) -> str:
-    import json
-
     wf_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
     code, _, err = await cli(
         "start",
