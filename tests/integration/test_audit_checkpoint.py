@@ -279,13 +279,15 @@ async def test_rewriting_the_database_is_caught(target: Target, tmp_path: Path, 
         brk = report.chain.first_break
         said += f" audit chain broken at seq {brk.seq}: {brk.reason}"
     assert message in said, said
+    # Nor will `audit checkpoint` sign the rewritten head (it re-hashes the whole chain first).
+    async with await AuditStore.open(target.url, migrate=False) as store:
+        witness = DirectoryWitness(tmp_path / "audit-witness")
+        with pytest.raises(CheckpointRefused, match="nothing signed"):
+            await Checkpointer(store, witness, config.signing_key(), config.store_id).checkpoint(full=True)
     if target.url.startswith("sqlite"):
         done = cli(tmp_path, target.url, "verify")
         assert done.returncode == 1, done.stdout + done.stderr
         assert message in " ".join(done.stderr.split()), done.stderr
-        # And a worker will not sign the rewritten head.
-        done = cli(tmp_path, target.url, "checkpoint")
-        assert done.returncode == 1 and "no checkpoint written" in done.stderr, done.stdout + done.stderr
 
 
 async def test_a_rehashed_chain_alone_looks_intact_so_only_the_checkpoint_tells(
@@ -303,6 +305,10 @@ async def test_a_rehashed_chain_alone_looks_intact_so_only_the_checkpoint_tells(
         f.startswith("rewritten: the record at seq 20") and "(1 later checkpoints disagree too)" in f
         for f in report.findings
     )
+    if target.url.startswith("sqlite"):
+        done = cli(tmp_path, target.url, "checkpoint")  # ops asked to sign the rewritten head
+        assert done.returncode == 1 and "no checkpoint written" in done.stderr, done.stdout + done.stderr
+        assert "no longer has the hash the latest checkpoint" in " ".join(done.stderr.split())
 
 
 # --- the attacker who also reaches the witness ---------------------------------------------------
