@@ -233,3 +233,11 @@ def test_field_names_that_say_personal_number_decide_loosely_and_only_for_number
         "PostalCode": "05432-043",
         "order_id": "10248",
     }
+
+
+def test_a_secret_across_the_boundarys_piece_edge_is_found() -> None:
+    # Long lines go to detect-secrets in overlapping pieces; one that straddles an edge is not lost.
+    square = "sq0csp-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v"
+    for offset in (2000, 2040, 2046, 3800):
+        text = "x " * (offset // 2) + f"'{square}' " + "y " * 2000
+        assert square not in boundary.redact_text(text), offset
