@@ -31,6 +31,10 @@ class AgentProgress(BaseModel):
     waiting_for: str = "starting"
     model: str = ""
     scripted: bool = False
+    # Model attempts so far, and how many of them have an estimated usage (the provider's was
+    # missing or not believable, or the attempt was lost): the totals are partly estimates then.
+    attempts: int = 0
+    estimated_attempts: int = 0
 
     @classmethod
     def of(cls, usage: Usage, budget: Budget, waiting_for: str, model: str, scripted: bool) -> AgentProgress:
@@ -44,14 +48,21 @@ class AgentProgress(BaseModel):
             waiting_for=waiting_for,
             model=model,
             scripted=scripted,
+            attempts=usage.attempts,
+            estimated_attempts=usage.estimated_attempts,
         )
 
 
 def header(progress: AgentProgress) -> str:
     """One line for the Temporal UI's current details."""
     label = " (scripted model)" if progress.scripted else ""
+    estimated = (
+        f" (estimated for {progress.estimated_attempts} of {progress.attempts} attempts)"
+        if progress.estimated_attempts
+        else ""
+    )
     return (
         f"**Agent** · {progress.model}{label} · model turns {progress.step}/{progress.max_steps} · "
         f"tokens {progress.tokens:,}/{progress.max_tokens:,} · "
-        f"cost ${progress.cost_usd:.4f}/${progress.max_cost_usd:.2f}"
+        f"cost ${progress.cost_usd:.4f}/${progress.max_cost_usd:.2f}{estimated}"
     )
