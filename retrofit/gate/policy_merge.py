@@ -104,6 +104,15 @@ class PolicyRequest(BaseModel):
                 notes.append(f"{name}: set by the operator's policy only")
         return notes
 
+    def summary(self) -> dict[str, Any]:
+        """What the request asks for, for the audit trail: rule keys, not their contents."""
+        return {
+            "by_effect": sorted(effect.value for effect in self.by_effect),
+            "by_action": sorted(self.by_action),
+            "argument_rules": len(self.argument_rules),
+            "ignored": self.ignored_fields(),
+        }
+
     def as_policy(self) -> Policy:
         """The request as a policy that decides "allow" (no opinion) wherever it has no rule."""
         effects = {effect: _NO_OPINION for effect in Effect}

@@ -110,6 +110,9 @@ async def test_a_task_policys_groups_are_ignored_membership_is_the_operators(
     assert approvals == []
     assert [t.outcome for t in result.tools] == [ToolOutcome.DENIED]
     records = await audit_of(audit_url, handle.id)
+    [started] = [r.data for r in records if r.kind.value == "agent.started"]
+    assert started["policy"]["by_effect"] == ["write"]
+    assert [note.split(":")[0] for note in started["policy"]["ignored"]] == ["groups"]
     [decision] = _decisions(records, "policy.denied")
     assert decision["decided_by"] == TIGHTENED
     assert any(note.startswith("groups:") for note in decision["ignored"])

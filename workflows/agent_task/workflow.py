@@ -124,7 +124,13 @@ class AgentTask:
                     # An endpoint or model the worker does not offer: nothing was sent.
                     reason = StopReason.INVALID_MODEL_CHOICE
                     return await self._finish(reason, None, None, detail=exc.cause.message)
-                return await self._finish(StopReason.MODEL_FAILED, None, None, detail=_cause(exc))
+                detail = _cause(exc)
+                if bill is None:  # the last attempt never reported (its worker died, it timed out)
+                    detail += (
+                        "; what this turn's attempts cost is not in these totals (see its llm.attempt "
+                        "records)"
+                    )
+                return await self._finish(StopReason.MODEL_FAILED, None, None, detail=detail)
             self._count(response)
             messages.append(
                 conversation.assistant_turn(response.content, response.tool_calls, task.redact_patterns)
@@ -363,6 +369,8 @@ class AgentTask:
             "budget": task.budget.model_dump(mode="json"),
             # Without fields a task may not set (refused below): they may hold a key.
             "model": task.model.model_dump(mode="json", exclude=set(task.model.model_extra or {})),
+            # The task's own policy only tightens the worker's; what of it is ignored, and why.
+            "policy": task.policy.summary() if task.policy is not None else None,
         }
         await record_events(
             [
