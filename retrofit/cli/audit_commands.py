@@ -141,7 +141,8 @@ def verify(db: str | None = DB_OPTION) -> None:
         )
         return
     console.print(
-        f"[green]anchored[/]: agrees with all {report.checkpoints} checkpoints in {report.witness}; "
+        f"[green]anchored[/]: agrees with the {report.checkpoints} checkpoint"
+        f"{'' if report.checkpoints == 1 else 's'} in {report.witness}; "
         f"latest {latest.describe()}, key {latest.key_id}"
     )
     if report.after_latest is not None:
