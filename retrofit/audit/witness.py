@@ -44,7 +44,8 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 
 from retrofit.audit.url import ensure_sqlite_parent, sync_url
 
@@ -407,7 +408,10 @@ class DatabaseWitness:
 
     @property
     def location(self) -> str:
-        return f"db:{self.url.split('@')[-1] if '@' in self.url else self.url}"
+        try:
+            return f"db:{make_url(self.url).render_as_string(hide_password=True)}"
+        except ArgumentError:
+            return "db:(malformed URL)"
 
     def _connect(self) -> Engine:
         if self._engine is None:
