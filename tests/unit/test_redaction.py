@@ -199,7 +199,8 @@ def test_northwind_legacy_phones_go_and_nothing_else_changes() -> None:
         columns = [d[0] for d in cursor.description]
         for row in cursor:
             record = {k: v for k, v in zip(columns, row, strict=True) if not isinstance(v, bytes)}
-            out = redact(record)
+            # The boundary's: the workflow-safe rules and then detect-secrets, so both are held to it.
+            out = boundary.redact(record)
             for key, value in record.items():
                 if key in ("Phone", "Fax", "HomePhone") and value:
                     phones += 1
