@@ -147,7 +147,7 @@ async def test_lost_answer_then_breaker_then_skip_says_outcome_unknown_and_the_w
         assert view.outcome == "unknown"  # the pending_approvals view the CLI lists
         assert view.outcome_note.startswith("outcome unknown: the write may have landed")
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
-        assert "the write may have landed" in metadata.current_details
+        assert "**Outcome**: outcome unknown: the write may have landed" in metadata.current_details
         await _resolve(env, handle, view, "skip", "ledger is down, will check by hand")
         with pytest.raises(WorkflowFailureError) as info:
             await handle.result()
