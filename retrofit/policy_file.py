@@ -2,6 +2,9 @@
 
 Read once when the worker starts (never inside a workflow); an invalid file stops the worker with
 the file name and every problem found. Example: `examples/policy.toml`.
+
+This is the operator's policy, the one in force: workers pin it into each workflow's history, and
+what a workflow's own input asks for can only tighten it (`retrofit.gate.policy_merge`).
 """
 
 from __future__ import annotations
