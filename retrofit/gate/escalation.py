@@ -364,10 +364,10 @@ def failure_detail_lines(workflow_id: str) -> list[str]:
         lines += [
             f"### Failed, waiting for a decision: `{view.action}` (step {view.step}, request `{view.request_id}`)",
             f"Error: `{summarize(view.error, 300)}`",
-            f"Arguments: `{summarize(view.arguments, 300)}`",
-            f"Choices: {' / '.join(view.choices)}; who may answer: {', '.join(view.may_approve) or 'anyone'}. "
             # On its own line, so a long error cannot push "the write may have landed" out of view.
             *([f"**Outcome**: {view.outcome_note}"] if view.outcome_note else []),
+            f"Arguments: `{summarize(view.arguments, 300)}`",
+            f"Choices: {' / '.join(view.choices)}; who may answer: {', '.join(view.may_approve) or 'anyone'}. "
             f"Deadline: {view.deadline.strftime('%Y-%m-%d %H:%M:%S')} UTC.",
             f"Argument hash: `{view.args_hash}`",
             *answer_lines(view, workflow_id),
