@@ -31,7 +31,7 @@ from retrofit.audit import Actor, ActorKind, AuditEvent, AuditKind, AuditStore
 from retrofit.audit.anchored_verify import AnchoredReport, verify_anchored
 from retrofit.audit.chain import RECORD_FIELDS, canonical_json, hash_row
 from retrofit.audit.checkpoint import Checkpoint, public_key_text, read_checkpoint, sign
-from retrofit.audit.checkpoint_settings import CheckpointConfig, checkpoint_config
+from retrofit.audit.checkpoint_settings import CheckpointConfig, checkpoint_config, store_id_of
 from retrofit.audit.checkpointing import Checkpointer, CheckpointLoop, CheckpointRefused
 from retrofit.audit.schema import audit_events
 from retrofit.audit.url import sync_url
@@ -633,3 +633,17 @@ def test_a_malformed_witness_setting_is_refused_by_name(tmp_path: Path) -> None:
     for setting in ("s3:bucket", "no-kind"):
         done = cli(tmp_path, url, "verify", RETROFIT_AUDIT_WITNESS=setting)
         assert done.returncode == 1 and f"RETROFIT_AUDIT_WITNESS={setting!r}" in done.stderr, done.stderr
+
+
+def test_a_store_is_named_without_its_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The store id is written into every checkpoint: no password may reach the witness.
+    assert store_id_of("postgresql://audit:s3cret@db.internal:5432/retrofit_audit") == (
+        "postgresql://db.internal:5432/retrofit_audit"
+    )
+    assert store_id_of("postgresql+psycopg://audit:s3cret@db.internal/retrofit_audit") == (
+        "postgresql://db.internal/retrofit_audit"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert store_id_of("sqlite:///rel/audit.db") == f"sqlite:{tmp_path.resolve() / 'rel' / 'audit.db'}"
+    monkeypatch.setenv("RETROFIT_AUDIT_STORE_ID", "prod-audit")
+    assert config_for("postgresql://a:b@h/db", tmp_path).store_id == "prod-audit"
