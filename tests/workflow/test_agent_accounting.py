@@ -13,7 +13,14 @@ from typing import Any
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from retrofit.agent.contracts import AgentTaskInput, AgentTaskResult, Budget, StopReason, ToolOutcome
+from retrofit.agent.contracts import (
+    AgentTaskInput,
+    AgentTaskResult,
+    Budget,
+    ModelChoice,
+    StopReason,
+    ToolOutcome,
+)
 from retrofit.audit.events import AuditRecord
 from retrofit.llm.scripted_server import ScriptedToolCall, ScriptedTurn
 from retrofit.llm.settings import LlmSettings
@@ -351,3 +358,34 @@ async def test_an_attempt_whose_worker_died_is_recorded_lost_and_counted(
     assert attempts[0]["prompt_tokens"] > 0 and attempts[0]["cost_usd"] > 0
     assert result.usage.attempts == 2 and result.usage.estimated_attempts == 1
     _assert_totals_are_the_attempts(result, records)
+
+
+async def test_a_turn_whose_last_attempt_was_lost_says_its_cost_is_not_in_the_totals(
+    time_skipping_env: WorkflowEnvironment, demo_systems: DemoSystems, audit_url: str, scripted: ScriptedModel
+) -> None:
+    # One attempt only (one endpoint, fallback after one): the worker dies during it.
+    model = scripted.add(ScriptedTurn(content="INV-10001 is open.", delay_seconds=1.5))
+    task = _task(model).model_copy(
+        update={"model": ModelChoice(model=model, endpoint="primary", fallback_after=1)}
+    )
+    env = time_skipping_env
+    settings = scripted.settings()
+    async with demo_worker(
+        env.client, demo_systems, audit_url, llm_settings=settings, max_cached_workflows=0
+    ) as first:
+        handle = await start_agent(env.client, first.task_queue, task)
+        for _ in range(200):  # until the attempt is at the provider
+            if scripted.requests(model):
+                break
+            await asyncio.sleep(0.05)
+    async with demo_worker(
+        env.client, demo_systems, audit_url, llm_settings=settings, task_queue=first.task_queue
+    ):
+        result, _ = await run_answering(handle)
+
+    # Nothing could record what the attempt cost; the task says so instead of claiming zero.
+    assert result.status is StopReason.MODEL_FAILED
+    assert result.detail and "not in these totals" in result.detail
+    records = await audit_of(audit_url, handle.id)
+    assert _of(records, "llm.attempt") == []
+    assert "not in these totals" in _of(records, "agent.finished")[-1].data["detail"]
