@@ -66,12 +66,17 @@ async def main(only: str | None = None) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 await record_agent_task(env, tmp)
             return
+        if only == "single_action_reconciled":
+            with tempfile.TemporaryDirectory() as tmp:
+                await record_reconciled(env, tmp)
+            return
         with LedgerServer() as ledger, tempfile.TemporaryDirectory() as tmp:
             async with ledger_worker(env.client, ledger, f"sqlite:///{tmp}/audit.db") as worker:
                 await record_approved_review(env, worker.task_queue)
             await record_overdue_follow_up(env, tmp)
             await record_account_onboarding(env, tmp)
             await record_agent_task(env, tmp)
+            await record_reconciled(env, tmp)
             async with ledger_worker(
                 env.client, ledger, f"sqlite:///{tmp}/audit.db", policy=allow_all()
             ) as worker:
@@ -118,6 +123,31 @@ async def record_approved_review(env: WorkflowEnvironment, task_queue: str) -> N
     history = await handle.fetch_history()
     (HERE / "credit_limit_review_approved.json").write_text(history.to_json())
     print(f"recorded credit_limit_review_approved: {len(history.events)} events")
+
+
+async def record_reconciled(env: WorkflowEnvironment, tmp: str) -> None:
+    """A write whose answer was lost (applied, then the connection dropped), then 503s past the
+    retry budget: the reconciliation finds the write with the ledger's lookup (truthful outcomes)."""
+    with LedgerServer() as ledger:
+        plan = {"drop_next": 1, "drop_after_apply": True, "fail_next": 4, "status": 503}
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{ledger.url}/_admin/faults", json=plan)).raise_for_status()
+        async with ledger_worker(
+            env.client, ledger, f"sqlite:///{tmp}/audit-reconciled.db", policy=allow_all()
+        ) as worker:
+            handle = await env.client.start_workflow(
+                "SingleAction",
+                SingleActionInput(
+                    action="ledger.set_credit_limit",
+                    arguments={"customer_id": "C-1002", "credit_limit": "45000.00"},
+                ),
+                id="record-single_action_reconciled",
+                task_queue=worker.task_queue,
+            )
+            await handle.result()
+            history = await handle.fetch_history()
+    (HERE / "single_action_reconciled.json").write_text(history.to_json())
+    print(f"recorded single_action_reconciled: {len(history.events)} events")
 
 
 async def record_overdue_follow_up(env: WorkflowEnvironment, tmp: str) -> None:
