@@ -7,8 +7,9 @@ stricter of the two decisions is the one in force (`decide`):
 
 - outcome: deny > require_approval > allow;
 - approvals: the larger `approvers_needed`; who may approve: the intersection of the two
-  restrictions when both restrict (names with names, groups with groups; an empty intersection
-  denies, because nobody could approve), the requested restriction when only it restricts; the
+  restrictions when both restrict (groups with groups; a person named by one side and allowed by
+  the other, by name or through a group of the operator's table; an empty intersection denies,
+  because nobody could approve), the requested restriction when only it restricts; the
   shorter `timeout`; the stricter `on_timeout` (fail > reject > escalate), and escalation only when
   both escalate, to the groups both name, by the earlier deadline — so escalation never widens;
 - the DESTRUCTIVE floor holds after the merge: a destructive call is denied or needs two approvals.
@@ -31,7 +32,7 @@ Pure and deterministic: runs inside the workflow.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -140,13 +141,21 @@ def decide(operator: Policy, requested: PolicyRequest | None, call: ProposedCall
         return mine
     # The request's own rule as written (no floor): what it asked for is what gets recorded.
     theirs = requested.as_policy().first_match(call)
-    merged = stricter(mine, theirs, call.effect)
+    merged = stricter(mine, theirs, call.effect, operator.groups)
     ignored = [*merged.ignored, *requested.ignored_fields()]
     return merged.model_copy(update={"ignored": ignored})
 
 
-def stricter(operator: Decision, requested: Decision, effect: Effect) -> Decision:
-    """The stricter of two decisions for one call; `operator`'s wherever `requested` is weaker."""
+def stricter(
+    operator: Decision,
+    requested: Decision,
+    effect: Effect,
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> Decision:
+    """The stricter of two decisions for one call; `operator`'s wherever `requested` is weaker.
+
+    `groups`: the operator's group table, so a person one side names and the other allows through
+    a group (by the operator's table) still may approve."""
     base = {"input_matched": f"input:{requested.matched}", "on_failure": operator.on_failure}
     op_rank, req_rank = _OUTCOME_RANK[operator.outcome], _OUTCOME_RANK[requested.outcome]
     if operator.outcome is Outcome.DENY:
@@ -183,7 +192,7 @@ def stricter(operator: Decision, requested: Decision, effect: Effect) -> Decisio
     # Both require approval: combine the requirements.
     mine = operator.approval or ApprovalRequirement()
     theirs = requested.approval or ApprovalRequirement()
-    combined, ignored = _combine(mine, theirs)
+    combined, ignored = _combine(mine, theirs, groups or {})
     if combined is None:
         return operator.model_copy(
             update={
@@ -203,15 +212,15 @@ def stricter(operator: Decision, requested: Decision, effect: Effect) -> Decisio
 
 
 def _combine(
-    mine: ApprovalRequirement, theirs: ApprovalRequirement
+    mine: ApprovalRequirement, theirs: ApprovalRequirement, groups: Mapping[str, Sequence[str]]
 ) -> tuple[ApprovalRequirement | None, list[str]]:
     ignored: list[str] = []
     if theirs.approvers_needed < mine.approvers_needed:
         ignored.append(
             f"approvers_needed {theirs.approvers_needed} (the operator's policy: {mine.approvers_needed})"
         )
-    names, groups = _who(mine, theirs)
-    if names is None or groups is None:
+    names, allowed_groups = _who(mine, theirs, groups)
+    if names is None or allowed_groups is None:
         return None, ignored
     on_timeout = max(mine.on_timeout, theirs.on_timeout, key=_ON_TIMEOUT_RANK.__getitem__)
     escalate_to: tuple[str, ...] = ()
@@ -226,7 +235,7 @@ def _combine(
     combined = ApprovalRequirement(
         approvers_needed=max(mine.approvers_needed, theirs.approvers_needed),
         allowed_approvers=names,
-        allowed_groups=groups,
+        allowed_groups=allowed_groups,
         timeout=min(mine.timeout, theirs.timeout),
         on_timeout=on_timeout,
         escalate_to=escalate_to,
@@ -236,23 +245,33 @@ def _combine(
 
 
 def _who(
-    mine: ApprovalRequirement, theirs: ApprovalRequirement
+    mine: ApprovalRequirement, theirs: ApprovalRequirement, groups: Mapping[str, Sequence[str]]
 ) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
     """Who may approve under both; (None, None) when both restrict and nobody satisfies both.
 
-    Names meet names and groups meet groups: a subset of the people both allow (someone named by
-    one and in a group of the other is left out — stricter, never looser)."""
+    Groups meet groups; a person named by one side is kept when the other side names them too or
+    allows them through a group, by the operator's group table. Always a subset of the people both
+    allow (membership known only to the identity provider is not assumed: stricter, never looser).
+    """
     mine_restricts = bool(mine.allowed_approvers or mine.allowed_groups)
     theirs_restricts = bool(theirs.allowed_approvers or theirs.allowed_groups)
     if not theirs_restricts:
         return mine.allowed_approvers, mine.allowed_groups
     if not mine_restricts:
         return theirs.allowed_approvers, theirs.allowed_groups
-    names = _both(mine.allowed_approvers, theirs.allowed_approvers)
-    groups = _both(mine.allowed_groups, theirs.allowed_groups)
-    if not names and not groups:  # empty would read as "anyone"
+
+    def allows(requirement: ApprovalRequirement, person: str) -> bool:
+        return person in requirement.allowed_approvers or any(
+            person in groups.get(group, ()) for group in requirement.allowed_groups
+        )
+
+    named = [p for p in theirs.allowed_approvers if allows(mine, p)]
+    named += [p for p in mine.allowed_approvers if allows(theirs, p)]
+    names = tuple(dict.fromkeys(named))
+    shared_groups = _both(mine.allowed_groups, theirs.allowed_groups)
+    if not names and not shared_groups:  # empty would read as "anyone"
         return None, None
-    return names, groups
+    return names, shared_groups
 
 
 def _both(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:

@@ -155,6 +155,13 @@ def test_approver_restrictions_intersect_and_an_empty_intersection_denies() -> N
         }
     )
     assert decide(operator, disjoint, WRITE).outcome is Outcome.DENY
+    # A person the request names and the operator allows through a group (its table) may approve.
+    only_bob = request(
+        {"by_effect": {"write": {"outcome": "require_approval", "approval": {"allowed_approvers": ["bob"]}}}}
+    )
+    bob = decide(operator, only_bob, WRITE)
+    assert bob.approval is not None
+    assert (bob.approval.allowed_approvers, bob.approval.allowed_groups) == (("bob",), ())
     # Only the request restricts: its restriction holds.
     narrowed = decide(Policy(), disjoint, WRITE)
     assert narrowed.approval is not None and narrowed.approval.allowed_approvers == ("mallory",)
