@@ -118,14 +118,20 @@ def verify(db: str | None = DB_OPTION) -> None:
 
     report = asyncio.run(go())
     chain = report.chain
-    if chain.ok:
-        console.print(f"[green]audit chain intact[/]: {chain.checked} records, head {chain.head_hash}")
-    else:
+    if not chain.ok:
         brk = chain.first_break
         assert brk is not None
         err_console.print(
             f"[bold red]audit chain broken[/] at seq {brk.seq} (event {brk.event_id}): {brk.reason}"
         )
+    elif report.status == "tampered":
+        # The links alone look fine — exactly what a re-hash or a truncation leaves behind.
+        err_console.print(
+            f"[bold red]audit trail tampered[/]: the chain links up ({chain.checked} records, head "
+            f"{chain.head_hash}) but does not match its signed checkpoints"
+        )
+    else:
+        console.print(f"[green]audit chain intact[/]: {chain.checked} records, head {chain.head_hash}")
     if report.status == "tampered":
         for finding in report.findings:
             err_console.print(f"[bold red]checkpoint check failed[/]: {finding}")

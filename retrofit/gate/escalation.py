@@ -227,7 +227,12 @@ async def _accept(
     request.resolution = Resolution(choice, answerer.display, reason, view.request_id)
     view.status = ApprovalStatus.RESOLVED
     view.reason = reason
-    return ResolveFailureResult(request_id=view.request_id, choice=choice, resolved_by=answerer.display)
+    return ResolveFailureResult(
+        request_id=view.request_id,
+        choice=choice,
+        resolved_by=answerer.display,
+        outcome_note=view.outcome_note,
+    )
 
 
 # --- the wait, from the gate ---------------------------------------------------------------

@@ -42,3 +42,6 @@ class ResolveFailureResult(BaseModel):
     request_id: str
     choice: FailureChoice
     resolved_by: str
+    # What is known about the failed write's effect, for whoever resolved it (the CLI prints it):
+    # "outcome unknown: the write may have landed (...)" after a lost answer; "" for old runs.
+    outcome_note: str = ""

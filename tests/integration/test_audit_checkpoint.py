@@ -288,6 +288,10 @@ async def test_rewriting_the_database_is_caught(target: Target, tmp_path: Path, 
         done = cli(tmp_path, target.url, "verify")
         assert done.returncode == 1, done.stdout + done.stderr
         assert message in " ".join(done.stderr.split()), done.stderr
+        assert "intact" not in done.stdout  # the old verdict, for a truncated or re-hashed trail
+        assert report.chain.ok == (
+            "audit trail tampered: the chain links up" in " ".join(done.stderr.split())
+        )
 
 
 async def test_a_rehashed_chain_alone_looks_intact_so_only_the_checkpoint_tells(
@@ -392,6 +396,7 @@ async def test_tampering_with_the_witness_is_reported(tmp_path: Path, attack: st
     assert report.status == "tampered" and any(message in f for f in report.findings), report.findings
     done = cli(tmp_path, url, "verify")
     assert done.returncode == 1 and message in " ".join(done.stderr.split()), done.stdout + done.stderr
+    assert "intact" not in done.stdout
 
 
 async def test_an_auditor_holding_only_the_public_key_checks_the_signatures(tmp_path: Path) -> None:
