@@ -148,7 +148,9 @@ async def test_lost_answer_then_breaker_then_skip_says_outcome_unknown_and_the_w
         assert view.outcome_note.startswith("outcome unknown: the write may have landed")
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         assert "**Outcome**: outcome unknown: the write may have landed" in metadata.current_details
-        await _resolve(env, handle, view, "skip", "ledger is down, will check by hand")
+        resolved = await _resolve(env, handle, view, "skip", "ledger is down, will check by hand")
+        # What `retrofit resolve` gets back says it too.
+        assert resolved.outcome_note.startswith("outcome unknown: the write may have landed")
         with pytest.raises(WorkflowFailureError) as info:
             await handle.result()
 
