@@ -121,7 +121,10 @@ async def settle(
         )
     except ActivityError:
         return CallOutcome("unknown", because="the reconciliation itself failed")
-    lost = f"{result.uncertain}'s answer was lost" if result.uncertain else "an answer was lost"
+    if result.uncertain.startswith("attempts "):
+        lost = f"the answers of {result.uncertain} were lost"
+    else:
+        lost = f"{result.uncertain}'s answer was lost" if result.uncertain else "an answer was lost"
     if result.status == "landed":
         if result.source == "trail":
             # Landed by the trail's own record; without a lookup the output is not to be had here,
