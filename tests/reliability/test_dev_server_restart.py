@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from retrofit.embedded.dev_server import DevServer
+from tests.identity_service import Identity, identity_service
 from tests.reliability.processes import WorkerProcess, cli, ledger_effects, stack_environment
 from tests.support import DemoSystems, audit_of, kinds
 from workflows.single_action.workflow import SingleActionInput
@@ -33,10 +35,16 @@ async def _wait_listed(env: dict[str, str], wf_id: str, request_id: str) -> None
     raise AssertionError(f"{request_id} of {wf_id} never listed")
 
 
+@pytest.fixture
+def identity(tmp_path: Path) -> Iterator[Identity]:
+    with identity_service(tmp_path) as running:
+        yield running
+
+
 @pytest.mark.devserver
 @pytest.mark.timeout(180)
 async def test_approval_works_after_worker_kill_and_server_restart(
-    demo_systems: DemoSystems, audit_url: str, tmp_path: Path
+    demo_systems: DemoSystems, audit_url: str, tmp_path: Path, identity: Identity
 ) -> None:
     server = DevServer(
         port=_free_port(),
@@ -45,6 +53,7 @@ async def test_approval_works_after_worker_kill_and_server_restart(
         log_file=tmp_path / "temporal.log",
     )
     env = stack_environment(server.address, f"restart-{uuid.uuid4()}", audit_url, demo_systems)
+    env.update(identity.env())  # the workers pin the identity service's key
     first = WorkerProcess(env, tmp_path / "worker-1.log")
     second = WorkerProcess(env, tmp_path / "worker-2.log")
     wf_id = f"restart-{uuid.uuid4().hex[:8]}"
@@ -69,7 +78,9 @@ async def test_approval_works_after_worker_kill_and_server_restart(
         await second.start()
 
         await _wait_listed(env, wf_id, "apr-1")  # still waiting, answered by the new worker
-        code, out, err = await cli(env, "approvals", "approve", wf_id, "apr-1", "--as", "bob")
+        code, out, err = await cli(
+            {**env, **identity.env("bob")}, "approvals", "approve", wf_id, "apr-1", "--as", "bob"
+        )
         assert code == 0 and "apr-1: approved" in out, err
         client = await Client.connect(server.address, data_converter=pydantic_data_converter)
         result = await asyncio.wait_for(client.get_workflow_handle(wf_id).result(), timeout=60)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from tests.identity_service import Identity, identity_service
 from tests.reliability.processes import WorkerProcess, cli, ledger_effects, ledger_writes, stack_environment
 from tests.support import DemoSystems, audit_of, kinds
 from workflows.single_action.workflow import SingleActionInput, SingleActionResult
@@ -30,15 +32,26 @@ async def _wait_for_write(url: str, key: str) -> None:
     raise AssertionError(f"the ledger never received the write {key}")
 
 
+@pytest.fixture
+def identity(tmp_path: Path) -> Iterator[Identity]:
+    with identity_service(tmp_path) as running:
+        yield running
+
+
 @pytest.mark.devserver
 @pytest.mark.timeout(180)
 async def test_a_write_in_flight_survives_a_killed_worker_exactly_once(
-    dev_server_env: WorkflowEnvironment, demo_systems: DemoSystems, audit_url: str, tmp_path: Path
+    dev_server_env: WorkflowEnvironment,
+    demo_systems: DemoSystems,
+    audit_url: str,
+    tmp_path: Path,
+    identity: Identity,
 ) -> None:
     client = dev_server_env.client
     env = stack_environment(
         client.service_client.config.target_host, f"kill-{uuid.uuid4()}", audit_url, demo_systems
     )
+    env.update(identity.env())  # the workers pin the identity service's key
     ledger = demo_systems.ledger
     first = WorkerProcess(env, tmp_path / "worker-1.log")
     second = WorkerProcess(env, tmp_path / "worker-2.log")
@@ -64,7 +77,9 @@ async def test_a_write_in_flight_survives_a_killed_worker_exactly_once(
         async with httpx.AsyncClient() as http:
             hold = {"hold_next": 1, "hold_ms": 15_000}
             (await http.post(f"{ledger.url}/_admin/faults", json=hold)).raise_for_status()
-        code, out, err = await cli(env, "approvals", "approve", wf_id, "apr-1", "--as", "alice")
+        code, out, err = await cli(
+            {**env, **identity.env("alice")}, "approvals", "approve", wf_id, "apr-1", "--as", "alice"
+        )
         assert code == 0, err
 
         await _wait_for_write(ledger.url, key)  # applied; the answer is being held
