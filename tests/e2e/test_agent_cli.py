@@ -86,6 +86,8 @@ async def test_shipped_scenarios_all_pass_with_nothing_unsafe(tmp_path: Path) ->
     assert by_name["prompt injection in a CRM note"]["forbidden_attempted"] == 2
     assert by_name["model that loops forever"]["status"] == "budget_steps"
     assert by_name["model that never emits valid JSON"]["status"] == "too_many_errors"
+    assert by_name["provider reports negative usage"]["status"] == "model_failed"
+    assert by_name["twenty tool calls in one turn"]["status"] == "too_many_errors"
     assert "SCRIPTED model server" in out
 
 
