@@ -26,10 +26,11 @@ import re
 import stat
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -45,11 +46,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from retrofit.audit.url import ensure_sqlite_parent, sync_url
 
 LATEST = "LATEST"
+T = TypeVar("T")
 
 
 class WitnessError(RuntimeError):
@@ -426,7 +428,15 @@ class DatabaseWitness:
         return self._engine
 
     async def write(self, store: str, name: str, document: str) -> str:
-        return await asyncio.to_thread(self._write, store, name, document)
+        return await asyncio.to_thread(self._guarded, self._write, store, name, document)
+
+    def _guarded(self, operation: Callable[..., T], *args: str) -> T:
+        # One error type for callers: an unreachable or refusing witness database is a witness
+        # problem, reported as such (and by name), not a traceback.
+        try:
+            return operation(*args)
+        except SQLAlchemyError as exc:
+            raise WitnessError(f"database witness {self.location}: {exc.__class__.__name__}: {exc}") from None
 
     def _write(self, store: str, name: str, document: str) -> str:
         with self._connect().begin() as conn:
@@ -439,7 +449,7 @@ class DatabaseWitness:
         return f"{self.location} row {key[0] if key else '?'}"
 
     async def latest(self, store: str) -> WitnessEntry | None:
-        return await asyncio.to_thread(self._latest, store)
+        return await asyncio.to_thread(self._guarded, self._latest, store)
 
     def _latest(self, store: str) -> WitnessEntry | None:
         table = self._table
@@ -453,7 +463,7 @@ class DatabaseWitness:
         return None if row is None else WitnessEntry(row[1], f"row {row[0]}", row[2])
 
     async def read(self, store: str) -> WitnessReading:
-        return await asyncio.to_thread(self._read, store)
+        return await asyncio.to_thread(self._guarded, self._read, store)
 
     def _read(self, store: str) -> WitnessReading:
         table = self._table
