@@ -1,6 +1,6 @@
 """The real identity service for tests that drive the CLI: on loopback, the demo directory, and
-a signing key of the test's choosing (its own, or the fixed test key that `tests.identity_support`
-workers pin), so the CLI's signed answers verify in the workers of the test."""
+its own signing key — or a `TestSigner`'s, the fixed test key that `tests.identity_support`
+workers pin — so the CLI's signed answers verify in the workers of the test."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
-
 from retrofit.embedded.identity_server import DEMO_DIRECTORY, IdentityServer, demo_password
-from retrofit.identity.keys import identity_pin, signing_key_path
+from retrofit.identity.keys import identity_pin
 from retrofit.identity.pin import IdentityPin
+from retrofit.identity.testing import TestSigner
 from retrofit.settings import RetrofitSettings
 
 
@@ -24,10 +22,11 @@ class Identity:
     settings: RetrofitSettings
     server: IdentityServer
     data_dir: Path  # the CLI's (its `retrofit login` session cache)
+    signer: TestSigner | None = None
 
     @property
     def pin(self) -> IdentityPin:
-        return identity_pin(self.settings)
+        return self.signer.pin() if self.signer else identity_pin(self.settings)
 
     @property
     def url(self) -> str:
@@ -49,17 +48,14 @@ class Identity:
 
 
 @contextlib.contextmanager
-def identity_service(directory: Path, *, key: Ed25519PrivateKey | None = None) -> Iterator[Identity]:
-    """An identity service for one test, under `directory`; `key`: sign with this key."""
+def identity_service(directory: Path, *, signer: TestSigner | None = None) -> Iterator[Identity]:
+    """An identity service for one test, under `directory`: its own key, or `signer`'s (the test
+    key `tests.identity_support` workers pin)."""
     settings = RetrofitSettings(data_dir=directory / "identity-service", identity_directory=DEMO_DIRECTORY)
-    if key is not None:
-        path = signing_key_path(settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-        path.chmod(0o600)
-    server = IdentityServer(settings, port=0)
+    key = (signer.kid, signer.key) if signer else None
+    server = IdentityServer(settings, port=0, signing_key=key)
     server.start()
     try:
-        yield Identity(settings, server, directory / "cli-data")
+        yield Identity(settings, server, directory / "cli-data", signer)
     finally:
         server.stop()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from legacy.serving import ThreadedUvicorn
 from retrofit.codec.converter import codec_from_settings
 from retrofit.codec.server import codec_app
@@ -36,10 +38,15 @@ class IdentityServer:
     """`IdentityService` + codec served by uvicorn; `settings.identity_url` says where."""
 
     def __init__(
-        self, settings: RetrofitSettings, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
+        self,
+        settings: RetrofitSettings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        signing_key: tuple[str, Ed25519PrivateKey] | None = None,
     ) -> None:
         origins = [o.strip().rstrip("/") for o in settings.codec_cors_origins.split(",") if o.strip()]
-        self.service = IdentityService.from_settings(settings, ui_origins=origins)
+        self.service = IdentityService.from_settings(settings, ui_origins=origins, signing_key=signing_key)
         token = settings.codec_server_token.get_secret_value() if settings.codec_server_token else None
         app = codec_app(
             codec_from_settings(settings), cors_origins=origins, token=token, identity=self.service

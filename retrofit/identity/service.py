@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import parse_qs
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -103,24 +104,33 @@ class IdentityService:
         directory: Directory,
         oidc: OidcVerifier | None = None,
         ui_origins: Sequence[str] = (),
+        signing_key: tuple[str, Ed25519PrivateKey] | None = None,
     ) -> None:
         self.settings = settings
         self.directory = directory
         self.oidc = oidc
         self.ui_origins = tuple(ui_origins)
-        self.kid, self._private = load_signing_key(settings)
+        # (kid, key); default: the configured key file. Given: tests signing with a key they pin.
+        self.kid, self._private = signing_key or load_signing_key(settings)
         self.sessions = SessionIssuer(
             self._private, self.kid, settings.identity_issuer, settings.identity_session_seconds
         )
         self._failures: dict[str, deque[float]] = {}
 
     @classmethod
-    def from_settings(cls, settings: RetrofitSettings, *, ui_origins: Sequence[str] = ()) -> IdentityService:
+    def from_settings(
+        cls,
+        settings: RetrofitSettings,
+        *,
+        ui_origins: Sequence[str] = (),
+        signing_key: tuple[str, Ed25519PrivateKey] | None = None,
+    ) -> IdentityService:
         return cls(
             settings,
             directory=Directory.from_settings(settings),
             oidc=OidcVerifier.from_settings(settings),
             ui_origins=ui_origins,
+            signing_key=signing_key,
         )
 
     # -- signing ---------------------------------------------------------------------------------
