@@ -167,7 +167,7 @@ class Usage(BaseModel):
 
     steps: int = 0
     llm_calls: int = 0  # model turns answered by the provider (not the cache)
-    attempts: int = 0  # requests sent to the provider, failed ones included
+    attempts: int = 0  # model attempts (its `llm.attempt` records): failed and cached ones included
     estimated_attempts: int = 0  # ... whose usage is an estimate (missing, unbelievable, lost)
     cache_hits: int = 0
     prompt_tokens: int = 0

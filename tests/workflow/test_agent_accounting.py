@@ -389,3 +389,24 @@ async def test_a_turn_whose_last_attempt_was_lost_says_its_cost_is_not_in_the_to
     records = await audit_of(audit_url, handle.id)
     assert _of(records, "llm.attempt") == []
     assert "not in these totals" in _of(records, "agent.finished")[-1].data["detail"]
+
+
+async def test_cache_hits_are_attempts_that_cost_nothing(
+    time_skipping_env: WorkflowEnvironment,
+    demo_systems: DemoSystems,
+    audit_url: str,
+    scripted: ScriptedModel,
+    tmp_path: object,
+) -> None:
+    model = scripted.add(calls(READ), say("INV-10001 is open."))
+    settings = priced(scripted.settings(cache_url=f"sqlite:///{tmp_path}/llm-cache.db"), model, 2.0, 8.0)
+    task = _task(model).model_copy(update={"model": ModelChoice(model=model, cache=True)})
+    await _run(time_skipping_env, demo_systems, audit_url, task, llm_settings=settings)
+
+    result, records, _ = await _run(time_skipping_env, demo_systems, audit_url, task, llm_settings=settings)
+
+    assert [(a.data["outcome"], a.data["usage"]) for a in _of(records, "llm.attempt")] == [
+        ("ok", "cached")
+    ] * 2
+    assert result.usage.total_tokens == 0 and result.usage.cost_usd == 0.0 and result.usage.attempts == 2
+    _assert_totals_are_the_attempts(result, records)
