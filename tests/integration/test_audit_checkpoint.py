@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -542,8 +543,7 @@ async def test_a_checkpoint_is_refused_for_a_chain_that_does_not_extend_the_late
 
 async def test_the_checkpoint_loop_anchors_while_appending_and_at_stop(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'audit.db'}"
-    base = config_for(url, tmp_path)
-    config = CheckpointConfig(**{**base.__dict__, "interval_seconds": 0.05})
+    config = replace(config_for(url, tmp_path), interval_seconds=0.05)
     async with await AuditStore.open(url) as store:
         loop = CheckpointLoop(config)
         await loop.start()
@@ -652,3 +652,23 @@ def test_a_store_is_named_without_its_credentials(tmp_path: Path, monkeypatch: p
     assert store_id_of("sqlite:///rel/audit.db") == f"sqlite:{tmp_path.resolve() / 'rel' / 'audit.db'}"
     monkeypatch.setenv("RETROFIT_AUDIT_STORE_ID", "prod-audit")
     assert config_for("postgresql://a:b@h/db", tmp_path).store_id == "prod-audit"
+
+
+async def test_a_worker_loop_refuses_to_sign_a_rewritten_chain_and_keeps_saying_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    config = replace(config_for(url, tmp_path), interval_seconds=0.05)
+    await build_trail(config, DirectoryWitness(tmp_path / "audit-witness"))  # checkpoints at 20, 30
+    edit_and_rehash(Target(url, create_engine(sync_url(url), json_serializer=canonical_json)))
+    async with await AuditStore.open(url) as store:
+        await store.append(events(36, 40))  # the worker goes on appending after the rewrite
+        with caplog.at_level(logging.ERROR, logger="retrofit.audit.checkpointing"):
+            async with CheckpointLoop(config) as loop:
+                for _ in range(200):
+                    if loop.refusals >= 3:
+                        break
+                    await asyncio.sleep(0.02)
+    assert loop.refusals >= 3 and loop.last is None
+    assert "the record at seq 30 no longer has the hash the latest checkpoint" in caplog.text
+    assert sorted(p.name[:12] for p in witness_folder(config).glob("*.json")) == [f"{20:012d}", f"{30:012d}"]
