@@ -86,8 +86,9 @@ def run(
 
     async def go() -> None:
         identity = IdentityClient(settings, as_)
-        await identity.authorization()  # not logged in: say so before anything starts
-        client = await starting_client(settings, identity)
+        # Signed first: not logged in, a refused login or the service down stop us before Temporal.
+        signed = await identity.start(workflow_id, WORKFLOW)
+        client = await starting_client(settings, identity, signed={(workflow_id, WORKFLOW): signed.assertion})
         handle = await client.start_workflow(
             WORKFLOW,
             task,

@@ -190,16 +190,24 @@ def _error(response: httpx.Response) -> str:
 
 
 async def starting_client(
-    settings: RetrofitSettings, identity: IdentityClient, **connect_options: Any
+    settings: RetrofitSettings,
+    identity: IdentityClient,
+    *,
+    signed: dict[tuple[str, str], str] | None = None,
+    **connect_options: Any,
 ) -> Any:
-    """A Temporal client whose starts carry the person's start assertion (`retrofit-starter`)."""
+    """A Temporal client whose starts carry the person's start assertion (`retrofit-starter`);
+    `signed`: assertions already fetched, by (workflow id, workflow type)."""
     from temporalio.client import Client
 
     from retrofit.identity.starter_header import StarterHeaderInterceptor
     from retrofit.worker import connect
 
+    ready = dict(signed or {})
+
     async def token_for(workflow_id: str, workflow_type: str) -> str:
-        return (await identity.start(workflow_id, workflow_type)).assertion
+        early = ready.pop((workflow_id, workflow_type), None)
+        return early or (await identity.start(workflow_id, workflow_type)).assertion
 
     base = await connect(settings, **connect_options)
     config = base.config()

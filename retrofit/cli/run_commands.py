@@ -175,8 +175,11 @@ def start(
 
     async def go() -> None:
         identity = IdentityClient(settings, as_)
-        await identity.authorization()  # not logged in: say so before anything starts
-        client = await starting_client(settings, identity)
+        # Signed first: not logged in, a refused login or the service down stop us before Temporal.
+        signed = await identity.start(workflow_id, info.name)
+        client = await starting_client(
+            settings, identity, signed={(workflow_id, info.name): signed.assertion}
+        )
         handle = await client.start_workflow(
             info.name,
             arg,
@@ -185,7 +188,9 @@ def start(
             static_summary=summary or f"{info.name} started from the CLI",
             static_details=f"Input:\n```json\n{json.dumps(raw, indent=2)[:1500]}\n```",
         )
-        console.print(f"started [bold]{info.name}[/] id={handle.id} run={handle.result_run_id}")
+        console.print(
+            f"started [bold]{info.name}[/] id={handle.id} run={handle.result_run_id} as {signed.subject}"
+        )
         console.print(f"UI: {settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows/{handle.id}")
         if wait:
             try:

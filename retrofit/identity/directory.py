@@ -70,6 +70,8 @@ class VerifiedUser:
     subject: str  # normalised login name
     name: str  # display name
     groups: tuple[str, ...]
+    # When the proof of this login expires (an ID token's exp); None: a password, checked now.
+    expires_at: int | None = None
 
 
 def directory_path(settings: RetrofitSettings) -> Path:

@@ -121,7 +121,7 @@ class OidcVerifier:
             raise OidcRefused(f"the ID token's {self.groups_claim!r} claim is not a list of names")
         groups = tuple(sorted({normalise_subject(g) for g in raw_groups if normalise_subject(g)}))
         name = claims.get("name")
-        return VerifiedUser(subject, name if isinstance(name, str) else subject, groups)
+        return VerifiedUser(subject, name if isinstance(name, str) else subject, groups, int(claims["exp"]))
 
     def _signing_key(self, kid: object) -> Any:
         if not isinstance(kid, str) or not kid:

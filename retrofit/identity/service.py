@@ -353,7 +353,8 @@ class IdentityService:
             who = await self.authenticate(request.headers.get("authorization", ""), allow_session=False)
         except AuthFailed as exc:
             return _auth_error(exc)
-        token, session = self.new_session(who)
+        # A session from an ID token lives no longer than the token: the IdP's word is the limit.
+        token, session = self.new_session(who, not_after=who.user.expires_at)
         return JSONResponse(
             {
                 "session": token,

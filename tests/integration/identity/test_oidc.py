@@ -154,3 +154,101 @@ def test_garbage_and_unreachable_jwks() -> None:
         verifier.verify("not-a-token")
     with pytest.raises(OidcRefused, match="cannot reach"):
         verifier.verify(Idp().token())
+
+
+def test_the_service_signs_answers_for_an_idp_user_and_the_cli_uses_the_token(
+    idp: tuple[Idp, str], tmp_path: Any
+) -> None:
+    """Bearer <ID token> at /identity/answers and /identity/session; the CLI sends it from
+    RETROFIT_IDENTITY_TOKEN; a token of another issuer gets nothing."""
+    import base64 as b64
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import httpx
+
+    from retrofit.embedded.identity_server import IdentityServer
+    from retrofit.identity.keys import identity_pin
+    from retrofit.identity.tokens import verify_answer
+
+    provider, jwks_url = idp
+    settings = RetrofitSettings(
+        data_dir=tmp_path,
+        identity_oidc_issuer=ISSUER,
+        identity_oidc_audience=AUDIENCE,
+        identity_oidc_jwks_url=jwks_url,
+    )
+    server = IdentityServer(settings, port=0)
+    server.start()
+    answer = {"workflow_id": "wf-1", "request_id": "apr-1", "args_hash": "c" * 64, "decision": "approve"}
+    try:
+        with httpx.Client(base_url=server.local_url) as http:
+            token = provider.token(exp=int(time.time()) + 120)
+            signed = http.post("/identity/answers", json=answer, headers={"Authorization": f"Bearer {token}"})
+            assert signed.status_code == 200, signed.text
+            claims = verify_answer(
+                signed.json()["assertion"],
+                identity_pin(settings),
+                now=datetime.now(UTC),
+                workflow_id="wf-1",
+                request_id="apr-1",
+                args_hash="c" * 64,
+                decision="approve",
+            )
+            assert (claims.sub, claims.groups, claims.via) == ("erin", ("finance", "ops"), "oidc")
+            # A session from an ID token lives no longer than the token.
+            session = http.post("/identity/session", headers={"Authorization": f"Bearer {token}"}).json()
+            assert datetime.fromisoformat(session["expires_at"]).timestamp() <= time.time() + 121
+            evil = provider.token(iss="https://evil.example")
+            refused = http.post("/identity/answers", json=answer, headers={"Authorization": f"Bearer {evil}"})
+            assert refused.status_code == 401 and "not issued by" in refused.json()["error"]
+            # No password login for IdP users who are not in the local directory.
+            basic = b64.b64encode(b"erin:anything").decode()
+            assert (
+                http.post("/identity/session", headers={"Authorization": f"Basic {basic}"}).status_code == 401
+            )
+
+        env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("RETROFIT_")} | {
+            "RETROFIT_IDENTITY_URL": server.local_url,
+            "RETROFIT_DATA_DIR": str(tmp_path / "cli"),
+            "RETROFIT_TEMPORAL_ADDRESS": "127.0.0.1:1",
+            "RETROFIT_IDENTITY_TOKEN": provider.token(),
+        }
+        # The token is used (no password asked); Temporal is unreachable, which is the next error.
+        done = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "retrofit"),
+                "start",
+                "SingleAction",
+                "--input",
+                '{"action": "ledger.get_customer", "arguments": {"customer_id": "C-1001"}}',
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        assert done.returncode == 1 and "cannot reach Temporal" in done.stderr, done.stderr
+        env["RETROFIT_IDENTITY_TOKEN"] = provider.token(aud="someone-else")
+        done = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "retrofit"),
+                "start",
+                "SingleAction",
+                "--input",
+                '{"action": "ledger.get_customer", "arguments": {"customer_id": "C-1001"}}',
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        assert done.returncode == 1 and "not meant for 'retrofit'" in done.stderr, done.stderr
+    finally:
+        server.stop()
