@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from legacy.serving import serve_foreground
-from retrofit.cli.output import fail
+from retrofit.cli.output import console, fail
 from retrofit.codec.converter import codec_from_settings
 from retrofit.codec.keys import CodecConfigError
 from retrofit.codec.server import codec_app
@@ -30,6 +30,11 @@ def codec_server(
     except (CodecConfigError, IdentityKeyError, DirectoryError, ValueError) as exc:
         fail(str(exc))
         return
+    if not identity.directory.users() and identity.oidc is None:
+        console.print(
+            f"[yellow]nobody can log in yet[/]: {identity.directory.path} holds no users and OIDC is not "
+            "configured (`retrofit identity add-user NAME`, or RETROFIT_IDENTITY_OIDC_*)"
+        )
     token = settings.codec_server_token.get_secret_value() if settings.codec_server_token else None
     codec_label = f"codec key {codec.active_key_id}" if codec is not None else "no codec keys: plaintext"
     serve_foreground(

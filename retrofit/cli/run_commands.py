@@ -19,7 +19,7 @@ from retrofit.codec.keys import CodecConfigError
 from retrofit.embedded.demo import DemoFailed
 from retrofit.embedded.dev_server import DevServerError
 from retrofit.embedded.stack import embedded_stack
-from retrofit.identity.directory import DirectoryError
+from retrofit.identity.directory import Directory, DirectoryError
 from retrofit.identity.keys import IdentityKeyError
 from retrofit.observability import configure_observability, shutdown_tracing
 from retrofit.policy_file import PolicyFileError
@@ -65,6 +65,14 @@ def dev(
                 console.print(
                     "Demo users (demo only): alice, bob (finance), carol, dave (controllers), erin (ops); "
                     'password "demo-<name>"'
+                )
+            elif (
+                not Directory.from_settings(stack.settings).users()
+                and not stack.settings.identity_oidc_issuer
+            ):
+                console.print(
+                    "[yellow]Nobody can log in yet[/]: add a user with `retrofit identity add-user NAME` "
+                    "(or run with --demo for the demo users)"
                 )
             console.print(
                 f"Temporal frontend: {stack.settings.temporal_address}  task queue: {settings.task_queue}"
