@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 import uuid
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from legacy.ledger.server import LedgerServer
+from retrofit.gate.approval_models import ApprovalView
 from tests.e2e.conftest import Identity
-from tests.reliability.processes import cli
+from tests.reliability.processes import RETROFIT, cli
 from tests.support import ledger_effects, ledger_worker
 from workflows.credit_limit_review.models import CreditReviewInput
 from workflows.single_action.workflow import SingleActionInput
@@ -104,4 +106,50 @@ async def test_approve_all_of_one_workflow_type(
         assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
         for handle in (handles[1], handles[2], other):  # unreviewed, changed, another type: untouched
             assert len(await handle.query("pending_approvals")) == 1
-            await handle.terminate("test over")
+
+        # On a terminal: every request is shown, hash and all, and nothing happens without a yes.
+        code, shown = await _on_terminal(
+            env, "n", "approvals", "approve", "--all", "--workflow-type", "SingleAction"
+        )
+        assert code == 1 and "not confirmed: nothing approved" in shown, shown
+        for handle in handles[1:]:
+            [view] = await handle.query("pending_approvals", result_type=list[ApprovalView])
+            assert f"{handle.id} apr-1: ledger.set_credit_limit" in shown and view.args_hash in shown, shown
+        code, shown = await _on_terminal(
+            env, "y", "approvals", "approve", "--all", "--workflow-type", "SingleAction", "--as", "dave"
+        )
+        assert code == 0 and "approved 2 request(s), refused 0, not reviewed 0" in shown, shown
+        for handle in handles[1:]:
+            await asyncio.wait_for(handle.result(), timeout=30)
+        assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1, "C-1002": 1, "C-1003": 1}
+        assert len(await other.query("pending_approvals")) == 1  # another type: untouched
+        await other.terminate("test over")
+
+
+async def _on_terminal(env: dict[str, str], answer: str, *args: str) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal, answer its confirmation prompt; (exit code, screen)."""
+    main, child = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        RETROFIT, *args, env={**env, "NO_COLOR": "1", "TERM": "dumb"}, stdin=child, stdout=child, stderr=child
+    )
+    os.close(child)
+    screen = b""
+    answered = False
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
+    while loop.time() < deadline:
+        try:
+            chunk = await asyncio.wait_for(loop.run_in_executor(None, os.read, main, 4096), timeout=1)
+        except TimeoutError:
+            chunk = b""
+        except OSError:  # the child closed the terminal: it is done
+            break
+        screen += chunk
+        if not answered and b"[y/N]" in screen:
+            os.write(main, f"{answer}\n".encode())
+            answered = True
+        if proc.returncode is not None:
+            break
+    code = await asyncio.wait_for(proc.wait(), timeout=30)
+    os.close(main)
+    return code, screen.decode(errors="replace").replace("\r", "")
