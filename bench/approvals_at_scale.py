@@ -6,7 +6,9 @@ workflows, each a `ledger.set_credit_limit`, and waits until every one has asked
 
 - worker RSS (VmRSS of the worker process) before the first workflow and with all N waiting:
   the target is on the growth per waiting workflow (they stay cached on the worker);
-- `retrofit approvals approve --all --workflow-type SingleAction`: wall time of the CLI process,
+- `retrofit approvals approve --all --workflow-type SingleAction --reviewed FILE` (the file from
+  `approvals list --json -o FILE`; each answer signed by the identity service, which runs in this
+  process with the demo directory and whose key the worker pins): wall time of the CLI process,
   then until every workflow has completed and the ledger shows N writes. Baseline: the same CLI's
   `approvals list` over the same N workflows (one query each, no answers), in the same run.
 
@@ -19,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import faulthandler
+import json
 import os
 import signal
 import sqlite3
@@ -36,6 +39,10 @@ import httpx
 from bench_stack import ROOT, VENV_BIN, dev_server, ledger_process, rss_mib, worker_environment
 from results_table import Result, print_table, write_results
 from temporalio.client import Client
+
+from retrofit.embedded.identity_server import DEMO_DIRECTORY, IdentityServer
+from retrofit.identity.keys import identity_pin
+from retrofit.settings import RetrofitSettings
 
 RSS_TARGET_KIB = 250  # growth per waiting workflow
 APPROVE_TARGET_S = 60.0  # for all of them
@@ -163,6 +170,16 @@ async def main(count: int) -> list[Result]:
                 ledger_url=ledger_url,
             )
             worker_env.pop("RETROFIT_POLICY_FILE", None)  # the default policy: writes wait
+            identity = IdentityServer(
+                RetrofitSettings(data_dir=Path(tmp) / "identity", identity_directory=DEMO_DIRECTORY), port=0
+            )
+            identity.start()
+            worker_env.update(
+                RETROFIT_IDENTITY_URL=identity.local_url,
+                RETROFIT_IDENTITY_PUBLIC_KEYS=json.dumps(identity_pin(identity.service.settings).keys),
+                RETROFIT_IDENTITY_PASSWORD="demo-erin",  # the CLI subprocess only; demo user, demo only
+                RETROFIT_DATA_DIR=str(Path(tmp) / "cli"),
+            )
             log = (Path(tmp) / "worker.log").open("wb")
             worker = await asyncio.create_subprocess_exec(
                 str(VENV_BIN / "retrofit"),
@@ -201,6 +218,8 @@ async def main(count: int) -> list[Result]:
                 listed = listing.count("ledger.set_credit_limit")
                 if listed < count:  # the baseline is then partial; say so rather than stop the bench
                     print(f"note: approvals list showed {listed} of {count} requests")
+                reviewed = Path(tmp) / "reviewed.json"
+                await cli(worker_env, "approvals", "list", "--json", "-o", str(reviewed))
                 approve_s, _ = await cli(
                     worker_env,
                     "approvals",
@@ -209,7 +228,9 @@ async def main(count: int) -> list[Result]:
                     "--workflow-type",
                     "SingleAction",
                     "--as",
-                    "ops",
+                    "erin",
+                    "--reviewed",
+                    str(reviewed),
                 )
                 await wait_for(db, "action.succeeded", count + 1, within=240)  # + the warm-up
                 all_done_s = time.perf_counter() - started - waiting_s - list_s
@@ -225,6 +246,7 @@ async def main(count: int) -> list[Result]:
                 print(f"--- worker log (tail) ---\n{tail}", file=sys.stderr, flush=True)
                 raise
             finally:
+                identity.stop()
                 await stop(worker)
                 if draining is not None:
                     await asyncio.wait_for(draining, timeout=STOP_TIMEOUT_S)
