@@ -71,6 +71,9 @@ log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "retrofit_session"
 CSRF_COOKIE = "retrofit_csrf"
+# Behind TLS the cookies get the `__Host-` prefix: the browser then keeps them Secure, host-only
+# and path `/`, so no sibling host can plant or overwrite them.
+_SECURE_PREFIX = "__Host-"
 _FAILURE_WINDOW_SECONDS = 60.0
 _FAILURES_ALLOWED = 5
 _MAX_FORM_BYTES = 8192
@@ -127,6 +130,9 @@ class IdentityService:
             self._private, self.kid, settings.identity_issuer, settings.identity_session_seconds
         )
         self._failures: dict[str, deque[float]] = {}
+        prefix = _SECURE_PREFIX if settings.identity_cookie_secure else ""
+        self.session_cookie = prefix + SESSION_COOKIE
+        self.csrf_cookie = prefix + CSRF_COOKIE
 
     @classmethod
     def from_settings(
@@ -259,7 +265,7 @@ class IdentityService:
         return len(recent) >= _FAILURES_ALLOWED
 
     def cookie_session(self, request: Request) -> Authenticated | None:
-        token = request.cookies.get(SESSION_COOKIE)
+        token = request.cookies.get(self.session_cookie)
         if not token:
             return None
         try:
@@ -406,7 +412,7 @@ class IdentityService:
         return RedirectResponse("/login", status_code=303)
 
     def _page(self, request: Request, *, error: str = "", status: int = 200) -> Response:
-        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        csrf = request.cookies.get(self.csrf_cookie) or secrets.token_urlsafe(24)
         who = self.cookie_session(request)
         ctx = PageContext(
             csrf=csrf,
@@ -425,7 +431,7 @@ class IdentityService:
                 expires=datetime.fromtimestamp(who.session.expires_at, UTC).strftime("%Y-%m-%d %H:%M"),
             )
         response = HTMLResponse(render(ctx), status_code=status, headers=_page_headers())
-        self._set_cookie(response, CSRF_COOKIE, csrf, max_age=3600)
+        self._set_cookie(response, self.csrf_cookie, csrf, max_age=3600)
         return response
 
     async def _login_page(self, request: Request) -> Response:
@@ -443,7 +449,7 @@ class IdentityService:
         token, session = self.new_session(who)
         response = RedirectResponse("/login", status_code=303)
         self._set_cookie(
-            response, SESSION_COOKIE, token, max_age=max(1, session.expires_at - int(time.time()))
+            response, self.session_cookie, token, max_age=max(1, session.expires_at - int(time.time()))
         )
         log.info("%s logged in at the login page", who.user.subject)
         return response
@@ -456,12 +462,17 @@ class IdentityService:
         if who is not None and who.session is not None:
             self.sessions.revoke(who.session)
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+        response.delete_cookie(
+            self.session_cookie,
+            path="/",
+            httponly=True,
+            samesite="lax",
+            secure=self.settings.identity_cookie_secure,
+        )
         return response
 
-    @staticmethod
-    def _csrf_ok(request: Request, form: dict[str, str]) -> bool:
-        cookie, sent = request.cookies.get(CSRF_COOKIE, ""), form.get("csrf", "")
+    def _csrf_ok(self, request: Request, form: dict[str, str]) -> bool:
+        cookie, sent = request.cookies.get(self.csrf_cookie, ""), form.get("csrf", "")
         return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
 
     def _set_cookie(self, response: Response, name: str, value: str, *, max_age: int) -> None:

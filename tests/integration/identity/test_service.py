@@ -344,3 +344,28 @@ def test_cors_allows_credentials_only_for_the_ui_origin(http: httpx.Client) -> N
     assert "access-control-allow-origin" not in evil.headers
     simple = http.post("/decode", json={"payloads": []}, headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in simple.headers
+
+
+def test_behind_tls_the_cookies_are_secure_host_only(tmp_path: Path) -> None:
+    from retrofit.embedded.identity_server import DEMO_DIRECTORY
+
+    settings = RetrofitSettings(
+        data_dir=tmp_path, identity_directory=DEMO_DIRECTORY, identity_cookie_secure=True
+    )
+    server = IdentityServer(settings, port=0)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.local_url) as http:
+            page = http.get("/login")
+            csrf_cookie = page.headers["set-cookie"]
+            assert csrf_cookie.startswith("__Host-retrofit_csrf=") and "Secure" in csrf_cookie
+            csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+            # Over plain http the client keeps no Secure cookie: hand it back as a browser on TLS would.
+            http.cookies.set("__Host-retrofit_csrf", csrf)
+            done = http.post("/login", data={"username": "erin", "password": "demo-erin", "csrf": csrf})
+            assert done.status_code == 303
+            session = done.headers["set-cookie"]
+            assert session.startswith("__Host-retrofit_session=")
+            assert "Secure" in session and "HttpOnly" in session and "Domain" not in session
+    finally:
+        server.stop()
