@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 
 from connectors.ledger.connector import LedgerConnector
 from retrofit.gate.approval_models import ApprovalView
+from retrofit.identity.testing import TestSigner
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
 from workflows.single_action.workflow import SingleAction, SingleActionInput
@@ -61,6 +62,9 @@ async def write_received_at(ledger_url: str, key: str, within: float = 30) -> fl
     raise RuntimeError(f"the ledger never received the write {key}")
 
 
+SIGNER = TestSigner()
+
+
 async def main(count: int) -> list[Result]:
     latencies: list[float] = []
     rtts: list[float] = []
@@ -72,6 +76,7 @@ async def main(count: int) -> list[Result]:
             settings_overrides={
                 "ledger": LedgerConnector.load_settings(base_url=ledger_url, api_key=api_key)
             },
+            identity=SIGNER.pin(),
         )
         async with (
             dev_server() as env,
@@ -89,11 +94,17 @@ async def main(count: int) -> list[Result]:
                     task_queue=worker.task_queue,
                 )
                 view, rtt = await pending(handle)
-                approved_at = time.time()
-                await handle.execute_update(
-                    "decide",
-                    {"request_id": view.request_id, "approver": "ops", "decision": "approve"},
+                # Signed as the identity service would, before the clock starts: the latency
+                # measured is the workflow's (verification included), not the signer's.
+                answer = SIGNER.answer(
+                    "ops",
+                    workflow_id=wf_id,
+                    request_id=view.request_id,
+                    args_hash=view.args_hash,
+                    decision="approve",
                 )
+                approved_at = time.time()
+                await handle.execute_update("decide", answer)
                 received = await write_received_at(ledger_url, f"{wf_id}#{view.step}")
                 await handle.result()
                 if i >= 2:

@@ -143,17 +143,44 @@ def current_pin() -> IdentityPin:
 # --- answers -------------------------------------------------------------------------------
 
 
-def identify(answer: SignedAnswer, decision: str, *, request_id: str, args_hash: str) -> Answerer:
+@dataclass(frozen=True)
+class AnswerContext:
+    """What weighing an answer depends on, besides the answer and the request: in a workflow
+    `answer_context()`; the checks themselves are pure (the fuzz tests call them directly)."""
+
+    workflow_id: str
+    now: datetime
+    pin: IdentityPin
+    starter: Starter
+    operator_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    used_jtis: frozenset[str] = frozenset()
+
+
+def answer_context() -> AnswerContext:
+    from retrofit.gate.state import operator_groups
+
+    return AnswerContext(
+        workflow_id=workflow.info().workflow_id,
+        now=workflow.now(),
+        pin=current_pin(),
+        starter=started_by(),
+        operator_groups=operator_groups(),
+        used_jtis=frozenset(identity_book().used_jtis),
+    )
+
+
+def identify(
+    answer: SignedAnswer, decision: str, *, request_id: str, args_hash: str, context: AnswerContext
+) -> Answerer:
     """The person `answer` counts for, or `AnswerRefused` saying why it does not count.
 
     Read-only (a validator may call it); `accept` spends the assertion once an answer counts.
     """
-    info = workflow.info()
-    pin = current_pin()
+    pin = context.pin
     claimed = answer.approver
-    if answer.workflow_id and answer.workflow_id != info.workflow_id:
+    if answer.workflow_id and answer.workflow_id != context.workflow_id:
         raise AnswerRefused(
-            f"the answer names workflow {answer.workflow_id!r}, not this one ({info.workflow_id!r})",
+            f"the answer names workflow {answer.workflow_id!r}, not this one ({context.workflow_id!r})",
             _claimant(claimed),
         )
     if not _FULL_HASH.fullmatch(answer.args_hash):
@@ -177,8 +204,8 @@ def identify(answer: SignedAnswer, decision: str, *, request_id: str, args_hash:
         claims = verify_answer(
             answer.assertion,
             pin,
-            now=workflow.now(),
-            workflow_id=info.workflow_id,
+            now=context.now,
+            workflow_id=context.workflow_id,
             request_id=request_id,
             args_hash=args_hash,
             decision=decision,
@@ -193,7 +220,7 @@ def identify(answer: SignedAnswer, decision: str, *, request_id: str, args_hash:
         login=claims.via,
         jti=claims.jti,
     )
-    if claims.jti in identity_book().used_jtis:
+    if claims.jti in context.used_jtis:
         raise AnswerRefused(
             f"this signed answer was already used (assertion {claims.jti[:8]}…): each answer is "
             f"accepted once; ask the identity service for a new one{_login_hint(pin)}",

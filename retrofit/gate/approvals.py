@@ -27,9 +27,11 @@ from temporalio.exceptions import ApplicationError
 
 from retrofit.audit.events import Actor, ActorKind, AuditEvent, AuditKind
 from retrofit.gate.answer_identity import (
+    AnswerContext,
     Answerer,
     AnswerRefused,
     accept,
+    answer_context,
     count_refusal,
     identify,
     may_answer,
@@ -88,25 +90,29 @@ class ApprovalBook:
     def pending(self) -> list[ApprovalView]:
         return [r.view for r in self.requests.values() if r.view.status is ApprovalStatus.PENDING]
 
-    def check(self, answer: SignedAnswer, decision: Decision_) -> Answerer:
-        """The person this answer counts for, or `AnswerRefused` saying why it does not count."""
+    def check(
+        self, answer: SignedAnswer, decision: Decision_, context: AnswerContext | None = None
+    ) -> Answerer:
+        """The person this answer counts for, or `AnswerRefused` saying why it does not count.
+        Pure given `context` (default: this workflow's)."""
         request = self._open(answer.request_id)
         view = request.view
-        answerer = identify(answer, decision, request_id=view.request_id, args_hash=view.args_hash)
+        context = context or answer_context()
+        answerer = identify(
+            answer, decision, request_id=view.request_id, args_hash=view.args_hash, context=context
+        )
         names, groups = (
             ((), request.requirement.escalate_to)
             if view.escalated
             else (request.requirement.allowed_approvers, request.requirement.allowed_groups)
         )
-        from retrofit.gate.state import operator_groups
-
-        if not may_answer(answerer, names, groups, operator_groups()):
+        if not may_answer(answerer, names, groups, context.operator_groups):
             allowed = ", ".join(view.may_approve) or "anyone"
             raise AnswerRefused(
                 f"{answerer.display!r} may not answer request {view.request_id} (allowed: {allowed})",
                 answerer,
             )
-        starter = started_by()
+        starter = context.starter
         if starter.verified and starter.subject == answerer.subject:
             raise AnswerRefused(
                 f"{answerer.display!r} started this workflow and may not answer its own request "

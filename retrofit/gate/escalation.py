@@ -33,6 +33,7 @@ from retrofit.gate.answer_identity import (
     Answerer,
     AnswerRefused,
     accept,
+    answer_context,
     identify,
     may_answer,
     verified_identity_in_force,
@@ -102,12 +103,13 @@ class FailureBook:
                 f"{answer.choice!r} is not offered for request {answer.request_id} "
                 f"(choices: {', '.join(view.choices)})"
             )
-        answerer = identify(answer, answer.choice, request_id=view.request_id, args_hash=view.args_hash)
+        context = answer_context()
+        answerer = identify(
+            answer, answer.choice, request_id=view.request_id, args_hash=view.args_hash, context=context
+        )
         escalation = request.policy.failure_escalation
-        from retrofit.gate.state import operator_groups
-
         if not may_answer(
-            answerer, escalation.allowed_approvers, escalation.allowed_groups, operator_groups()
+            answerer, escalation.allowed_approvers, escalation.allowed_groups, context.operator_groups
         ):
             allowed = ", ".join(view.may_approve) or "anyone"
             raise AnswerRefused(

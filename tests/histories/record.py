@@ -1,6 +1,9 @@
 """Record the histories the replay tests replay: `python -m tests.histories.record`.
 
-`python -m tests.histories.record account_onboarding` records only the AccountOnboarding history.
+`python -m tests.histories.record account_onboarding` records only the AccountOnboarding history;
+`... record verified` only the verified-identity CreditLimitReview (signed answers, refusals, a
+verified starter). The histories recorded before verified identity are kept as they are: they
+replay the pre-verification answers (`retrofit.gate.answer_identity.PATCH_ID`).
 
 Re-record only on purpose (a deliberate, versioned workflow change): the point of the committed
 histories is that a code change which breaks replay of running workflows fails CI.
@@ -13,9 +16,10 @@ import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,7 +30,9 @@ from legacy.sqldb.database import SqlDemoDatabase
 from retrofit.agent.contracts import AgentTaskInput
 from retrofit.gate.approval_models import ApprovalView
 from retrofit.gate.policy import allow_all
+from retrofit.identity.starter_header import StarterHeaderInterceptor
 from retrofit.llm.scripted_server import Script, ScriptedModelServer
+from tests.identity_support import SIGNER, signed
 from tests.reliability.saga_worker import NOTE_FAILS_FOR_GOOD, ONBOARDED_ACCOUNT, onboarding_worker
 from tests.support import SCRIPTED_KEY, DemoSystems, ScriptedModel, demo_worker, ledger_worker
 from tests.workflow.agent_helpers import calls, say
@@ -66,6 +72,11 @@ async def main(only: str | None = None) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 await record_agent_task(env, tmp)
             return
+        if only == "verified":
+            with LedgerServer() as ledger, tempfile.TemporaryDirectory() as tmp:
+                async with ledger_worker(env.client, ledger, f"sqlite:///{tmp}/audit.db") as worker:
+                    await record_verified_review(env, worker.task_queue)
+            return
         if only == "single_action_reconciled":
             with tempfile.TemporaryDirectory() as tmp:
                 await record_reconciled(env, tmp)
@@ -73,6 +84,7 @@ async def main(only: str | None = None) -> None:
         with LedgerServer() as ledger, tempfile.TemporaryDirectory() as tmp:
             async with ledger_worker(env.client, ledger, f"sqlite:///{tmp}/audit.db") as worker:
                 await record_approved_review(env, worker.task_queue)
+                await record_verified_review(env, worker.task_queue)
             await record_overdue_follow_up(env, tmp)
             await record_account_onboarding(env, tmp)
             await record_agent_task(env, tmp)
@@ -104,21 +116,16 @@ async def record_approved_review(env: WorkflowEnvironment, task_queue: str) -> N
         task_queue=task_queue,
     )
 
-    async def wait_for(request_id: str) -> None:
-        for _ in range(200):
-            views = await handle.query("pending_approvals", result_type=list[ApprovalView])
-            if any(v.request_id == request_id for v in views):
-                return
-            await asyncio.sleep(0.05)
-        raise RuntimeError(f"{request_id} never became pending")
+    async def wait_for(request_id: str) -> ApprovalView:
+        return await _wait_for(handle, request_id)
 
-    await wait_for("apr-2")
-    await handle.signal("approve", {"request_id": "apr-2", "approver": "", "reason": "refused: empty"})
+    view = await wait_for("apr-2")
+    await handle.signal("approve", {"request_id": "apr-2", "args_hash": view.args_hash, "reason": "refused"})
     await handle.execute_update(
-        "decide", {"request_id": "apr-2", "approver": "alice", "decision": "approve", "reason": "ok"}
+        "decide", await signed(None, handle.id, view, "alice", "approve", reason="ok")
     )
-    await wait_for("apr-3")
-    await handle.signal("approve", {"request_id": "apr-3", "approver": "bob", "reason": "ok"})
+    view = await wait_for("apr-3")
+    await handle.signal("approve", await signed(None, handle.id, view, "bob", "approve", reason="ok"))
     await handle.result()
     history = await handle.fetch_history()
     (HERE / "credit_limit_review_approved.json").write_text(history.to_json())
@@ -150,6 +157,58 @@ async def record_reconciled(env: WorkflowEnvironment, tmp: str) -> None:
     print(f"recorded single_action_reconciled: {len(history.events)} events")
 
 
+async def _wait_for(handle: WorkflowHandle[Any, Any], request_id: str) -> ApprovalView:
+    for _ in range(200):
+        views: list[ApprovalView] = await handle.query("pending_approvals", result_type=list[ApprovalView])
+        for view in views:
+            if view.request_id == request_id:
+                return view
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{request_id} never became pending")
+
+
+async def record_verified_review(env: WorkflowEnvironment, task_queue: str) -> None:
+    """Verified identity: a verified starter (carol) in the start header; refused answers by
+    Update (unsigned, the starter's own) and Signal (forged name), then signed answers by Update
+    (alice) and Signal (bob)."""
+    wf_id = "record-credit_limit_review_verified"
+    starter = await Client.connect(
+        env.client.service_client.config.target_host,
+        namespace=env.client.namespace,
+        data_converter=pydantic_data_converter,
+        interceptors=[
+            StarterHeaderInterceptor(
+                lambda workflow_id, workflow_type: SIGNER.start_token(
+                    "carol", workflow_id=workflow_id, workflow_type=workflow_type
+                )
+            )
+        ],
+    )
+    handle = await starter.start_workflow(
+        "CreditLimitReview", CreditReviewInput(customer_id="C-1006"), id=wf_id, task_queue=task_queue
+    )
+    view = await _wait_for(handle, "apr-2")
+    unsigned = {
+        "request_id": "apr-2",
+        "args_hash": view.args_hash,
+        "decision": "approve",
+        "approver": "alice",
+    }
+    for payload in (unsigned, await signed(None, wf_id, view, "carol", "approve")):
+        try:
+            await handle.execute_update("decide", payload)
+        except WorkflowUpdateFailedError as exc:
+            print(f"verified review: refused as expected: {exc.cause}")
+    await handle.signal("approve", {k: v for k, v in unsigned.items() if k != "decision"})
+    await handle.execute_update("decide", await signed(None, wf_id, view, "alice", "approve", reason="ok"))
+    view = await _wait_for(handle, "apr-3")
+    await handle.signal("approve", await signed(None, wf_id, view, "bob", "approve", reason="ok"))
+    await handle.result()
+    history = await handle.fetch_history()
+    (HERE / "credit_limit_review_verified.json").write_text(history.to_json())
+    print(f"recorded credit_limit_review_verified: {len(history.events)} events")
+
+
 async def record_overdue_follow_up(env: WorkflowEnvironment, tmp: str) -> None:
     """All demo systems; each CRM note approved as it comes."""
     with ErpServer() as erp, CrmServer() as crm, LedgerServer() as ledger:
@@ -168,8 +227,7 @@ async def record_overdue_follow_up(env: WorkflowEnvironment, tmp: str) -> None:
                 for view in await handle.query("pending_approvals", result_type=list[ApprovalView]):
                     if view.request_id not in answered:
                         await handle.execute_update(
-                            "decide",
-                            {"request_id": view.request_id, "approver": "ops", "decision": "approve"},
+                            "decide", await signed(None, handle.id, view, "ops", "approve")
                         )
                         answered.add(view.request_id)
                 await asyncio.sleep(0.05)
@@ -243,13 +301,7 @@ async def record_agent_task(env: WorkflowEnvironment, tmp: str) -> None:
                     if view.request_id not in answered:
                         decision = next(notes, "reject") if view.action == "crm.add_note" else "reject"
                         await handle.execute_update(
-                            "decide",
-                            {
-                                "request_id": view.request_id,
-                                "approver": "ops",
-                                "decision": decision,
-                                "reason": "ok",
-                            },
+                            "decide", await signed(None, handle.id, view, "ops", decision, reason="ok")
                         )
                         answered.add(view.request_id)
                 await asyncio.sleep(0.05)

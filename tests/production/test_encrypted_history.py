@@ -24,6 +24,7 @@ from retrofit.codec import ENCODING, UnknownKeyError
 from retrofit.codec.converter import codec_from_settings
 from retrofit.codec.server import codec_app
 from retrofit.gate.approval_models import DECIDE_UPDATE, DecideResult
+from tests.identity_support import signed
 from tests.production.codec_support import (
     client_with_keys,
     codec_settings,
@@ -50,9 +51,7 @@ async def _approve(client: Client, wf_id: str, approver: str) -> DecideResult:
     handle = client.get_workflow_handle(wf_id)
     view = await wait_for_request(handle, "apr-1")
     result: DecideResult = await handle.execute_update(
-        DECIDE_UPDATE,
-        {"request_id": "apr-1", "approver": approver, "decision": "approve", "args_hash": view.args_hash},
-        result_type=DecideResult,
+        DECIDE_UPDATE, await signed(None, wf_id, view, approver, "approve"), result_type=DecideResult
     )
     return result
 

@@ -24,6 +24,7 @@ from retrofit.observability import JsonFormatter, record_llm_call
 from retrofit.sdk.context import running_call
 from retrofit.settings import RetrofitSettings
 from retrofit.worker import connect
+from tests.identity_support import signed
 from tests.production.codec_support import wait_for_request
 from tests.support import ledger_worker
 
@@ -85,10 +86,7 @@ async def test_one_trace_from_start_to_connector_call_and_metrics_on_one_endpoin
             task_queue=worker.task_queue,
         )
         view = await wait_for_request(note, "apr-1")
-        await note.execute_update(
-            "decide",
-            {"request_id": "apr-1", "approver": "alice", "decision": "approve", "args_hash": view.args_hash},
-        )
+        await note.execute_update("decide", await signed(None, note_id, view, "alice", "approve"))
         await note.result()
         record_llm_call("gpt-test", 120, 30, 0.0042, cache_hit=False)
 

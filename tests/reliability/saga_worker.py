@@ -14,6 +14,7 @@ from connectors.northwind.connector import NorthwindConnector
 from retrofit.gate.policy import Policy, allow_all
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
+from tests.identity_support import PIN
 from tests.support import DemoSystems
 from workflows.account_onboarding.workflow import AccountOnboarding
 
@@ -31,5 +32,6 @@ def onboarding_worker(
         audit_url=audit_url,
         policy=policy or allow_all(),
         settings_overrides=systems.connector_settings(),
+        identity=PIN,
     )
     return Worker(client, task_queue=f"onboarding-{uuid.uuid4()}", plugins=[plugin])

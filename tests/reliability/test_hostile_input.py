@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -35,12 +36,15 @@ from connectors.ledger.models import Customer, GetCustomer, SetCreditLimit
 from connectors.northwind.connector import NorthwindConnector
 from legacy.erp.server import ErpServer
 from legacy.ledger.server import LedgerServer
+from retrofit.gate.answer_identity import AnswerContext, AnswerRefused, Starter
 from retrofit.gate.approval_models import ApprovalStatus, ApprovalView, DecideRequest, arguments_hash
-from retrofit.gate.approvals import ApprovalBook, _parse, _Request
+from retrofit.gate.approvals import ApprovalBook, _Request, parse_answer
 from retrofit.gate.policy import ApprovalRequirement, Policy, allow_all
 from retrofit.gate.run_action import _validation_problems
+from retrofit.identity.testing import TestSigner
 from retrofit.registry import connectors_from_classes
 from retrofit.sdk.errors import RetrofitError
+from tests.identity_support import PIN, SIGNER, signed
 from tests.support import audit_of, kinds, ledger_effects, ledger_worker
 from workflows.single_action.workflow import SingleActionInput
 
@@ -132,7 +136,43 @@ def test_random_arguments_are_validated_or_refused_never_crash(index: int, raw: 
 
 ARGS = {"customer_id": "C-1006", "credit_limit": "90000.00"}
 HASH = arguments_hash("ledger.set_credit_limit", ARGS)
+OTHER_HASH = arguments_hash("ledger.set_credit_limit", {**ARGS, "credit_limit": "90000.01"})
 POLICY = Policy(groups={"finance": ("alice", "bob")})
+WF = "fuzz-wf"
+SIGNED_AT = datetime(2025, 1, 1, tzinfo=UTC)
+ROGUE = TestSigner("rogue", Ed25519PrivateKey.from_private_bytes(b"r" * 32))
+
+
+def _signed_tokens() -> dict[str, tuple[str, str, str, str, str] | None]:
+    """Assertions the fuzzer picks from -> the claims (subject, wf, request, hash, decision) of
+    those that verify, None for those that do not."""
+    tokens: dict[str, tuple[str, str, str, str, str] | None] = {"not-a-jwt": None}
+    at = SIGNED_AT.timestamp()
+    for subject in ("alice", "ALICE", "bob", "mallory"):
+        for request_id in ("apr-2", "apr-1"):
+            for args_hash in (HASH, OTHER_HASH):
+                for decision in ("approve", "reject"):
+                    for wf in (WF, "other-wf"):
+                        token = SIGNER.answer_token(
+                            subject, workflow_id=wf, request_id=request_id, args_hash=args_hash,
+                            decision=decision, now=at, jti=uuid.uuid4().hex,
+                        )  # fmt: skip
+                        tokens[token] = (subject.casefold(), wf, request_id, args_hash, decision)
+    rogue = ROGUE.answer_token(
+        "alice", workflow_id=WF, request_id="apr-2", args_hash=HASH, decision="approve", now=at
+    )
+    tokens[rogue] = None
+    return tokens
+
+
+TOKENS = _signed_tokens()
+CONTEXT = AnswerContext(
+    workflow_id=WF,
+    now=SIGNED_AT + timedelta(seconds=30),
+    pin=PIN,
+    starter=Starter(subject="unverified", verified=False),
+    operator_groups=dict(POLICY.groups),
+)
 
 
 def _book(approved_by: list[str]) -> ApprovalBook:
@@ -151,57 +191,85 @@ def _book(approved_by: list[str]) -> ApprovalBook:
         requested_at=now,
         deadline=now + timedelta(hours=1),
     )
-    return ApprovalBook(requests={"apr-2": _Request(view=view, requirement=requirement, policy=POLICY)})
+    request = _Request(view=view, requirement=requirement, policy=POLICY, approved_subjects=list(approved_by))
+    return ApprovalBook(requests={"apr-2": request})
 
 
 def _payloads() -> st.SearchStrategy[Any]:
     near = st.fixed_dictionaries(
         {},
         optional={
+            "workflow_id": st.sampled_from([WF, f" {WF} ", "other-wf", ""]) | st.text(max_size=20),
             "request_id": st.sampled_from(["apr-2", "apr-1", "", "apr-2 ", "APR-2"]) | st.text(max_size=70),
             "approver": st.sampled_from(["alice", "bob", "mallory", "", " alice "]) | st.text(max_size=130),
-            "reason": st.text(max_size=50) | st.sampled_from(["", "ok", "x" * 2001]),
+            "reason": st.text(max_size=50) | st.sampled_from(["", "ok", " ", "x" * 2001]),
             "args_hash": st.none()
-            | st.sampled_from([HASH, HASH[:12], HASH[:7], HASH.upper(), "0" * 12])
+            | st.sampled_from([HASH, HASH[:12], f" {HASH}", HASH.upper(), OTHER_HASH, "0" * 12])
             | st.text(max_size=70),
             "decision": st.sampled_from(["approve", "reject", "maybe", ""]) | json_scalars,
+            "assertion": st.sampled_from(sorted(TOKENS)) | json_scalars,
             "extra": json_values,
         },
     )
     return near | json_values
 
 
+_FIELDS = {"workflow_id", "request_id", "approver", "reason", "args_hash", "decision", "assertion"}
+
+
 def _oracle(payload: Any, approved_by: list[str]) -> bool:
-    """Independent statement of when an answer is accepted."""
-    if not isinstance(payload, dict) or set(payload) - {
-        "request_id",
-        "approver",
-        "reason",
-        "args_hash",
-        "decision",
-    }:
+    """Independent statement of when an answer is accepted: a well-formed payload whose
+    assertion verifies and binds this workflow, request, exact hash and decision, from a finance
+    person who has not approved yet (a rejection with a reason)."""
+    if not isinstance(payload, dict) or set(payload) - _FIELDS or "args_hash" not in payload:
         return False
-    strip = lambda v: v.strip() if isinstance(v, str) else v  # noqa: E731
-    rid, who, why, h, decision = (
-        strip(payload.get(k)) for k in ("request_id", "approver", "reason", "args_hash", "decision")
+
+    def strip(value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    wf, rid, who, why, h, decision, token = (
+        strip(payload.get(k, "")) if k != "args_hash" else payload[k]
+        for k in ("workflow_id", "request_id", "approver", "reason", "args_hash", "decision", "assertion")
     )
-    if not (isinstance(rid, str) and 1 <= len(rid) <= 64 and isinstance(who, str) and 1 <= len(who) <= 128):
+    texts = {
+        "workflow_id": (wf, 1000),
+        "approver": (who, 128),
+        "reason": (why, 2000),
+        "assertion": (token, 8192),
+    }
+    if any(not isinstance(v, str) or len(v) > limit for v, limit in texts.values()):
         return False
-    if "reason" in payload and not (isinstance(why, str) and len(why) <= 2000):
-        return False
-    if h is not None and not (
-        isinstance(h, str) and 8 <= len(h) <= 64 and all(c in "0123456789abcdef" for c in h)
-    ):
+    if not (isinstance(rid, str) and 1 <= len(rid) <= 64) or not (isinstance(h, str) and len(h) <= 128):
         return False
     if decision not in ("approve", "reject"):
         return False
+    claims = TOKENS.get(token)
     return (
-        rid == "apr-2"
-        and who in ("alice", "bob")
-        and who not in approved_by
-        and (h is None or HASH.startswith(h))
+        claims is not None
+        and rid == "apr-2"
+        and wf in ("", WF)
+        and h == HASH
+        and claims == (claims[0], WF, "apr-2", HASH, decision)
+        and claims[0] in ("alice", "bob")
+        and claims[0] not in approved_by
         and (decision == "approve" or bool(why))
     )
+
+
+def test_the_oracle_and_the_checks_agree_on_a_valid_answer_and_its_replayed_spelling() -> None:
+    # The fuzz below is only worth something if acceptance is reachable: a signed answer binding
+    # this request passes both; the same person in capitals after approving does not.
+    token = next(t for t, c in TOKENS.items() if c == ("alice", WF, "apr-2", HASH, "approve"))
+    payload = {"request_id": "apr-2", "args_hash": HASH, "decision": "approve", "assertion": token}
+    assert _oracle(payload, []) and _book([]).check(DecideRequest.model_validate(payload), "approve", CONTEXT)
+    shouting = next(
+        t for t, c in TOKENS.items() if c == ("alice", WF, "apr-2", HASH, "approve") and t != token
+    )
+    with pytest.raises(AnswerRefused, match="already approved"):
+        _book(["alice"]).check(
+            DecideRequest.model_validate({**payload, "assertion": shouting}), "approve", CONTEXT
+        )
+    assert not _oracle({**payload, "assertion": shouting}, ["alice"])
 
 
 @settings(FUZZ, max_examples=4000)
@@ -211,11 +279,15 @@ def test_random_approval_payloads_are_accepted_exactly_when_valid(
 ) -> None:
     book = _book(approved_by)
     try:
-        request = _parse(DecideRequest, payload)
-        problem = book.refusal(request, request.decision)
+        request = parse_answer(DecideRequest, payload, "ApprovalRefused")
+        book.check(request, request.decision, CONTEXT)
+        problem = None
     except ApplicationError as exc:
         assert exc.type == "ApprovalRefused" and exc.message.startswith("malformed approval payload")
         problem = exc.message
+    except AnswerRefused as exc:
+        problem = exc.message
+        assert "eyJ" not in problem  # a refusal never quotes the assertion
     assert (problem is None) == _oracle(payload, approved_by), (payload, problem)
     assert book.requests["apr-2"].view.status is ApprovalStatus.PENDING  # checking changes nothing
 
@@ -466,6 +538,14 @@ async def test_random_arguments_through_the_gate_run_only_when_valid(
     assert any(o == "InvalidArguments" for *_, o in cases) and ran > 0
 
 
+def _parses(payload: Any) -> bool:
+    try:
+        DecideRequest.model_validate(payload)
+    except ValidationError:
+        return False
+    return True
+
+
 @pytest.mark.devserver
 @pytest.mark.timeout(300)
 async def test_random_approval_updates_and_signals_are_refused_and_recorded(
@@ -474,7 +554,7 @@ async def test_random_approval_updates_and_signals_are_refused_and_recorded(
     loop = asyncio.get_running_loop()
     client = dev_server_env.client
     wf_id = f"fuzz-approval-{uuid.uuid4().hex[:8]}"
-    signals = 0
+    signals = parsed_updates = 0
     async with ledger_worker(client, ledger, audit_url) as worker:
         handle = await client.start_workflow(
             "SingleAction",
@@ -495,7 +575,7 @@ async def test_random_approval_updates_and_signals_are_refused_and_recorded(
         @settings(FUZZ, max_examples=60)
         @given(payload=hostile, as_signal=st.booleans())
         def one(payload: Any, as_signal: bool) -> None:
-            nonlocal signals
+            nonlocal signals, parsed_updates
 
             async def send() -> None:
                 if as_signal:
@@ -506,15 +586,16 @@ async def test_random_approval_updates_and_signals_are_refused_and_recorded(
 
             _in_thread_loop(loop, send)
             signals += as_signal
+            parsed_updates += not as_signal and _parses(payload)
 
         await asyncio.to_thread(one)
         views = await handle.query("pending_approvals", result_type=list[ApprovalView])
         assert [v.status for v in views] == [ApprovalStatus.PENDING]  # nothing got through
-        await handle.execute_update(
-            "decide", {"request_id": "apr-1", "approver": "ops", "decision": "approve"}
-        )
+        await handle.execute_update("decide", await signed(None, wf_id, views[0], "ops", "approve"))
         await handle.result()
 
     trail = kinds(await audit_of(audit_url, wf_id))
-    assert trail.count("approval.refused") == signals  # every refused signal is on record
+    # Every refused signal is on record, and every refused Update that parsed (one that does not
+    # parse is rejected by the validator and never enters history).
+    assert trail.count("approval.refused") == signals + parsed_updates
     assert trail.count("approval.granted") == 1 and ledger_effects(ledger)["credit_limit"] == {"C-1004": 1}

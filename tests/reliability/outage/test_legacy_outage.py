@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from retrofit.gate.policy import allow_all
 from retrofit.plugin import RetrofitPlugin
 from retrofit.registry import connectors_from_classes
 from retrofit.sdk.connector import ConnectorSettings
+from tests.identity_service import identity_service
+from tests.identity_support import PIN, SIGNER, signed
 from tests.support import SHIPPED_WORKFLOWS, DemoSystems, audit_of
 from workflows.single_action.workflow import SingleActionInput, SingleActionResult
 
@@ -61,6 +64,7 @@ def _worker(env: WorkflowEnvironment, settings: dict[str, ConnectorSettings], au
         audit_url=audit_url,
         policy=allow_all(),
         settings_overrides=tuned,
+        identity=PIN,
     )
     return Worker(env.client, task_queue=f"outage-{uuid.uuid4()}", plugins=[plugin])
 
@@ -301,7 +305,7 @@ async def test_outage_past_the_retry_budget_escalates_and_retry_finishes_once(st
         assert cli.returncode == 0, cli.stdout
         by_update = await handles[1].execute_update(
             "resolve_failure",
-            {"request_id": "fail-1-1", "approver": "ops", "choice": "retry"},
+            await signed(None, handles[1].id, views[1], "ops", "retry"),
             result_type=ResolveFailureResult,
         )
         assert by_update.choice == "retry"
@@ -324,7 +328,7 @@ async def test_outage_past_the_retry_budget_escalates_and_retry_finishes_once(st
     resolved = next(
         r for r in await audit_of(stack.audit_url, handles[0].id) if r.kind.value == "failure.resolved"
     )
-    assert resolved.actor.name == "ops-cli"
+    assert resolved.actor.name == "erin"  # the verified subject, not a typed name
     assert resolved.actor.identity and resolved.actor.identity.startswith("retrofit-cli:")
     async with await AuditStore.open(stack.audit_url) as store:
         assert (await store.verify()).ok
@@ -347,22 +351,25 @@ class _Done:
 
 
 async def _cli_resolve(env: WorkflowEnvironment, workflow_id: str, request_id: str, choice: str) -> _Done:
-    env_vars = {
-        **os.environ,
-        "RETROFIT_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
-        "RETROFIT_TEMPORAL_NAMESPACE": env.client.namespace,
-    }
-    process = await asyncio.create_subprocess_exec(
-        str(BIN / "retrofit"),
-        "resolve",
-        workflow_id,
-        request_id,
-        choice,
-        "--as",
-        "ops-cli",
-        env=env_vars,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    # The CLI answers as a person the identity service signs for, with the key the worker pins.
+    with tempfile.TemporaryDirectory() as tmp, identity_service(Path(tmp), signer=SIGNER) as identity:
+        env_vars = {
+            **os.environ,
+            "RETROFIT_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "RETROFIT_TEMPORAL_NAMESPACE": env.client.namespace,
+            **identity.env("erin"),
+        }
+        process = await asyncio.create_subprocess_exec(
+            str(BIN / "retrofit"),
+            "resolve",
+            workflow_id,
+            request_id,
+            choice,
+            "--as",
+            "erin",
+            env=env_vars,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     return _Done(process.returncode or 0, out.decode())
