@@ -28,6 +28,7 @@ from temporalio.worker import Worker
 from connectors.ledger.connector import LedgerConnector
 from legacy.ledger.server import LedgerServer
 from retrofit.audit.events import AuditRecord
+from retrofit.gate import answer_identity
 from retrofit.gate.approval_models import UNVERIFIED_LABEL, ApprovalView, DecideResult
 from retrofit.gate.policy import ApprovalRequirement, FailureEscalation, Outcome, Policy, Rule
 from retrofit.identity.pin import IdentityPin
@@ -631,3 +632,27 @@ async def test_trusted_namespace_mode_takes_the_typed_name_and_says_unverified_e
     )
     allowed = next(r for r in await run.audit() if r.kind.value == "policy.allowed")
     assert all(UNVERIFIED_LABEL in name for name in allowed.data["approved_by"])
+
+
+async def test_past_the_refusal_cap_refused_answers_are_rejected_unrecorded(
+    time_skipping_env: WorkflowEnvironment,
+    worker: Worker,
+    audit_url: str,
+    ledger: LedgerServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The worker runs in this process and `retrofit` passes through the sandbox: a small cap here
+    # is the cap the workflow applies.
+    monkeypatch.setattr(answer_identity, "REFUSAL_CAP", 3)
+    run = await start(time_skipping_env, worker, audit_url, LIMIT)
+    view = await run.view()
+    garbage = {"request_id": "apr-1", "args_hash": view.args_hash, "decision": "approve", "approver": "x"}
+    messages = [await run.refused({**garbage, "approver": f"flood-{n}"}) for n in range(5)]
+    assert all("no signed identity" in m for m in messages)
+    assert ["no longer recorded" in m for m in messages] == [False, False, False, True, True]
+    await run.handle.signal("approve", {k: v for k, v in garbage.items() if k != "decision"})
+    # A proper answer still counts after the flood.
+    await run.handle.execute_update("decide", await run.answer("alice"))
+    await run.handle.result()
+    assert len(await run.refusals()) == 3
+    assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
