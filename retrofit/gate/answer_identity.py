@@ -36,7 +36,9 @@ from retrofit.identity.tokens import IdentityRefused, verify_answer, verify_star
 
 #: The `workflow.patched` id of verified answers: a history recorded before it replays its
 #: answers as they were accepted then (names from the payload); every new answer is verified.
-PATCH_ID = "retrofit-verified-identity-1"
+PATCH_ID = "retrofit-verified-identity-2"
+#: The same decision for a run that began before verified identity, at its first new answer.
+LATE_PATCH_ID = "retrofit-verified-identity-late-1"
 
 #: The start header carrying the starter's assertion, and the one a run hands to its
 #: continuation (the original assertion and the time it was verified at).
@@ -121,6 +123,7 @@ class IdentityBook:
     started_by: Starter | None = None
     used_jtis: set[str] = field(default_factory=set)
     refusals: int = 0
+    verified: bool = False  # this run began with verified identity (`begin_run`)
 
 
 def identity_book() -> IdentityBook:
@@ -129,9 +132,23 @@ def identity_book() -> IdentityBook:
     return gate_state().identity
 
 
+def begin_run() -> None:
+    """At the very start of every run (the interceptor, before any other command): whether this
+    run verifies answers. Decided first thing, so the patch marker never lands beside a local
+    activity's marker in one workflow task (replay then mis-pairs them)."""
+    identity_book().verified = workflow.patched(PATCH_ID)
+
+
 def verified_identity_in_force() -> bool:
-    """False only while replaying a history recorded before verified identity existed."""
-    return workflow.patched(PATCH_ID)
+    """For an answer: False only while replaying an answer a run from before verified identity
+    accepted. A run that began before the upgrade and is answered after it verifies too (the late
+    patch marks the point), so an upgrade never leaves a typed name trusted."""
+    return identity_book().verified or workflow.patched(LATE_PATCH_ID)
+
+
+def requests_verified() -> bool:
+    """For a new request: whether this run began with verified identity (no marker written)."""
+    return identity_book().verified
 
 
 def current_pin() -> IdentityPin:

@@ -35,6 +35,7 @@ from retrofit.gate.answer_identity import (
     count_refusal,
     identify,
     may_answer,
+    requests_verified,
     started_by,
     verified_identity_in_force,
     within_cap,
@@ -424,7 +425,7 @@ async def await_approval(
     requirement = decision.approval or ApprovalRequirement()
     now = workflow.now()
     request_id = f"apr-{step}"
-    verified_identity = verified_identity_in_force()
+    verified_identity = requests_verified()
     if verified_identity:
         from retrofit.gate.state import pinned_policy
 

@@ -22,6 +22,7 @@ from temporalio.worker import (
 from retrofit.gate.answer_identity import (
     CARRIED_HEADER,
     STARTER_HEADER,
+    begin_run,
     carry_header,
     identity_book,
     take_carried,
@@ -35,6 +36,7 @@ class _GateInbound(WorkflowInboundInterceptor):
         super().init(_GateOutbound(outbound))
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
+        begin_run()
         _read_starter(input.headers)
         install_approval_handlers()
         install_failure_handlers()

@@ -7,6 +7,7 @@ import base64
 import json
 import os
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
@@ -16,8 +17,10 @@ from temporalio.client import WorkflowHistory as History
 
 from retrofit.codec.aes_gcm import KEY_ID_METADATA
 from retrofit.codec.converter import data_converter
+from retrofit.gate.answer_identity import LATE_PATCH_ID, PATCH_ID
 from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
 from retrofit.gate.contracts import POLICY_ACTIVITY
+from retrofit.gate.escalation import PATCH_ID as ESCALATION_PATCH_ID
 from retrofit.settings import RetrofitSettings
 
 
@@ -96,8 +99,31 @@ def unencrypted(history: History) -> list[Payload]:
                 meta = json.loads(payload.data)
                 if meta.get("activity_type") == POLICY_ACTIVITY and set(meta) <= _MARKER_FIELDS:
                     continue
+                if (
+                    isinstance(meta, dict)
+                    and meta.get("id") in _PATCH_IDS
+                    and set(meta) <= {"id", "deprecated"}
+                ):
+                    continue  # a workflow.patched marker: the patch id, by design unencoded
+            if _is_patch_search_attribute(event, payload):
+                continue
             found.append(payload)
     return found
+
+
+_PATCH_IDS = {PATCH_ID, LATE_PATCH_ID, ESCALATION_PATCH_ID}
+
+
+def _is_patch_search_attribute(event: Any, payload: Payload) -> bool:
+    """`workflow.patched` also upserts the TemporalChangeVersion search attribute (patch ids):
+    search attributes are indexed by the server, so never encoded."""
+    if not event.HasField("upsert_workflow_search_attributes_event_attributes"):
+        return False
+    try:
+        value = json.loads(payload.data)
+    except ValueError:
+        return False
+    return isinstance(value, list) and bool(value) and set(value) <= _PATCH_IDS
 
 
 _MARKER_FIELDS = {
