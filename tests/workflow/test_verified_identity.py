@@ -23,12 +23,12 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, Work
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from connectors.ledger.connector import LedgerConnector
 from legacy.ledger.server import LedgerServer
 from retrofit.audit.events import AuditRecord
-from retrofit.gate import answer_identity
+from retrofit.gate import answer_identity, interceptor
 from retrofit.gate.approval_models import UNVERIFIED_LABEL, ApprovalView, DecideResult
 from retrofit.gate.policy import ApprovalRequirement, FailureEscalation, Outcome, Policy, Rule
 from retrofit.identity.pin import IdentityPin
@@ -656,3 +656,36 @@ async def test_past_the_refusal_cap_refused_answers_are_rejected_unrecorded(
     await run.handle.result()
     assert len(await run.refusals()) == 3
     assert ledger_effects(ledger)["credit_limit"] == {"C-1001": 1}
+
+
+async def test_a_run_begun_before_verified_identity_verifies_its_answers_after_the_upgrade(
+    time_skipping_env: WorkflowEnvironment, worker: Worker, audit_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run that began on a worker from before verified identity: no start patch marker.
+    def begun_before_the_upgrade() -> None:
+        answer_identity.identity_book().verified = False
+
+    monkeypatch.setattr(answer_identity, "begin_run", begun_before_the_upgrade)
+    monkeypatch.setattr(interceptor, "begin_run", begun_before_the_upgrade)
+    run = await start(time_skipping_env, worker, audit_url, LIMIT)
+    view = await run.view()
+    monkeypatch.undo()
+    # Answered after the upgrade: a typed name counts for nothing, a signed answer counts.
+    typed = {"request_id": "apr-1", "args_hash": view.args_hash, "decision": "approve", "approver": "alice"}
+    assert "no signed identity" in await run.refused(typed)
+    await run.handle.execute_update("decide", await run.answer("bob"))
+    await run.handle.result()
+    granted = next(r for r in await run.audit() if r.kind.value == "approval.granted")
+    assert granted.actor.name == "bob" and granted.data["identity"]["verified"] is True
+    # And that history replays: no start marker, the late marker where the first answer came.
+    history = await run.handle.fetch_history()
+    markers = [
+        e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+        and e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert [json.loads(m)["id"] for m in markers] == [answer_identity.LATE_PATCH_ID]
+    replayer = Replayer(workflows=[], plugins=[RetrofitPlugin(workflows=SHIPPED_WORKFLOWS)])
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
