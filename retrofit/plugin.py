@@ -83,6 +83,7 @@ class RetrofitPlugin(SimplePlugin):
             from retrofit.execution.audit_activity import build_audit_activity
             from retrofit.execution.llm_activity import LlmRuntime, build_llm_activity
             from retrofit.execution.policy_activity import build_policy_activity
+            from retrofit.execution.reconcile_activity import build_reconcile_activity
             from retrofit.execution.resources import WorkerResources
 
             resources = WorkerResources(
@@ -101,6 +102,7 @@ class RetrofitPlugin(SimplePlugin):
             activities.append(build_llm_activity(llm, resources))
             for loaded in served:
                 activities.extend(build_action_activity(s, resources) for s in loaded.spec.actions)
+                activities.append(build_reconcile_activity(loaded.spec, resources))
 
             @asynccontextmanager
             async def opened() -> AsyncIterator[None]:
