@@ -131,7 +131,8 @@ def list_pending(
             table.add_row(
                 wf_id,
                 v.request_id + (f" (failed: {'/'.join(v.choices)})" if v.kind == "failure" else ""),
-                v.action,
+                # The effect says what approving does; a failed write says whether it may have landed.
+                f"{v.action} [{v.effect.upper()}]" + (f"\n{v.outcome_note}" if v.outcome_note else ""),
                 summarize(v.arguments, 60),
                 v.requested_at.strftime("%Y-%m-%d %H:%M:%S"),
                 v.deadline.strftime("%Y-%m-%d %H:%M:%S") + (" (escalated)" if v.escalated else ""),
@@ -152,10 +153,12 @@ def _reviewable(workflow_id: str, view: ApprovalView) -> dict[str, Any]:
         "request_id": view.request_id,
         "kind": view.kind,
         "action": view.action,
+        "effect": view.effect,
         "arguments": view.arguments,  # redacted by the workflow
         "args_hash": view.args_hash,
         "approvals": f"{len(view.approved_by)}/{view.approvers_needed}",
         "started_by": view.started_by,
+        "outcome_note": view.outcome_note,  # failure requests: what is known of the write's effect
     }
 
 

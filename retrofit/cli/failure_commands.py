@@ -54,6 +54,8 @@ def resolve(
             waiting = ", ".join(v.request_id for v in views if v.kind == "failure") or "none"
             fail(f"no failed action waiting as {request_id!r} in {workflow_id} (waiting: {waiting})")
             return
+        if view.outcome_note:
+            console.print(f"[yellow]{view.action}: {view.outcome_note}[/]")
         signed = await IdentityClient(settings, as_).answer(workflow_id, request_id, view.args_hash, choice)
         payload = {
             "workflow_id": workflow_id,
@@ -77,6 +79,9 @@ def resolve(
                 fail(f"no running workflow {workflow_id!r} in namespace {settings.temporal_namespace}")
             raise
         console.print(f"[green]{result.request_id}: {result.choice}[/] (by {result.resolved_by})")
+        if result.outcome_note:
+            # Never let "skip" read as "nothing happened" when the write may have landed.
+            console.print(f"[yellow]{result.outcome_note}[/]")
 
     run_async(go(), IdentityError)
 

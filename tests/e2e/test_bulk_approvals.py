@@ -133,23 +133,41 @@ async def _on_terminal(env: dict[str, str], answer: str, *args: str) -> tuple[in
         RETROFIT, *args, env={**env, "NO_COLOR": "1", "TERM": "dumb"}, stdin=child, stdout=child, stderr=child
     )
     os.close(child)
+    # One reader for the terminal, driven by the event loop: a read abandoned by a timeout must
+    # never swallow output (the prompt) that a later read should have seen.
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def readable() -> None:
+        try:
+            chunks.put_nowait(os.read(main, 4096))
+        except OSError:  # the child closed the terminal: it is done
+            loop.remove_reader(main)
+            chunks.put_nowait(b"")
+
+    os.set_blocking(main, False)
+    loop.add_reader(main, readable)
     screen = b""
     answered = False
-    loop = asyncio.get_running_loop()
     deadline = loop.time() + 90
-    while loop.time() < deadline:
-        try:
-            chunk = await asyncio.wait_for(loop.run_in_executor(None, os.read, main, 4096), timeout=1)
-        except TimeoutError:
-            chunk = b""
-        except OSError:  # the child closed the terminal: it is done
-            break
-        screen += chunk
-        if not answered and b"[y/N]" in screen:
-            os.write(main, f"{answer}\n".encode())
-            answered = True
-        if proc.returncode is not None:
-            break
-    code = await asyncio.wait_for(proc.wait(), timeout=30)
-    os.close(main)
+    try:
+        while loop.time() < deadline:
+            try:
+                chunk = await asyncio.wait_for(chunks.get(), timeout=1)
+            except TimeoutError:
+                if proc.returncode is not None:
+                    break
+                continue
+            if not chunk:
+                break
+            screen += chunk
+            if not answered and b"[y/N]" in screen:
+                os.write(main, f"{answer}\n".encode())
+                answered = True
+        if proc.returncode is None and loop.time() >= deadline:
+            proc.kill()
+        code = await asyncio.wait_for(proc.wait(), timeout=30)
+    finally:
+        loop.remove_reader(main)
+        os.close(main)
     return code, screen.decode(errors="replace").replace("\r", "")
