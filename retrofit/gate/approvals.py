@@ -560,6 +560,9 @@ def _show_state(note: str = "") -> None:
     for view in pending:
         lines += [
             f"### Waiting for approval: `{view.action}` (step {view.step}, request `{view.request_id}`)",
+            # What approving does, in the words of the connector's declaration (never the model's).
+            f"Effect: **{view.effect.upper()}**"
+            + (" — irreversible; needs two different people." if view.effect == "destructive" else "."),
             f"Arguments: `{summarize(view.arguments, 300)}`",
             f"Needs {view.approvers_needed} approval(s) from {', '.join(view.may_approve) or 'anyone'}"
             f"{' (escalated)' if view.escalated else ''}; approved so far: {', '.join(view.approved_by) or 'nobody'}.",

@@ -167,6 +167,7 @@ async def test_approve_through_the_update_runs_the_action_once_and_audits_who(
     metadata = await run.handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     details = metadata.current_details
     assert "Waiting for approval: `ledger.set_credit_limit` (step 1, request `apr-1`)" in details
+    assert "Effect: **WRITE**." in details
     example = {
         "workflow_id": run.handle.id,
         "request_id": "apr-1",
