@@ -48,7 +48,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -153,17 +153,9 @@ class IdentityService:
     # -- signing ---------------------------------------------------------------------------------
 
     def sign_answer(self, who: Authenticated, answer: AnswerRequest) -> dict[str, object]:
-        now = int(time.time())
-        exp = now + self.settings.identity_assertion_seconds
+        person, exp = self._person(who)
         claims = AnswerClaims(
-            iss=self.settings.identity_issuer,
-            sub=who.user.subject,
-            name=who.user.name[:128],
-            groups=who.user.groups,
-            via=who.via,
-            iat=now,
-            exp=exp,
-            jti=uuid.uuid4().hex,
+            **person,
             wf=answer.workflow_id,
             req=answer.request_id,
             hash=answer.args_hash,
@@ -180,21 +172,25 @@ class IdentityService:
         return self._signed(sign(claims, self._private, self.kid), who, exp)
 
     def sign_start(self, who: Authenticated, start: StartRequest) -> dict[str, object]:
+        person, exp = self._person(who)
+        claims = StartClaims(**person, wf=start.workflow_id, wft=start.workflow_type)
+        return self._signed(sign(claims, self._private, self.kid), who, exp)
+
+    def _person(self, who: Authenticated) -> tuple[dict[str, Any], int]:
+        """The claims every assertion makes about the person, fresh jti and lifetime; and its expiry."""
         now = int(time.time())
         exp = now + self.settings.identity_assertion_seconds
-        claims = StartClaims(
-            iss=self.settings.identity_issuer,
-            sub=who.user.subject,
-            name=who.user.name[:128],
-            groups=who.user.groups,
-            via=who.via,
-            iat=now,
-            exp=exp,
-            jti=uuid.uuid4().hex,
-            wf=start.workflow_id,
-            wft=start.workflow_type,
-        )
-        return self._signed(sign(claims, self._private, self.kid), who, exp)
+        person: dict[str, Any] = {
+            "iss": self.settings.identity_issuer,
+            "sub": who.user.subject,
+            "name": who.user.name[:128],
+            "groups": who.user.groups,
+            "via": who.via,
+            "iat": now,
+            "exp": exp,
+            "jti": uuid.uuid4().hex,
+        }
+        return person, exp
 
     @staticmethod
     def _signed(token: str, who: Authenticated, exp: int) -> dict[str, object]:
