@@ -16,25 +16,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_pem_private_key,
-)
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from retrofit.audit.checkpoint import parse_public_key, public_key_id
 from retrofit.audit.url import normalize_url, sqlite_file
+from retrofit.ed25519_key_file import create_key, read_key
 from retrofit.settings import RetrofitSettings
 
 
@@ -68,8 +60,8 @@ class CheckpointConfig:
     def signing_key(self) -> Ed25519PrivateKey:
         """The private key, generated when the file does not exist yet."""
         if not self.signing_key_file.exists():
-            _generate(self.signing_key_file)
-        return _load(self.signing_key_file)
+            create_key(self.signing_key_file)
+        return read_key(self.signing_key_file, "the audit signing key", CheckpointConfigError)
 
     def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
         """key id -> public key verify trusts; empty when there is none (never generates one)."""
@@ -84,7 +76,7 @@ class CheckpointConfig:
             return keys
         if not self.signing_key_file.exists():
             return {}
-        public = _load(self.signing_key_file).public_key()
+        public = read_key(self.signing_key_file, "the audit signing key", CheckpointConfigError).public_key()
         return {public_key_id(public): public}
 
 
@@ -112,33 +104,3 @@ def store_id_of(url: str) -> str:
         return f"sqlite:{parsed.database or ':memory:'}"
     port = f":{parsed.port}" if parsed.port else ""
     return f"{parsed.get_backend_name()}://{parsed.host or ''}{port}/{parsed.database or ''}"
-
-
-def _load(path: Path) -> Ed25519PrivateKey:
-    try:
-        private = load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise CheckpointConfigError(f"cannot read the audit signing key {path}: {exc}") from None
-    if not isinstance(private, Ed25519PrivateKey):
-        raise CheckpointConfigError(f"the audit signing key {path} is not an Ed25519 key")
-    return private
-
-
-def _generate(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, stat.S_IRWXU)
-    pem = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    # Written whole to a private temporary file (0600 from the first byte), then linked into
-    # place: link() fails if the key exists, so a second process starting at the same moment
-    # keeps the first one's key rather than replacing it, and nobody ever reads half a file.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

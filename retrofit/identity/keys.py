@@ -17,19 +17,15 @@ import base64
 import binascii
 import hashlib
 import json
-import os
-import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
-    NoEncryption,
-    PrivateFormat,
     PublicFormat,
-    load_pem_private_key,
 )
 
+from retrofit.ed25519_key_file import create_key, read_key
 from retrofit.identity.pin import IdentityPin
 from retrofit.identity.tokens import public_key_text
 from retrofit.settings import RetrofitSettings
@@ -52,13 +48,8 @@ def load_signing_key(settings: RetrofitSettings) -> tuple[str, Ed25519PrivateKey
     """(kid, key) from the signing key file, generating it when absent."""
     path = signing_key_path(settings)
     if not path.exists():
-        _generate(path)
-    try:
-        private = load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise IdentityKeyError(f"cannot read the identity signing key {path}: {exc}") from None
-    if not isinstance(private, Ed25519PrivateKey):
-        raise IdentityKeyError(f"the identity signing key {path} is not an Ed25519 key")
+        create_key(path)
+    private = read_key(path, "the identity signing key", IdentityKeyError)
     return key_id(private), private
 
 
@@ -87,20 +78,6 @@ def login_url(settings: RetrofitSettings) -> str:
 def show_pin_json(settings: RetrofitSettings) -> str:
     """The `RETROFIT_IDENTITY_PUBLIC_KEYS` value for production workers."""
     return json.dumps(public_keys(settings), sort_keys=True)
-
-
-def _generate(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, stat.S_IRWXU)
-    pem = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    # O_EXCL: two processes starting at once never overwrite each other's key (the loser reads the
-    # winner's). 0600 from the first byte, never chmod'ed after being written world-readable.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
 
 
 def _parse_public_keys(text: str) -> dict[str, str]:
