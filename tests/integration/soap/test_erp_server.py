@@ -187,6 +187,8 @@ def test_injected_failures(erp: ErpServer) -> None:
     assert (unavailable.status_code, unavailable.headers["retry-after"]) == (503, "2")
 
     admin(erp, "POST", "faults", {"drop_next": 1})
-    with pytest.raises(httpx.RemoteProtocolError):
+    # A drop is a close with no answer; the kernel reports it as a reset (ReadError) instead when
+    # the close races the rest of the request still arriving — both are "no answer came".
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         soap_post(erp, "GetCustomer", "<erp:customerId>C-1001</erp:customerId>")
     assert body_of(soap_post(erp, "GetCustomer", "<erp:customerId>C-1001</erp:customerId>")) is not None
