@@ -149,6 +149,10 @@ class AgentTaskInput(BaseModel):
         return self
 
 
+# The failure type of a task that stopped without an answer; its first detail is the AgentTaskResult.
+AGENT_STOPPED = "AgentStopped"
+
+
 class StopReason(StrEnum):
     ANSWERED = "answered"
     MAX_STEPS = "budget_steps"

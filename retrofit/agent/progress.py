@@ -64,5 +64,6 @@ def header(progress: AgentProgress) -> str:
     return (
         f"**Agent** · {progress.model}{label} · model turns {progress.step}/{progress.max_steps} · "
         f"tokens {progress.tokens:,}/{progress.max_tokens:,} · "
-        f"cost ${progress.cost_usd:.4f}/${progress.max_cost_usd:.2f}{estimated}"
+        # No `$`: the UI renders details as markdown, and a pair of `$` reads as math there.
+        f"cost USD {progress.cost_usd:.4f} of {progress.max_cost_usd:.2f}{estimated}"
     )

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from retrofit.agent.contracts import AgentTaskInput, AgentTaskResult
 from retrofit.agent.progress import AgentProgress
+from retrofit.agent.stopped import agent_task_result
 from retrofit.cli.identity_client import IdentityClient, IdentityError, starting_client
 from retrofit.cli.output import console, fail, run_async
 from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
@@ -104,7 +105,7 @@ def run(
         if not wait:
             return
         try:
-            result = await handle.result()
+            result = await agent_task_result(handle)  # answered, or stopped (a failed workflow)
         except WorkflowFailureError as exc:
             fail(f"agent task failed: {getattr(exc.cause, 'message', None) or exc.cause}")
             return

@@ -25,6 +25,7 @@ from rich.rule import Rule
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
 from retrofit.agent.contracts import AgentTaskResult, StopReason
+from retrofit.agent.stopped import agent_task_result
 from retrofit.audit.store import AuditStore
 from retrofit.cli.agent_commands import print_result
 from retrofit.cli.identity_client import PASSWORD_ENV, TOKEN_ENV, IdentityClient, starting_client
@@ -193,7 +194,7 @@ async def _agent_task(stack: RunningStack, wf_id: str) -> str:
             await _cli(
                 stack, "approvals", "reject", wf_id, view.request_id, "--reason", reason, as_user="dave"
             )
-    result = await handle.result()
+    result = await agent_task_result(handle)  # answered, or stopped (a failed workflow)
     print_result(result)
     if result.scripted and (
         result.status is not StopReason.ANSWERED or notes_approved != 1 or len(answered) != 2

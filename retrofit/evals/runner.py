@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
 from retrofit.agent.contracts import AgentTaskResult, ToolOutcome
+from retrofit.agent.stopped import agent_task_result
 from retrofit.audit.events import AuditKind, AuditRecord
 from retrofit.audit.store import AuditStore
 from retrofit.cli.identity_client import IdentityClient, starting_client
@@ -153,7 +154,7 @@ class EvalRun:
                 answered.add(view.request_id)
             await asyncio.sleep(0.05)
         try:
-            return await handle.result(), None
+            return await agent_task_result(handle), None  # answered, or stopped (a failed workflow)
         except WorkflowFailureError as exc:
             return None, f"workflow failed: {getattr(exc.cause, 'message', None) or exc.cause}"
 

@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
 from retrofit.agent.contracts import AgentTaskInput, AgentTaskResult
+from retrofit.agent.stopped import agent_task_result
 from retrofit.audit.events import AuditRecord
 from retrofit.gate.approval_models import ApprovalView
 from retrofit.llm.scripted_server import ScriptedToolCall, ScriptedTurn
@@ -56,7 +57,7 @@ async def run_answering(
     and a request for one fails the task: its approval times out into a rejection)."""
     if decide is None:
         # Nothing to answer: let the time-skipping server skip ahead while we wait.
-        return await handle.result(), []
+        return await agent_task_result(handle), []
     seen: list[ApprovalView] = []
     answered: set[str] = set()
     # Poll instead of awaiting the result: on the time-skipping server a client waiting for a
@@ -79,7 +80,7 @@ async def run_answering(
             answered.add(view.request_id)
             seen.append(view)
         await asyncio.sleep(0.05)
-    return await handle.result(), seen
+    return await agent_task_result(handle), seen
 
 
 def tool_messages(request_body: Mapping[str, Any]) -> list[str]:

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from retrofit.agent.contracts import AgentTaskInput, Budget, ModelChoice, StopReason, ToolOutcome
+from retrofit.agent.stopped import stopped_result
 from retrofit.gate.policy import Outcome, Policy, Rule
 from retrofit.llm.scripted_server import ScriptedToolCall, ScriptedTurn
 from retrofit.sdk.effect import Effect
@@ -247,9 +251,19 @@ async def test_too_many_consecutive_errors_stop_the_loop(
     env = time_skipping_env
     async with demo_worker(env.client, demo_systems, audit_url, llm_settings=scripted.settings()) as worker:
         task = _task(stubborn, ["erp.*"], budget=Budget(max_consecutive_errors=3))
-        result, _ = await run_answering(await start_agent(env.client, worker.task_queue, task))
+        handle = await start_agent(env.client, worker.task_queue, task)
+        result, _ = await run_answering(handle)
+        # Not a green COMPLETED in the UI: the workflow failed, with the result in the failure.
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
     assert result.status is StopReason.TOO_MANY_ERRORS
     assert len(result.tools) == 3 and result.detail
+    assert (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+    cause = failed.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "AgentStopped" and cause.non_retryable
+    assert cause.message == f"stopped: too_many_errors: {result.detail}"
+    assert stopped_result(failed.value) == result
+    assert stopped_result(ApplicationError("x", {"status": "nonsense"}, type="AgentStopped")) is None
 
 
 async def test_model_that_fails_for_good_stops_with_model_failed(

@@ -31,6 +31,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from retrofit.agent import conversation
 from retrofit.agent.allowed import AllowedActions
 from retrofit.agent.contracts import (
+    AGENT_STOPPED,
     AgentCarry,
     AgentTaskInput,
     AgentTaskResult,
@@ -68,6 +69,9 @@ from retrofit.redaction import redact_with
 
 # Stopping at the consecutive-error limit in the middle of a turn (was: at the end of it).
 _ERRORS_CALL_BY_CALL = "agent-errors-call-by-call"
+# A task that stopped without an answer (budget, errors, model) fails its workflow (was: completed),
+# so the Temporal UI shows it as not successful; the result rides in the failure's details.
+_STOPPED_FAILS = "agent-stopped-fails"
 # Model calls: a slow provider is retried by Temporal; the attempts cover every fallback endpoint.
 _LLM_TIMEOUT = timedelta(seconds=120)
 
@@ -420,6 +424,13 @@ class AgentTask:
             ]
         )
         self._show(f"done: {reason.value}", f"Finished: **{reason.value}**")
+        if reason is not StopReason.ANSWERED and workflow.patched(_STOPPED_FAILS):
+            raise ApplicationError(
+                f"stopped: {reason.value}: {detail or 'no answer'}",
+                result.model_dump(mode="json"),
+                type=AGENT_STOPPED,
+                non_retryable=True,
+            )
         return result
 
 
