@@ -17,7 +17,7 @@ from retrofit.gate.policy import Policy
 from retrofit.identity.keys import identity_pin
 from retrofit.llm.settings import LlmSettings
 from retrofit.observability.metrics import telemetry_runtime
-from retrofit.observability.tracing import tracing_interceptor
+from retrofit.observability.tracing import client_interceptors
 from retrofit.plugin import RetrofitPlugin
 from retrofit.policy_file import load_policy_file
 from retrofit.registry import LoadedConnector, load_connectors, load_workflows
@@ -26,12 +26,20 @@ from retrofit.settings import RetrofitSettings
 from retrofit.task_queues import check_groups, queue_for, settings_groups
 
 
-async def connect(settings: RetrofitSettings, *, wait: float = 0.0, identity: str | None = None) -> Client:
-    """A client with Retrofit's data converter (encrypting when codec keys are set), tracing
-    interceptor and metrics runtime; retries for `wait` seconds while the server starts.
+async def connect(
+    settings: RetrofitSettings,
+    *,
+    wait: float = 0.0,
+    identity: str | None = None,
+    serve_metrics: bool = False,
+) -> Client:
+    """A client with Retrofit's data converter (encrypting when codec keys are set) and tracing
+    interceptor; retries for `wait` seconds while the server starts. `serve_metrics` (worker
+    processes only): its runtime serves Prometheus on RETROFIT_METRICS_PORT; a CLI command never
+    binds that port, so exporting the variable for a worker leaves every command working.
     Raises CodecConfigError on unusable codec keys."""
     converter = data_converter(settings)
-    runtime = telemetry_runtime(settings)
+    runtime = telemetry_runtime(settings) if serve_metrics else None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
@@ -42,7 +50,7 @@ async def connect(settings: RetrofitSettings, *, wait: float = 0.0, identity: st
                 data_converter=converter,
                 identity=identity,
                 # Client and worker interceptor: workers built on this client trace too.
-                interceptors=[tracing_interceptor()],
+                interceptors=client_interceptors(settings),
                 runtime=runtime,
             )
         except RuntimeError:

@@ -47,6 +47,7 @@ def dev(
     """Embedded stack: Temporal dev server + Web UI, the identity + codec server, and a worker
     with every connector and workflow. Answers and starts are verified (signed) by default."""
     settings = RetrofitSettings()
+    configure_observability(settings)  # a worker process: logs, traces, metrics as `retrofit worker`
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -107,7 +108,7 @@ def worker(
 
     async def go() -> None:
         config = load_worker_config(settings)
-        client = await connect(settings)
+        client = await connect(settings, serve_metrics=True)
         if connectors is None and queue is None:
             workers = [build_worker(client, settings, config=config)]
         else:
@@ -220,7 +221,9 @@ def demo(
     """The end-to-end demo, non-interactively: embedded stack, demo systems, a workflow, its audit trail."""
     from retrofit.embedded.demo import run_demo
 
-    _run(run_demo(RetrofitSettings(), port=port, ui_port=ui_port, identity_port=identity_port))
+    settings = RetrofitSettings()
+    configure_observability(settings)  # a worker process, as `retrofit dev`
+    _run(run_demo(settings, port=port, ui_port=ui_port, identity_port=identity_port))
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from temporalio import workflow
 
+from retrofit.observability.workflow_trace import workflow_trace_id
+
 _ATTR = "_retrofit_details_header"
 
 
@@ -17,4 +19,6 @@ def set_details_header(header: str) -> None:
 
 def show_details(text: str) -> None:
     header: str = getattr(workflow.instance(), _ATTR, "")
-    workflow.set_current_details(f"{header}\n\n{text}" if header else text)
+    body = f"{header}\n\n{text}" if header else text
+    # Ops jump from what waits here to its trace (search the id in the trace viewer).
+    workflow.set_current_details(f"{body}\n\nTrace: `{workflow_trace_id()}`")

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 
+import temporalio.client
+import temporalio.worker
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
 
+from retrofit.observability.workflow_trace import RootedWorkflowInterceptor
 from retrofit.settings import RetrofitSettings
 
 TRACER_NAME = "retrofit"
@@ -53,10 +56,32 @@ def configure_tracing(settings: RetrofitSettings) -> TracerProvider | None:
     return _configured
 
 
+class RetrofitTracingInterceptor(TracingInterceptor):
+    """The SDK's interceptor whose workflow side roots context-less starts in a trace of their
+    own (`retrofit.observability.workflow_trace`). `always_create_workflow_spans` stays off on
+    purpose: with the root every workflow span has a parent, while turning it on would make every
+    context-less query (the UI polls `pending_approvals`) a trace of its own."""
+
+    def workflow_interceptor_class(
+        self, input: temporalio.worker.WorkflowInterceptorClassInput
+    ) -> type[TracingWorkflowInboundInterceptor]:
+        super().workflow_interceptor_class(input)  # registers the span-completing extern
+        return RootedWorkflowInterceptor
+
+
 def tracing_interceptor() -> TracingInterceptor:
     """Client and worker interceptor: a client-side StartWorkflow span is the parent of the
     workflow's spans, which parent its activities' spans — one trace per business request."""
-    return TracingInterceptor(trace.get_tracer(TRACER_NAME))
+    return RetrofitTracingInterceptor(trace.get_tracer(TRACER_NAME))
+
+
+def client_interceptors(settings: RetrofitSettings) -> list[temporalio.client.Interceptor]:
+    """What any starter (CLI, MCP, web front door, a script) puts in `Client.connect(interceptors=)`:
+    tracing is configured from `settings` (export only with an endpoint) and the start, signals
+    and updates carry the caller's trace context, so the workflow joins the caller's trace.
+    Without an endpoint nothing is exported and the workflow roots its own trace."""
+    configure_tracing(settings)
+    return [tracing_interceptor()]
 
 
 def shutdown_tracing() -> None:

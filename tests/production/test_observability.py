@@ -69,7 +69,7 @@ async def test_one_trace_from_start_to_connector_call_and_metrics_on_one_endpoin
         metrics_port=port,
         metrics_host="127.0.0.1",
     )
-    client = await connect(settings)  # tracing interceptor + Prometheus runtime, as the CLI builds it
+    client = await connect(settings, serve_metrics=True)  # as a worker process builds it
     spans.clear()
     read_id, note_id = f"traced-{uuid.uuid4()}", f"metered-{uuid.uuid4()}"
     async with ledger_worker(client, ledger, audit_url) as worker:
