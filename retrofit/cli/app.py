@@ -17,6 +17,7 @@ from retrofit.cli import (
     failure_commands,
     identity_commands,
     run_commands,
+    search_attribute_commands,
 )
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ failure_commands.register(app)
 failure_commands.register(approval_commands.app)
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(agent_commands.app, name="agent")
+app.add_typer(search_attribute_commands.app, name="search-attributes")
 app.command("eval")(eval_commands.eval_scenarios)
 
 
