@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from temporalio.plugin import SimplePlugin
+from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from retrofit.codec.converter import with_pydantic_payloads
@@ -20,6 +21,7 @@ from retrofit.sdk.connector import ConnectorSettings
 
 if TYPE_CHECKING:
     from retrofit.execution.circuit_breaker import BreakerConfig, BreakerOverride
+    from retrofit.execution.search_attribute_check import SearchAttributeCheck
 
 # Modules the workflow sandbox shares with the host rather than re-importing: pydantic for speed,
 # `retrofit` so workflows see the worker's action catalog, `connectors` for the action models,
@@ -76,6 +78,7 @@ class RetrofitPlugin(SimplePlugin):
         served = [c for c in connectors if serve_connectors is None or c.spec.name in serve_connectors]
         activities: list[Any] = []
         run_context = None
+        self._search_attributes: SearchAttributeCheck | None = None
         if audit_url is not None:
             # Imported here: clients and replayers need none of the I/O stack.
             from retrofit.execution.action_activity import build_action_activity
@@ -97,7 +100,13 @@ class RetrofitPlugin(SimplePlugin):
             activities.append(build_answer_audit_activity(resources))
             # `identity`: the identity service's public keys every answer is verified with
             # (`retrofit.identity.keys.identity_pin`); None refuses every answer.
-            activities.append(build_policy_activity(policy or Policy(), task_queues, identity))
+            from retrofit.execution.search_attribute_check import SearchAttributeCheck
+
+            # Which search attributes the namespace has: checked at worker start (run_worker).
+            self._search_attributes = SearchAttributeCheck()
+            activities.append(
+                build_policy_activity(policy or Policy(), task_queues, identity, self._search_attributes)
+            )
             llm = LlmRuntime(llm_settings or LlmSettings())
             activities.append(build_llm_activity(llm, resources))
             for loaded in served:
@@ -125,3 +134,8 @@ class RetrofitPlugin(SimplePlugin):
             interceptors=[RetrofitInterceptor()],
             run_context=run_context,
         )
+
+    async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
+        if self._search_attributes is not None:
+            await self._search_attributes.run(worker.client)
+        await super().run_worker(worker, next)

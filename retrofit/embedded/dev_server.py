@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from retrofit.gate.search_attributes import REGISTRATION
+
 
 class DevServerError(RuntimeError):
     pass
@@ -98,6 +100,9 @@ class DevServer:
             # Activity/workflow summaries and current details need no extra flags; the
             # namespace exists by default.
         ]
+        # Retrofit's search attributes, so the UI's list can filter and show what waits.
+        for name, kind in REGISTRATION.items():
+            args += ["--search-attribute", f"{name}={kind}"]
         if self.ui_codec_endpoint:
             args += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         if self.db_file is not None:

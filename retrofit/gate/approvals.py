@@ -62,6 +62,7 @@ from retrofit.gate.details import show_details
 from retrofit.gate.errors import ActionRejectedError, ApprovalTimedOutError
 from retrofit.gate.escalation import failure_book, failure_detail_lines
 from retrofit.gate.policy import ApprovalRequirement, Decision, Policy
+from retrofit.gate.search_attributes import publish
 from retrofit.identity.pin import IdentityMode
 from retrofit.redaction import redact, summarize
 from retrofit.sdk.spec import ActionSpec
@@ -551,6 +552,7 @@ def _show_state(note: str = "") -> None:
     """Current details: what waits, and exactly how to answer it (markdown, shown by the UI)."""
     info = workflow.info()
     pending = book().pending()
+    _publish_search_attributes([*pending, *failure_book().pending()])
     lines = [note] if note else []
     failures = failure_detail_lines(info.workflow_id)
     if not pending and not failures:
@@ -572,6 +574,17 @@ def _show_state(note: str = "") -> None:
             *answer_lines(view, info.workflow_id),
         ]
     show_details("\n\n".join([*lines, *failures]))
+
+
+def _publish_search_attributes(views: list[ApprovalView]) -> None:
+    """The list's columns and filters (only the attributes the worker found registered)."""
+    from retrofit.gate.routing import PolicySnapshot
+    from retrofit.gate.state import gate_state
+
+    snapshot = gate_state().policy
+    registered = snapshot.search_attributes if isinstance(snapshot, PolicySnapshot) else []
+    starters = {v.started_by for v in views if v.started_by}
+    publish(registered, views, next(iter(starters)) if len(starters) == 1 else None)
 
 
 def answer_lines(view: ApprovalView, workflow_id: str) -> list[str]:

@@ -26,6 +26,9 @@ class PolicySnapshot(Policy):
 
     task_queues: dict[str, str] = Field(default_factory=dict)  # connector name -> task queue
     identity: IdentityPin = Field(default_factory=IdentityPin)
+    # The Retrofit search attributes the worker found registered on the namespace (see
+    # `retrofit.gate.search_attributes`): only these are upserted. Older snapshots: none.
+    search_attributes: list[str] = Field(default_factory=list)
 
 
 def task_queue_of(snapshot: Policy, connector: str) -> str | None:
