@@ -1,0 +1,1 @@
+"""The business users' web front door (issue 17): forms from input models, task templates."""
