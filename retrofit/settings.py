@@ -86,3 +86,7 @@ class RetrofitSettings(BaseSettings):
     identity_assertion_seconds: int = Field(default=300, ge=10, le=900)
     # Mark the session cookie Secure (set behind TLS; plain http://localhost in the embedded default).
     identity_cookie_secure: bool = False
+
+    # Agent task templates for the web front door (TOML; see retrofit/web/task_templates.py and the
+    # demo's retrofit/embedded/task-templates.toml): goals with blanks a business user fills in.
+    task_templates_file: Path | None = None
