@@ -16,7 +16,6 @@ from temporalio.api.history.v1 import HistoryEvent
 from retrofit.execution.resources import WorkerResources
 from retrofit.gate.approvals import payload_digest
 from retrofit.gate.contracts import ANSWER_AUDIT_ACTIVITY, AnswerAudit
-from retrofit.observability.trace_ids import with_trace_id
 
 UNKNOWN_IDENTITY = "(not found in history)"
 #: The sender left the identity empty (the Temporal Web UI sends none for signals and updates).
@@ -30,7 +29,7 @@ def build_answer_audit_activity(resources: WorkerResources) -> Callable[[AnswerA
         event = answer.event.model_copy(
             update={"actor": answer.event.actor.model_copy(update={"identity": identity})}
         )
-        return await resources.record(with_trace_id([event]))
+        return await resources.record([event])
 
     return record_answer
 

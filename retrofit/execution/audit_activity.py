@@ -8,12 +8,11 @@ from temporalio import activity
 
 from retrofit.execution.resources import WorkerResources
 from retrofit.gate.contracts import AUDIT_ACTIVITY, AuditBatch
-from retrofit.observability.trace_ids import with_trace_id
 
 
 def build_audit_activity(resources: WorkerResources) -> Callable[[AuditBatch], Awaitable[int]]:
     @activity.defn(name=AUDIT_ACTIVITY)
     async def record(batch: AuditBatch) -> int:
-        return await resources.record(with_trace_id(batch.events))
+        return await resources.record(batch.events)
 
     return record

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from retrofit.audit.events import AuditEvent
 from retrofit.audit.store import AuditStore
 from retrofit.execution.circuit_breaker import BreakerBoard, BreakerConfig, BreakerOverride, CircuitBreaker
+from retrofit.observability.trace_ids import with_trace_id
 from retrofit.redaction.boundary import redact
 from retrofit.sdk.connector import Connector, ConnectorSettings
 
@@ -39,8 +40,11 @@ class WorkerResources:
 
     async def record(self, events: Sequence[AuditEvent]) -> int:
         """Append audit events, redacted here once more: whatever a writer put in `data`, secrets
-        and PII never reach the store (redaction is idempotent, so pre-redacted data is unchanged)."""
-        return await self.store.append([e.model_copy(update={"data": redact(e.data)}) for e in events])
+        and PII never reach the store (redaction is idempotent, so pre-redacted data is unchanged).
+        Each carries the workflow's trace id (`data["trace_id"]`), from ops' record to its trace."""
+        return await self.store.append(
+            [e.model_copy(update={"data": redact(e.data)}) for e in with_trace_id(events)]
+        )
 
     def breaker(self, connector: str) -> CircuitBreaker:
         return self.breakers.breaker(connector)
