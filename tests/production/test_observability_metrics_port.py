@@ -1,0 +1,57 @@
+"""Only worker processes serve metrics: a CLI command with RETROFIT_METRICS_PORT exported (as an
+operator does for the worker, in a shell or `.env`) works while a worker holds that port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from retrofit.settings import RetrofitSettings
+from retrofit.worker import connect
+
+pytestmark = pytest.mark.devserver
+
+RETROFIT = Path(sys.executable).with_name("retrofit")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_cli_command_runs_while_a_worker_serves_the_metrics_port(
+    dev_server_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    port = _free_port()
+    address = dev_server_env.client.service_client.config.target_host
+    settings = RetrofitSettings(temporal_address=address, metrics_port=port, metrics_host="127.0.0.1")
+    await connect(settings, serve_metrics=True)  # the worker process: its runtime binds the port
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.get(f"http://127.0.0.1:{port}/metrics")).status_code == 200
+
+    env = {
+        **os.environ,
+        "RETROFIT_TEMPORAL_ADDRESS": address,
+        "RETROFIT_METRICS_PORT": str(port),
+        "RETROFIT_METRICS_HOST": "127.0.0.1",
+        "RETROFIT_DATA_DIR": str(tmp_path),
+        "HOME": str(tmp_path),
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(RETROFIT), "approvals", "list", "--json",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().strip() == "[]"
+    assert "Address already in use" not in err.decode()
+    async with httpx.AsyncClient(timeout=10) as http:  # the worker still serves
+        assert (await http.get(f"http://127.0.0.1:{port}/metrics")).status_code == 200
