@@ -24,8 +24,8 @@ _ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True,
 
 _TEMPLATE = _ENV.from_string(
     """\
-{% if form_error %}
-<p class="form-error" role="alert" id="form-error">{{ form_error }}</p>
+{% if form_errors %}
+<div class="form-error" role="alert" id="form-error">{% for message in form_errors %}<p>{{ message }}</p>{% endfor %}</div>
 {% endif %}
 {% for item in items %}
 {% if item.open %}<fieldset id="{{ item.id }}"><legend>{{ item.legend }}</legend>
@@ -69,14 +69,28 @@ def field_id(name: str) -> str:
 
 
 def render_fields(
-    fields: list[FormField], values: Mapping[str, Any] | None = None, errors: Mapping[str, str] | None = None
+    fields: list[FormField],
+    values: Mapping[str, Any] | None = None,
+    errors: Mapping[str, str] | None = None,
+    *,
+    submitted: bool = False,
 ) -> Markup:
     """The inputs (not the `<form>`; the page owns it, its action and its CSRF token). `values`:
     what to show, by input name: the submitted form (strings, to show what was typed) or JSON
-    values; an input without one shows its default. `errors`: input name (or FORM_ERROR) ->
-    message, shown next to the input."""
+    values; an input without one shows its default, except a checkbox of a `submitted` form
+    (browsers send nothing for an unchecked box). `errors`: input name (or FORM_ERROR) ->
+    message, shown next to the input; errors for names with no input here (an excluded field a
+    client sent anyway) are shown with the form's own error at the top."""
     values = values or {}
+    if submitted:
+        unchecked = {f.name: "" for f in fields if f.kind is Kind.CHECKBOX and f.name not in values}
+        values = {**values, **unchecked}
     errors = errors or {}
+    names = {field.name for field in fields}
+    top = [errors[FORM_ERROR]] if FORM_ERROR in errors else []
+    top += [
+        f"{name}: {message}" for name, message in errors.items() if name != FORM_ERROR and name not in names
+    ]
     items: list[dict[str, Any]] = []
     open_sections: list[str] = []
     for field in fields:
@@ -89,7 +103,7 @@ def render_fields(
             items.append({"open": True, "close": False, "id": field_id(prefix), "legend": legend})
         items.append(_item(field, values, errors))
     items.extend({"close": True, "open": False} for _ in open_sections)
-    return Markup(_TEMPLATE.render(items=items, form_error=errors.get(FORM_ERROR)))
+    return Markup(_TEMPLATE.render(items=items, form_errors=top))
 
 
 def _item(field: FormField, values: Mapping[str, Any], errors: Mapping[str, str]) -> dict[str, Any]:

@@ -357,3 +357,27 @@ def test_hostile_schema_text_and_values_are_escaped() -> None:
     hostile_key = form_fields({"properties": {'x"><script>z</script>': {"type": "string"}}, "type": "object"})
     html = str(render_fields(hostile_key, {}, {}))
     assert "<script" not in html and 'id="f-x--' in html
+
+
+def test_errors_for_inputs_not_on_the_page_are_shown_at_the_top() -> None:
+    fields = form_fields(AgentTaskInput.model_json_schema(), exclude=AGENT_EXCLUDE)
+    got = validate_form(
+        AgentTaskInput,
+        fields,
+        {"goal": "g", "allowed_actions": "erp.*", "policy": "{}"},
+        refuse=AGENT_EXCLUDE,
+    )
+    assert isinstance(got, FormErrors)
+    html = str(render_fields(fields, {}, got.errors))
+    top = html[html.index('id="form-error"') : html.index("</div>")]
+    assert "policy: set by the operator, not by this form" in top
+
+
+def test_a_submitted_unchecked_box_stays_unchecked() -> None:
+    class Flags(BaseModel):
+        notify: bool = True
+
+    fields = form_fields(Flags.model_json_schema())
+    assert "checked" in _by_id(str(render_fields(fields)))["f-notify"][1]
+    assert "checked" not in _by_id(str(render_fields(fields, {}, {}, submitted=True)))["f-notify"][1]
+    assert validate_form(Flags, fields, {}) == Flags(notify=False)
