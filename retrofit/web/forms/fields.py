@@ -65,9 +65,9 @@ def humanise(name: str) -> str:
 def form_fields(schema: Mapping[str, Any], exclude: Collection[str] = ()) -> list[FormField]:
     """The inputs of a form for `schema` (an object schema), in the schema's property order.
     `exclude`: dotted names the operator owns; they get no input (and `parse_form` refuses them)."""
-    defs = schema.get("$defs", {})
+    resolver = _Resolver(schema.get("$defs", {}))
     fields: list[FormField] = []
-    _object(_Resolver(defs), dict(schema), "", (), True, 0, set(exclude), fields)
+    _object(resolver, resolver.resolve(schema), "", (), True, 0, set(exclude), fields)
     return fields
 
 
@@ -111,6 +111,8 @@ def _object(
     properties = node.get("properties", {})
     required = set(node.get("required", []))
     for key, raw in properties.items():
+        if "." in key or not key:
+            raise ValueError(f"schema: property name {key!r} cannot be a form input name (dots are paths)")
         name = f"{prefix}{key}"
         if name in exclude:
             continue

@@ -381,3 +381,29 @@ def test_a_submitted_unchecked_box_stays_unchecked() -> None:
     assert "checked" in _by_id(str(render_fields(fields)))["f-notify"][1]
     assert "checked" not in _by_id(str(render_fields(fields, {}, {}, submitted=True)))["f-notify"][1]
     assert validate_form(Flags, fields, {}) == Flags(notify=False)
+
+
+class _Tree(BaseModel):
+    label: str
+    child: _Tree
+    children: list[_Tree] = Field(default_factory=list)
+
+
+def test_a_recursive_model_ends_in_a_json_field() -> None:
+    fields = _fields(_Tree)
+    assert "child.child.child.child.label" in fields
+    assert fields["child.child.child.child.child"].kind is Kind.JSON
+    assert fields["children"].kind is Kind.JSON
+    form = {"label": "a", "child.label": "b", "child.child.label": "c", "child.child.child.label": "d"}
+    form |= {
+        "child.child.child.child.label": "e",
+        "child.child.child.child.child": '{"label": "f", "child": null}',
+    }
+    got = validate_form(_Tree, list(fields.values()), form)
+    assert isinstance(got, FormErrors)
+    assert "child.child.child.child.child" in got.errors  # null is not a _Tree: refused, by field
+
+
+def test_dotted_property_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="dots are paths"):
+        form_fields({"type": "object", "properties": {"a.b": {"type": "string"}}})
