@@ -14,8 +14,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from temporalio import activity
+from temporalio import activity, workflow
 
+from retrofit.observability.trace_ids import current_trace_id
+from retrofit.observability.workflow_trace import workflow_trace_id
 from retrofit.sdk.context import current_call
 from retrofit.settings import RetrofitSettings
 
@@ -76,6 +78,11 @@ def temporal_context(record: logging.LogRecord) -> dict[str, Any]:
             attempt=act.get("attempt"),
             task_queue=act.get("task_queue"),
         )
+    # The trace the line belongs to: ops go from a log line to its workflow's trace.
+    if workflow.in_workflow():
+        found["trace_id"] = workflow_trace_id()
+    elif activity.in_activity():
+        found["trace_id"] = current_trace_id()
     try:
         call = current_call()
     except RuntimeError:

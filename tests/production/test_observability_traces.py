@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import uuid
 from collections.abc import Iterator
 
@@ -10,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from temporalio import workflow
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -18,6 +22,7 @@ from temporalio.worker import Worker
 from legacy.ledger.server import LedgerServer
 from retrofit.audit.store import AuditStore
 from retrofit.codec.converter import data_converter
+from retrofit.observability import JsonFormatter
 from retrofit.observability.workflow_trace import root_traceparent
 from retrofit.settings import RetrofitSettings
 from retrofit.worker import connect
@@ -76,6 +81,26 @@ async def _clients(env: WorkflowEnvironment) -> tuple[Client, Client]:
 
 async def test_each_way_of_starting_gives_one_trace(
     dev_server_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, receiver: OtlpReceiver
+) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    sdk_logger = workflow.logger.base_logger
+    sdk_logger.addHandler(handler)
+    level, sdk_logger.level = sdk_logger.level, logging.INFO
+    try:
+        await _start_each_way(dev_server_env, ledger, audit_url, receiver, stream)
+    finally:
+        sdk_logger.removeHandler(handler)
+        sdk_logger.setLevel(level)
+
+
+async def _start_each_way(
+    dev_server_env: WorkflowEnvironment,
+    ledger: LedgerServer,
+    audit_url: str,
+    receiver: OtlpReceiver,
+    stream: io.StringIO,
 ) -> None:
     traced, untraced = await _clients(dev_server_env)
     read_id, note_id = f"traced-{uuid.uuid4()}", f"untraced-{uuid.uuid4()}"
@@ -173,3 +198,9 @@ async def test_each_way_of_starting_gives_one_trace(
         } <= names, sorted(names)
         runs = {s.attributes["temporalRunID"] for s in receiver.of_workflow(f"{family_id}-child")}
         assert len(runs) == 2  # the continued run is in the same trace
+        # Workflow-side logs: the SDK's replay-safe logger, with the ids and the trace.
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        [line] = [x for x in lines if x.get("workflow_id") == family_id]
+        assert line["message"].startswith("starting the child") and line["child_runs"] == 2
+        assert line["workflow_type"] == "TraceParent" and line["run_id"]
+        assert line["trace_id"] == family_trace

@@ -26,6 +26,8 @@ class TraceChild:
 class TraceParent:
     @workflow.run
     async def run(self) -> int:
+        # The SDK's replay-safe logger: silent on replay, the workflow's ids on the record.
+        workflow.logger.info("starting the child", extra={"child_runs": 2})
         child: int = await workflow.execute_child_workflow(
             TraceChild.run, 0, id=f"{workflow.info().workflow_id}-child"
         )
