@@ -62,6 +62,7 @@ from retrofit.gate.details import show_details
 from retrofit.gate.errors import ActionRejectedError, ApprovalTimedOutError
 from retrofit.gate.escalation import failure_book, failure_detail_lines
 from retrofit.gate.policy import ApprovalRequirement, Decision, Policy
+from retrofit.gate.refusal import refusal
 from retrofit.gate.search_attributes import publish
 from retrofit.identity.pin import IdentityMode
 from retrofit.redaction import redact, summarize
@@ -187,16 +188,22 @@ def _validate_decide(payload: Any) -> None:
     """Reject what does not parse; accept every well-formed answer, so that a refusal is
     recorded by the handler (a rejected Update never reaches history). Past the cap, a refused
     answer is rejected here, unrecorded."""
-    request = parse_answer(DecideRequest, payload, "ApprovalRefused")
+    try:
+        request = parse_answer(DecideRequest, payload, "ApprovalRefused")
+    except ApplicationError as malformed:
+        if within_cap():
+            return  # accepted, so the handler records the refusal (a rejected Update leaves none)
+        raise refusal(
+            f"{malformed.message} (too many refused answers in this run: no longer recorded)",
+            "ApprovalRefused",
+        ) from None
     if within_cap():
         return
     try:
         book().check(request, request.decision)
     except AnswerRefused as refused:
-        raise ApplicationError(
-            f"{refused.message} (too many refused answers in this run: no longer recorded)",
-            type="ApprovalRefused",
-            non_retryable=True,
+        raise refusal(
+            f"{refused.message} (too many refused answers in this run: no longer recorded)", "ApprovalRefused"
         ) from None
 
 
@@ -209,13 +216,19 @@ async def _decide(payload: Any) -> DecideResult:
         return await _apply(
             legacy.request_id, legacy.reason, who, legacy.decision, "update", DECIDE_UPDATE, update_id, ""
         )
-    request = DecideRequest.model_validate(payload)
+    try:
+        request = parse_answer(DecideRequest, payload, "ApprovalRefused")
+    except ApplicationError as malformed:  # let through by the validator to be recorded here
+        # (after the legacy branch: a run replaying a pre-identity answer never gets here)
+        refused = AnswerRefused(malformed.message)
+        await record_refusal(refused, payload, "update", DECIDE_UPDATE, _request_id_in(payload), update_id)
+        raise refusal(malformed.message, "ApprovalRefused") from None
     await _pin_for(request.request_id)
     try:
         answerer = book().check(request, request.decision)
     except AnswerRefused as refused:
         await record_refusal(refused, payload, "update", DECIDE_UPDATE, request.request_id, update_id)
-        raise ApplicationError(refused.message, type="ApprovalRefused", non_retryable=True) from None
+        raise refusal(refused.message, "ApprovalRefused") from None
     return await _apply(
         request.request_id,
         request.reason,
@@ -660,9 +673,12 @@ def parse_answer(
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in exc.errors()[:5]
         )
-        raise ApplicationError(
-            f"malformed {what} payload: {problems}", type=error_type, non_retryable=True
-        ) from None
+        raise refusal(f"malformed {what} payload: {problems}", error_type) from None
+
+
+def _request_id_in(payload: Any) -> str:
+    request_id = payload.get("request_id") if isinstance(payload, dict) else None
+    return request_id.strip()[:64] if isinstance(request_id, str) else ""
 
 
 def payload_digest(payload: Any) -> str:

@@ -50,6 +50,7 @@ from retrofit.gate.failure_models import (
     ResolveFailureResult,
 )
 from retrofit.gate.policy import Policy
+from retrofit.gate.refusal import refusal
 from retrofit.redaction import redact, summarize
 from retrofit.sdk.spec import ActionSpec
 
@@ -152,21 +153,26 @@ def _validate_resolve(payload: Any) -> None:
     answer that is refused is accepted, so the handler records the refusal before failing it."""
     from retrofit.gate.approvals import parse_answer
 
-    answer = parse_answer(ResolveFailureRequest, payload, _REFUSED, RESOLVE_FAILURE_UPDATE)
+    try:
+        answer = parse_answer(ResolveFailureRequest, payload, _REFUSED, RESOLVE_FAILURE_UPDATE)
+    except ApplicationError as malformed:
+        if within_cap():
+            return  # accepted, so the handler records the refusal (a rejected Update leaves none)
+        raise refusal(
+            f"{malformed.message} (too many refused answers in this run: no longer recorded)", _REFUSED
+        ) from None
     if within_cap():
         return
     try:
         failure_book().check(answer)
     except AnswerRefused as refused:
-        raise ApplicationError(
-            f"{refused.message} (too many refused answers in this run: no longer recorded)",
-            type=_REFUSED,
-            non_retryable=True,
+        raise refusal(
+            f"{refused.message} (too many refused answers in this run: no longer recorded)", _REFUSED
         ) from None
 
 
 async def _resolve(payload: Any) -> ResolveFailureResult:
-    from retrofit.gate.approvals import payload_digest, record_refusal
+    from retrofit.gate.approvals import parse_answer, payload_digest, record_refusal
 
     update = workflow.current_update_info()
     update_id = update.id if update else None
@@ -174,15 +180,22 @@ async def _resolve(payload: Any) -> ResolveFailureResult:
     if not verified_identity_in_force():
         legacy = LegacyResolveFailureRequest.model_validate(payload)
         if book.legacy_refusal(legacy):
-            raise ApplicationError("already resolved", type=_REFUSED, non_retryable=True)
+            raise refusal("already resolved", _REFUSED)
         who = Answerer(subject=legacy.approver, verified=False, claimed=legacy.approver, legacy=True)
         return await _accept(book, legacy.request_id, legacy.choice, legacy.reason, who, update_id, "")
-    answer = ResolveFailureRequest.model_validate(payload)
+    try:
+        answer = parse_answer(ResolveFailureRequest, payload, _REFUSED, RESOLVE_FAILURE_UPDATE)
+    except ApplicationError as malformed:  # let through by the validator to be recorded here
+        raw = payload.get("request_id") if isinstance(payload, dict) else None
+        request_id = raw.strip()[:64] if isinstance(raw, str) else ""
+        refused = AnswerRefused(malformed.message)
+        await record_refusal(refused, payload, "update", RESOLVE_FAILURE_UPDATE, request_id, update_id)
+        raise refusal(malformed.message, _REFUSED) from None
     try:
         answerer = book.check(answer)
     except AnswerRefused as refused:
         await record_refusal(refused, payload, "update", RESOLVE_FAILURE_UPDATE, answer.request_id, update_id)
-        raise ApplicationError(refused.message, type=_REFUSED, non_retryable=True) from None
+        raise refusal(refused.message, _REFUSED) from None
     return await _accept(
         book, answer.request_id, answer.choice, answer.reason, answerer, update_id, payload_digest(payload)
     )

@@ -401,6 +401,8 @@ async def test_malformed_answers_are_refused_recorded_and_nothing_runs(
         await run.handle.execute_update("decide", payload, result_type=DecideResult)
     assert isinstance(info.value.cause, ApplicationError)
     assert "malformed approval payload" in info.value.cause.message
+    # One sentence for the UI, no Python stack trace under it.
+    assert info.value.cause.failure is not None and info.value.cause.failure.stack_trace == ""
     await run.handle.signal("approve", payload)
     await run.handle.signal("reject", payload)
     [still] = await run.pending()
@@ -410,7 +412,11 @@ async def test_malformed_answers_are_refused_recorded_and_nothing_runs(
     failure = await run.failure()
     assert "Kunde in Prüfung — 請稍候" in failure.message
     refused = [r for r in await run.audit() if r.kind.value == "approval.refused"]
-    # The Update never entered history (its validator rejected it); both Signals are on record.
-    assert len(refused) == 2
+    # The Update (let through by its validator so that it is recorded) and both Signals.
+    assert sorted(str(r.data.get("update") or r.data.get("signal")) for r in refused) == [
+        "approve",
+        "decide",
+        "reject",
+    ]
     assert all("malformed approval payload" in r.data["problem"] for r in refused)
     assert all(len(r.data["payload"]) <= 300 for r in refused)

@@ -281,11 +281,12 @@ async def test_bad_answers_are_refused_and_each_refusal_is_recorded(
     resolved = [r for r in records if r.kind.value == "failure.resolved"]
     assert [(r.actor.name, r.data["choice"]) for r in resolved] == [("oskar", "retry"), ("olga", "abort")]
     refused = [r for r in records if r.kind.value == "approval.refused"]
-    # Every well-formed refused answer is on record (the malformed one never entered history;
-    # the `decide` to a failure request is refused by the approvals and recorded there).
+    # Every refused answer is on record, the malformed one too (its validator lets it through to be
+    # recorded); the `decide` to a failure request is refused by the approvals and recorded there.
     assert [r.data["problem"].split(" (")[0] for r in refused] == [
         "unknown failure request 'fail-9-1'",
         "'mallory' may not resolve request fail-1-1",
+        "malformed resolve_failure payload: choice: Input should be 'retry', 'skip' or 'abort'",
         "no signed identity: log in at the identity service and answer again",
         "unknown approval request 'fail-1-1'",
         "failure request fail-1-1 is already resolved",

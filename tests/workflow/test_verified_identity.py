@@ -366,14 +366,16 @@ async def test_every_forged_or_misbound_assertion_is_refused_audited_and_runs_no
     assert all(r.data["identity"]["verified"] is False for r in refused)
 
 
-async def test_a_missing_hash_does_not_parse_and_is_rejected_before_history(
+async def test_a_missing_hash_does_not_parse_and_its_refusal_is_recorded(
     time_skipping_env: WorkflowEnvironment, worker: Worker, audit_url: str
 ) -> None:
     run = await start(time_skipping_env, worker, audit_url, LIMIT)
     payload = {k: v for k, v in (await run.answer("alice")).items() if k != "args_hash"}
     message = await run.refused(payload)
     assert "malformed approval payload: args_hash: Field required" in message
-    assert await run.refusals() == []
+    [refused] = await run.refusals()  # audited like a refused Signal
+    assert refused.data["update"] == "decide" and refused.data["problem"] == message
+    assert (await run.view()).approved_by == []
     # Nothing else will answer: end it here, or its deadline fires later with no worker left and
     # holds the shared time-skipping server's clock.
     await run.handle.terminate("test done")
