@@ -315,6 +315,13 @@ async def record_refusal(
         step=_step_of(request_id) or None,
         data=data,
     )
+    # The last refusal and why, where the person looks (the current details).
+    setattr(
+        workflow.instance(),
+        _LAST_REFUSAL,
+        f"**Last refused answer** ({via} `{name}`, {actor_name}): {refused.message}",
+    )
+    _show_state()
     await record_answer(
         event,
         via,
@@ -581,12 +588,35 @@ def _show_state(note: str = "") -> None:
             f"Arguments: `{summarize(view.arguments, 300)}`",
             f"Needs {view.approvers_needed} approval(s) from {', '.join(view.may_approve) or 'anyone'}"
             f"{' (escalated)' if view.escalated else ''}; approved so far: {', '.join(view.approved_by) or 'nobody'}.",
+            *_group_lines(view.may_approve),
             f"Started by: {view.started_by or 'unverified'} (who started it may not approve it). "
             f"Deadline: {view.deadline.strftime('%Y-%m-%d %H:%M:%S')} UTC.",
             f"Argument hash: `{view.args_hash}`",
             *answer_lines(view, info.workflow_id),
         ]
-    show_details("\n\n".join([*lines, *failures]))
+    last = getattr(workflow.instance(), _LAST_REFUSAL, "")
+    show_details("\n\n".join([*lines, *failures, *([last] if last else [])]))
+
+
+_LAST_REFUSAL = "_retrofit_last_refusal"
+
+
+def _group_lines(may_approve: list[str]) -> list[str]:
+    """Who is in each approver group: the operator's table, else where the members are kept."""
+    from retrofit.gate.state import operator_groups
+
+    table = operator_groups()
+    lines = []
+    for group in (w[len("group:") :] for w in may_approve if w.startswith("group:")):
+        members = table.get(group, ())
+        lines.append(
+            f"Group `{group}`: {', '.join(members)} (operator's table), and anyone the identity service "
+            "verifies in that group."
+            if members
+            else f"Group `{group}`: its members are the identity service's directory "
+            f"(`retrofit identity` on the identity host lists who is in `{group}`)."
+        )
+    return lines
 
 
 def _publish_search_attributes(views: list[ApprovalView]) -> None:
