@@ -109,7 +109,10 @@ def errors_by_field(fields: list[FormField], error: ValidationError) -> dict[str
             if candidate in names:
                 name = candidate
                 break
-        message = str(item["msg"])
+        # pydantic's text, except where it shows a regex to a business user.
+        message = (
+            "not in the expected format" if item["type"] == "string_pattern_mismatch" else str(item["msg"])
+        )
         if name == FORM_ERROR and loc:
             message = f"{'.'.join(loc)}: {message}"
         out.setdefault(name, message)

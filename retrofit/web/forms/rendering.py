@@ -39,7 +39,7 @@ _TEMPLATE = _ENV.from_string(
 <label for="{{ item.id }}">{{ f.label }}{% if f.required %} <span class="required" aria-hidden="true">*</span>{% endif %}</label>
 {% if f.kind == "select" %}
 <select id="{{ item.id }}" name="{{ f.name }}"{% if f.required %} required{% endif %}{{ item.aria }}>
-{% if not f.required or item.value == "" %}<option value=""{% if item.value == "" %} selected{% endif %}>{% if f.required %}Choose…{% else %}(none){% endif %}</option>
+{% if f.nullable or item.value == "" %}<option value=""{% if item.value == "" %} selected{% endif %}>{% if f.required %}Choose…{% else %}(none){% endif %}</option>
 {% endif %}
 {% for key, text in item.options %}<option value="{{ key }}"{% if key == item.value %} selected{% endif %}>{{ text }}</option>
 {% endfor %}

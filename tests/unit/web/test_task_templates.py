@@ -97,6 +97,8 @@ def test_form_schema_goes_through_the_form_code(template: TaskTemplate) -> None:
     assert template.build(got).goal.startswith("Review customer C-77's")
     bad = validate_form(template.form_model(), fields, {"customer_id": "X-1", "days": "0"})
     assert isinstance(bad, FormErrors) and set(bad.errors) == {"customer_id", "days"}
+    assert bad.errors["customer_id"] == "not in the expected format"
+    assert 'value=""' not in html[html.index('id="f-tone"') : html.index("</select>")]  # not optional
 
 
 @pytest.mark.parametrize(
