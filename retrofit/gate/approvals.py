@@ -58,7 +58,7 @@ from retrofit.gate.approval_models import (
     arguments_hash,
 )
 from retrofit.gate.audit_calls import record_answer, record_events, system_event, workflow_event
-from retrofit.gate.details import show_details
+from retrofit.gate.details import record_decision, show_details
 from retrofit.gate.errors import ActionRejectedError, ApprovalTimedOutError
 from retrofit.gate.escalation import failure_book, failure_detail_lines
 from retrofit.gate.policy import ApprovalRequirement, Decision, Policy
@@ -539,6 +539,7 @@ async def await_approval(
                     )
                 ]
             )
+            record_decision(f"`{spec.name}` (step {step}): not approved within the deadline ({outcome})")
             _show_state(note=f"Request {request_id} for {spec.name} expired ({outcome}).")
             if outcome == "fail":
                 raise ApprovalTimedOutError(
@@ -554,6 +555,9 @@ async def await_approval(
 
     approval_resolved(spec.name, view.status.value, workflow.now() - view.requested_at)
     if view.status is ApprovalStatus.REJECTED:
+        record_decision(
+            f"`{spec.name}` (step {step}, {view.effect.upper()}): rejected by {request.rejected_by}: {view.reason}"
+        )
         _show_state(
             note=f"Request {request_id} for {spec.name} rejected by {request.rejected_by}: {view.reason}"
         )
@@ -564,6 +568,9 @@ async def await_approval(
             reason=view.reason,
             rejected_by=request.rejected_by,
         )
+    record_decision(
+        f"`{spec.name}` (step {step}, {view.effect.upper()}): approved by {', '.join(view.approved_by)}"
+    )
     _show_state(note=f"Request {request_id} for {spec.name} approved by {', '.join(view.approved_by)}.")
     return list(view.approved_by)
 

@@ -23,7 +23,7 @@ from retrofit.gate import catalog
 from retrofit.gate.approvals import await_approval
 from retrofit.gate.audit_calls import record_events, workflow_event
 from retrofit.gate.contracts import ActionInvocation, ActionOutcome
-from retrofit.gate.details import show_details
+from retrofit.gate.details import record_decision, show_details
 from retrofit.gate.errors import (
     ActionDeniedError,
     ActionFailedError,
@@ -309,6 +309,7 @@ async def _after_failure(
         return invocation.model_copy(update={"round": rnd + 1})
     if resolution.choice == "skip":
         await record_events([outcome_event(AuditKind.SKIPPED, resolution, spec, step, failed)])
+        record_decision(f"`{spec.name}` (step {step}): failed, skipped by {resolution.by}")
         show_details(f"Step {step}: **{spec.name}** skipped by {resolution.by}")
         raise ActionSkippedError(
             f"{spec.name} failed ({kind}) and was skipped by {resolution.by}: {resolution.reason}{note}",
@@ -319,6 +320,7 @@ async def _after_failure(
             reason=resolution.reason,
         ) from None
     await record_events([outcome_event(AuditKind.ABORTED, resolution, spec, step, failed)])
+    record_decision(f"`{spec.name}` (step {step}): failed, aborted by {resolution.by}")
     show_details(f"Step {step}: **{spec.name}** failed ({kind}); aborted by {resolution.by}")
     raise ActionFailedError(
         f"{spec.name} failed ({kind}): {message}; aborted by {resolution.by}: {resolution.reason}{note}",

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from legacy.ledger.server import LedgerServer
@@ -58,6 +60,13 @@ async def _approve_and_finish(env: WorkflowEnvironment, handle: WorkflowHandle[A
     await handle.result()
 
 
+async def _details(handle: WorkflowHandle[Any, Any]) -> str:
+    metadata: WorkflowMetadata = await handle.query(
+        "__temporal_workflow_metadata", result_type=WorkflowMetadata
+    )
+    return str(metadata.current_details)
+
+
 async def _listed(client: Client, query: str) -> list[str]:
     return [w.id async for w in client.list_workflows(query)]
 
@@ -87,7 +96,17 @@ async def test_the_list_filters_what_waits_when_the_attributes_are_registered(
         await _eventually_listed(client, waiting, handle.id, present=True)
         attributes = (await handle.describe()).typed_search_attributes
         assert attributes.get(sa.WAITING) == "approval" and attributes.get(sa.ACTIONS) == ["ledger.add_note"]
+        refused = handle.execute_update  # a malformed answer first: refused, and shown
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await refused("decide", {"request_id": "apr-1", "decision": "approve"})
+        cause = info.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "ApprovalRefused"
+        assert cause.failure is not None and cause.failure.stack_trace == ""  # one sentence, no trace
+        details = await _details(handle)
+        assert "**Last refused answer** (update `decide`" in details and cause.message in details
+        assert "Effect: **WRITE**" in details
         await _approve_and_finish(registered_env, handle)
+        assert "`ledger.add_note` (step 1, WRITE): approved by bob" in await _details(handle)
         await _eventually_listed(client, waiting, handle.id, present=False)
         await _eventually_listed(client, 'RetrofitWaiting = "none"', handle.id, present=True)
 
