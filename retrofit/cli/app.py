@@ -18,6 +18,7 @@ from retrofit.cli import (
     identity_commands,
     run_commands,
     search_attribute_commands,
+    web_commands,
 )
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.add_typer(audit_commands.app, name="audit")
 app.add_typer(agent_commands.app, name="agent")
 app.add_typer(search_attribute_commands.app, name="search-attributes")
 app.command("eval")(eval_commands.eval_scenarios)
+app.command("web")(web_commands.web)
 
 
 def main() -> None:
