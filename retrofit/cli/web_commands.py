@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+
 def web(port: int = typer.Option(8235, help="port to serve on"), host: str = "127.0.0.1") -> None:
     """Serve the web front door (login, catalog, forms, my runs)."""
     import uvicorn
