@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from pathlib import Path
@@ -151,6 +152,12 @@ def build_app(
         await client.start_workflow(
             entry.workflow_type, arg, id=workflow_id, task_queue=settings.task_queue, static_summary=summary
         )
+        # The verified starter becomes visible once the workflow's first task records it; wait
+        # briefly so the run page (which shows a run only to its verified starter) finds it.
+        for _ in range(20):
+            if await run_view(await temporal(), workflow_id, who.subject) is not None:
+                break
+            await asyncio.sleep(0.25)
         return RedirectResponse(f"/runs/{workflow_id}", status_code=303)
 
     async def runs_page(request: Request) -> Response:
