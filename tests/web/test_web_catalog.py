@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
-from starlette.datastructures import FormData
 from temporalio import workflow
 
 from retrofit.web.catalog import build_catalog
@@ -34,7 +33,7 @@ def test_an_added_workflow_gets_a_working_form_and_raw_ones_are_hidden() -> None
     fields = form_fields(entry.schema())
     html = str(render_fields(fields))
     assert 'name="order_id"' in html and 'name="amount"' in html
-    bad = validate_form(entry.model, fields, FormData({"order_id": "O-1", "amount": "900"}))
+    bad = validate_form(entry.model, fields, {"order_id": "O-1", "amount": "900"})
     assert isinstance(bad, FormErrors) and set(bad.errors) == {"amount"}
-    good = validate_form(entry.model, fields, FormData({"order_id": "O-1", "amount": "90"}))
+    good = validate_form(entry.model, fields, {"order_id": "O-1", "amount": "90"})
     assert good == RefundInput(order_id="O-1", amount=90)
