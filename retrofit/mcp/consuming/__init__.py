@@ -1,0 +1,1 @@
+"""External MCP servers as Retrofit connectors (operator-configured, schema-pinned)."""
