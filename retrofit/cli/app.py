@@ -16,6 +16,7 @@ from retrofit.cli import (
     eval_commands,
     failure_commands,
     identity_commands,
+    mcp_commands,
     run_commands,
     search_attribute_commands,
     web_commands,
@@ -39,6 +40,7 @@ failure_commands.register(approval_commands.app)
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(agent_commands.app, name="agent")
 app.add_typer(search_attribute_commands.app, name="search-attributes")
+app.add_typer(mcp_commands.app, name="mcp")
 app.command("eval")(eval_commands.eval_scenarios)
 app.command("web")(web_commands.web)
 

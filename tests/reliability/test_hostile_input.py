@@ -36,7 +36,7 @@ from connectors.ledger.models import Customer, GetCustomer, SetCreditLimit
 from connectors.northwind.connector import NorthwindConnector
 from legacy.erp.server import ErpServer
 from legacy.ledger.server import LedgerServer
-from retrofit.gate.answer_identity import AnswerContext, AnswerRefused, Starter
+from retrofit.gate.answer_identity import REFUSAL_CAP, AnswerContext, AnswerRefused, Starter
 from retrofit.gate.approval_models import ApprovalStatus, ApprovalView, DecideRequest, arguments_hash
 from retrofit.gate.approvals import ApprovalBook, _Request, parse_answer
 from retrofit.gate.policy import ApprovalRequirement, Policy, allow_all
@@ -538,14 +538,6 @@ async def test_random_arguments_through_the_gate_run_only_when_valid(
     assert any(o == "InvalidArguments" for *_, o in cases) and ran > 0
 
 
-def _parses(payload: Any) -> bool:
-    try:
-        DecideRequest.model_validate(payload)
-    except ValidationError:
-        return False
-    return True
-
-
 @pytest.mark.devserver
 @pytest.mark.timeout(300)
 async def test_random_approval_updates_and_signals_are_refused_and_recorded(
@@ -554,7 +546,7 @@ async def test_random_approval_updates_and_signals_are_refused_and_recorded(
     loop = asyncio.get_running_loop()
     client = dev_server_env.client
     wf_id = f"fuzz-approval-{uuid.uuid4().hex[:8]}"
-    signals = parsed_updates = 0
+    signals = updates = 0
     async with ledger_worker(client, ledger, audit_url) as worker:
         handle = await client.start_workflow(
             "SingleAction",
@@ -575,7 +567,7 @@ async def test_random_approval_updates_and_signals_are_refused_and_recorded(
         @settings(FUZZ, max_examples=60)
         @given(payload=hostile, as_signal=st.booleans())
         def one(payload: Any, as_signal: bool) -> None:
-            nonlocal signals, parsed_updates
+            nonlocal signals, updates
 
             async def send() -> None:
                 if as_signal:
@@ -586,7 +578,7 @@ async def test_random_approval_updates_and_signals_are_refused_and_recorded(
 
             _in_thread_loop(loop, send)
             signals += as_signal
-            parsed_updates += not as_signal and _parses(payload)
+            updates += not as_signal
 
         await asyncio.to_thread(one)
         views = await handle.query("pending_approvals", result_type=list[ApprovalView])
@@ -595,7 +587,8 @@ async def test_random_approval_updates_and_signals_are_refused_and_recorded(
         await handle.result()
 
     trail = kinds(await audit_of(audit_url, wf_id))
-    # Every refused signal is on record, and every refused Update that parsed (one that does not
-    # parse is rejected by the validator and never enters history).
-    assert trail.count("approval.refused") == signals + parsed_updates
+    # Every refused answer is on record, Signal or Update, well-formed or not: below the refusal cap
+    # the validator accepts even a payload that does not parse, so the handler can record it.
+    assert signals + updates < REFUSAL_CAP
+    assert trail.count("approval.refused") == signals + updates
     assert trail.count("approval.granted") == 1 and ledger_effects(ledger)["credit_limit"] == {"C-1004": 1}

@@ -1,0 +1,13 @@
+"""`retrofit mcp ...`: Model Context Protocol, both ways (retrofit/mcp).
+
+`serve` offers the gated actions to MCP clients (`retrofit/cli/mcp_serve_command.py`); `import`
+pins an external MCP server's tools for use as actions (`retrofit/cli/mcp_import_command.py`).
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help="MCP both ways: serve the gated actions, and use external MCP servers' tools as actions."
+)
