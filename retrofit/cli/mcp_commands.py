@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import typer
 
+from retrofit.cli import mcp_serve_command
+
 app = typer.Typer(
     help="MCP both ways: serve the gated actions, and use external MCP servers' tools as actions."
 )
+mcp_serve_command.register(app)
