@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
+import mcp_types as types
 import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -104,3 +106,34 @@ async def mcp_http(
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=15)
+
+
+WORKFLOW_IN_URL = re.compile(r"/workflows/(mcp-[A-Za-z0-9_-]+)")
+Connect = Callable[[], contextlib.AbstractAsyncContextManager[Client]]
+
+
+async def call_waiting(
+    connect: Connect, tool: str, arguments: dict[str, Any]
+) -> tuple[asyncio.Task[types.CallToolResult], list[str], str]:
+    """Start a call that waits for a person: the call, its progress messages so far, and the
+    workflow id its first progress message names (in the Temporal UI link)."""
+    messages: list[str] = []
+    found: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+        match = WORKFLOW_IN_URL.search(message or "")
+        if match and not found.done():
+            found.set_result(match.group(1))
+
+    async def run() -> types.CallToolResult:
+        async with connect() as mcp:
+            return await mcp.call_tool(tool, arguments, progress_callback=on_progress)
+
+    task = asyncio.ensure_future(run())
+    either: set[asyncio.Future[Any]] = {task, found}
+    done, _ = await asyncio.wait(either, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        raise AssertionError(f"{tool} did not wait for a person: {task.result()}")
+    assert found in done, f"no progress naming the workflow: {messages}"
+    return task, messages, found.result()

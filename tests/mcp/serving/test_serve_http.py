@@ -7,12 +7,9 @@ and count for nothing."""
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
-from typing import Any
 
 import httpx
-import mcp_types as types
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
@@ -20,35 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from legacy.ledger.server import LedgerServer
 from tests.identity_service import identity_service
 from tests.identity_support import SIGNER, pending_views, signed
-from tests.mcp.serving.stack import HttpServer, mcp_http, serve_settings, session_of
+from tests.mcp.serving.stack import call_waiting, mcp_http, serve_settings, session_of
 from tests.support import audit_of, kinds, ledger_effects, ledger_worker
-
-WORKFLOW_IN_URL = re.compile(r"/workflows/(mcp-[A-Za-z0-9_-]+)")
-
-
-async def _call_waiting(
-    server: HttpServer, bearer: str, tool: str, arguments: dict[str, Any]
-) -> tuple[asyncio.Task[types.CallToolResult], list[str], str]:
-    """Start a call that waits for an approval; returns it, its progress messages, the workflow id."""
-    messages: list[str] = []
-    found = asyncio.get_running_loop().create_future()
-
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        messages.append(message or "")
-        match = WORKFLOW_IN_URL.search(message or "")
-        if match and not found.done():
-            found.set_result(match.group(1))
-
-    async def run() -> types.CallToolResult:
-        async with server.client(bearer) as mcp:
-            return await mcp.call_tool(tool, arguments, progress_callback=on_progress)
-
-    task = asyncio.ensure_future(run())
-    done, _ = await asyncio.wait({task, found}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        raise AssertionError(f"{tool} did not wait for an approval: {task.result()}")
-    assert found in done, f"no progress naming the workflow: {messages}"
-    return task, messages, found.result()
 
 
 @pytest.mark.devserver
@@ -103,8 +73,10 @@ async def test_tools_reads_and_a_write_that_waits_for_another_persons_approval(
                 assert (write.read_only_hint, write.destructive_hint) == (False, False)
                 assert (gone.read_only_hint, gone.destructive_hint) == (False, True)
 
-                task, messages, wf_id = await _call_waiting(
-                    server, alice, "ledger__set_credit_limit", {"customer_id": "C-1002", "credit_limit": 7500}
+                task, messages, wf_id = await call_waiting(
+                    lambda: server.client(alice),
+                    "ledger__set_credit_limit",
+                    {"customer_id": "C-1002", "credit_limit": 7500},
                 )
                 assert (
                     "waiting for approval apr-1 in the Temporal UI (anyone but you; 0/1 approvals)"
@@ -133,8 +105,10 @@ async def test_tools_reads_and_a_write_that_waits_for_another_persons_approval(
                 assert any(r.kind.value == "approval.refused" for r in records), kinds(records)
 
                 # Rejected: a tool error with who and why, in one sentence.
-                task, _, wf_id = await _call_waiting(
-                    server, alice, "ledger__add_note", {"customer_id": "C-1002", "text": "call back"}
+                task, _, wf_id = await call_waiting(
+                    lambda: server.client(alice),
+                    "ledger__add_note",
+                    {"customer_id": "C-1002", "text": "call back"},
                 )
                 [view] = await pending_views(client, wf_id)
                 await client.get_workflow_handle(wf_id).execute_update(
