@@ -7,6 +7,7 @@ glob, so a tool the operator did not list never becomes an action.
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 from pathlib import Path
 
@@ -15,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from retrofit.sdk.effect import Effect
 
 _NAME = r"^[a-z][a-z0-9_]*$"
+_GLOB = re.compile(r"[*?\[]")
+
+
+def is_exact(pattern: str) -> bool:
+    """A tool pattern without glob characters: the operator named one tool, which must exist."""
+    return _GLOB.search(pattern) is None
 
 
 class McpServerConfig(BaseModel):
@@ -36,6 +43,9 @@ class McpServerConfig(BaseModel):
     effects: dict[str, Effect] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     retries: int = Field(default=3, ge=1, le=20)
+    # A tool's answer (text plus structured content) larger than this fails the call: a hostile
+    # or broken server must not flood the audit trail, Temporal history or a model's context.
+    max_result_chars: int = Field(default=100_000, ge=1, le=10_000_000)
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerConfig:

@@ -1,0 +1,142 @@
+"""A real MCP server for the consuming tests, written with the SDK's low-level `Server`.
+
+Run as `python tool_server.py stdio` or `python tool_server.py http PORT`. Standalone (imports
+only the SDK), so the tests start it as a subprocess exactly as an operator's config would.
+
+Tools:
+- `lookup_order` (readOnlyHint): structured content and text.
+- `cancel_order` (no annotations → WRITE): appends one line to $TOOL_SERVER_LOG, so a test
+  can count how often it really ran.
+- `explode` (readOnlyHint): answers `isError: true`.
+- `flood` (readOnlyHint): answers 3 MB of text.
+- `binary` (readOnlyHint): answers only an image block of junk.
+- `slow` (readOnlyHint): sleeps 30 s.
+
+TOOL_SERVER_FLAVOR=v2 adds a required `warehouse` property to `lookup_order` (schema drift).
+HTTP: when TOOL_SERVER_TOKEN is set, every request needs `Authorization: Bearer <it>`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import anyio
+from mcp.server.lowlevel import Server
+from mcp_types import (
+    CallToolRequestParams,
+    CallToolResult,
+    ImageContent,
+    ListToolsResult,
+    PaginatedRequestParams,
+    TextContent,
+    Tool,
+    ToolAnnotations,
+)
+
+READ = ToolAnnotations(read_only_hint=True)
+
+
+def _tools() -> list[Tool]:
+    order: dict[str, Any] = {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "string", "minLength": 3, "description": "the order number"},
+            "verbose": {"type": "boolean", "default": False},
+        },
+        "required": ["order_id"],
+    }
+    if os.environ.get("TOOL_SERVER_FLAVOR") == "v2":
+        order["properties"]["warehouse"] = {"type": "string"}
+        order["required"] = ["order_id", "warehouse"]
+    cancel = {
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "string"},
+            "reason": {"type": "string", "enum": ["customer", "fraud", "stock"]},
+            "refund_cents": {"type": "integer", "minimum": 0},
+        },
+        "required": ["order_id", "reason"],
+    }
+    empty: dict[str, Any] = {"type": "object", "properties": {}}
+    return [
+        Tool(name="lookup_order", description="Look up one order.", input_schema=order, annotations=READ),
+        Tool(name="cancel_order", description="Cancel an order.", input_schema=cancel),
+        Tool(name="explode", description="Always fails.", input_schema=empty, annotations=READ),
+        Tool(name="flood", description="Answers far too much.", input_schema=empty, annotations=READ),
+        Tool(name="binary", description="Answers junk bytes.", input_schema=empty, annotations=READ),
+        Tool(name="slow", description="Never answers in time.", input_schema=empty, annotations=READ),
+    ]
+
+
+def _record(line: str) -> None:
+    with open(os.environ["TOOL_SERVER_LOG"], "a") as log:
+        log.write(line + "\n")
+
+
+async def list_tools(ctx: Any, params: PaginatedRequestParams | None) -> ListToolsResult:
+    return ListToolsResult(tools=_tools())
+
+
+async def call_tool(ctx: Any, params: CallToolRequestParams) -> CallToolResult:
+    args = params.arguments or {}
+    if params.name == "lookup_order":
+        found = {"order_id": args["order_id"], "status": "shipped", "verbose": args.get("verbose")}
+        return CallToolResult(
+            content=[TextContent(text=f"order {args['order_id']} shipped")], structured_content=found
+        )
+    if params.name == "cancel_order":
+        _record(f"cancel {args['order_id']} {args['reason']}")
+        return CallToolResult(content=[TextContent(text=f"cancelled {args['order_id']}")])
+    if params.name == "explode":
+        return CallToolResult(content=[TextContent(text="warehouse database is on fire")], is_error=True)
+    if params.name == "flood":
+        return CallToolResult(content=[TextContent(text="x" * 3_000_000)])
+    if params.name == "binary":
+        return CallToolResult(content=[ImageContent(data="!!not-base64\x00\x01", mime_type="image/png")])
+    if params.name == "slow":
+        await anyio.sleep(30)
+        return CallToolResult(content=[TextContent(text="late")])
+    return CallToolResult(content=[TextContent(text=f"unknown tool {params.name}")], is_error=True)
+
+
+def server() -> Server[Any]:
+    return Server("retrofit-test-tools", version="1.0", on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+def _run_http(port: int) -> None:
+    import uvicorn
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    app: ASGIApp = server().streamable_http_app(host="127.0.0.1")
+    token = os.environ.get("TOOL_SERVER_TOKEN")
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and token is not None:
+            headers = dict(scope["headers"])
+            if headers.get(b"authorization") != f"Bearer {token}".encode():
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b"bad token"})
+                return
+        await app(scope, receive, send)
+
+    uvicorn.run(guarded, host="127.0.0.1", port=port, log_level="error", lifespan="on")
+
+
+def main() -> None:
+    if sys.argv[1] == "stdio":
+        from mcp.server.stdio import stdio_server
+
+        async def go() -> None:
+            s = server()
+            async with stdio_server() as (read, write):
+                await s.run(read, write, s.create_initialization_options())
+
+        anyio.run(go)
+    else:
+        _run_http(int(sys.argv[2]))
+
+
+if __name__ == "__main__":
+    main()
