@@ -26,6 +26,8 @@ class RetrofitSettings(BaseSettings):
     data_dir: Path = Path(".retrofit")
     # TOML policy (see examples/policy.toml); without one: READ allow, WRITE 1 approval, DESTRUCTIVE 2.
     policy_file: Path | None = None
+    # External MCP servers whose tools become actions (docs/mcp-consume.md); its lock sits beside it.
+    mcp_servers_file: Path | None = None
     # Circuit breakers, one per connector (retrofit/execution/circuit_breaker.py): open after this
     # many consecutive outage failures (0: off), for this long. Per connector:
     # `RETROFIT_BREAKER_OVERRIDES='{"erp": {"threshold": 3, "open_seconds": 120}}'`, or the

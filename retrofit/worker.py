@@ -71,8 +71,14 @@ class WorkerConfig:
 def load_worker_config(settings: RetrofitSettings) -> WorkerConfig:
     """Plugins, workflows and the policy file: a bad one stops the worker here, by name, before
     it dials Temporal (raises PluginError or PolicyFileError)."""
+    connectors = load_connectors()
+    if settings.mcp_servers_file is not None:
+        # Imported only when configured: the MCP client stack is not every worker's business.
+        from retrofit.mcp.consuming.loading import with_mcp_connectors
+
+        connectors = with_mcp_connectors(connectors, settings.mcp_servers_file)
     return WorkerConfig(
-        connectors=load_connectors(),
+        connectors=connectors,
         workflows=load_workflows(),
         policy=load_policy_file(settings.policy_file) if settings.policy_file is not None else None,
     )
