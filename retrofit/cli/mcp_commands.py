@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import typer
 
-from retrofit.cli import mcp_serve_command
+from retrofit.cli import mcp_import_command, mcp_serve_command
 
 app = typer.Typer(
     help="MCP both ways: serve the gated actions, and use external MCP servers' tools as actions."
 )
 mcp_serve_command.register(app)
+mcp_import_command.register(app)

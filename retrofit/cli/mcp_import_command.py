@@ -1,0 +1,64 @@
+"""`retrofit mcp import`: pin external MCP servers' tools in the lock workers build actions from.
+
+Reads the servers file (`--servers` or RETROFIT_MCP_SERVERS_FILE), connects to each server,
+lists its tools, and writes `<file>.lock.json` beside it with every chosen tool's name, input
+schema and its hash, annotations and effect. Review the diff of the lock like code: it is what
+your workers will run. Nothing is written when any server fails to import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from retrofit.cli.output import console, fail, run_async
+from retrofit.settings import RetrofitSettings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_tools)
+
+
+def import_tools(
+    servers: Path | None = typer.Option(
+        None,
+        "--servers",
+        help="The servers file (TOML). Default: RETROFIT_MCP_SERVERS_FILE.",
+    ),
+) -> None:
+    """List each configured MCP server's tools and pin the chosen ones in the lock beside the file."""
+    from retrofit.mcp.consuming.config import load_servers
+    from retrofit.mcp.consuming.importer import ImportProblem, import_servers
+    from retrofit.mcp.consuming.lock import lock_path, write_lock
+
+    path = servers or RetrofitSettings().mcp_servers_file
+    if path is None:
+        fail("no servers file: pass --servers or set RETROFIT_MCP_SERVERS_FILE")
+        return
+    try:
+        config = load_servers(path)
+    except (OSError, ValueError) as exc:
+        fail(f"MCP servers file {path}: {exc}")
+        return
+    if not config.servers:
+        fail(f"MCP servers file {path} lists no servers")
+        return
+
+    async def go() -> None:
+        lock = await import_servers(config.servers)
+        target = lock_path(path)
+        write_lock(target, lock)
+        table = Table("action", "effect", "annotations", "schema sha256")
+        for server in lock.servers:
+            for tool in server.tools:
+                hints = ", ".join(f"{k}={v}" for k, v in (tool.annotations or {}).items()) or "(none)"
+                table.add_row(
+                    f"{server.name}.{tool.action}", tool.effect.value.upper(), hints, tool.schema_sha256[:16]
+                )
+        console.print(table)
+        count = sum(len(s.tools) for s in lock.servers)
+        console.print(f"Locked {count} tools of {len(lock.servers)} servers in {target}")
+
+    run_async(go(), ImportProblem)
