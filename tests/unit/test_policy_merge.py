@@ -288,7 +288,7 @@ def _assert_not_weaker(policy: Policy, merged: Decision, baseline: Decision, eff
         assert got.escalation_timeout <= base.escalation_timeout
 
 
-@settings(max_examples=2000, derandomize=True, database=None, deadline=None)
+@settings(max_examples=800, derandomize=True, database=None, deadline=None)
 @given(operator=operator_policies, requested=requests, call=calls_)
 def test_the_merge_is_never_weaker_than_the_operators_policy(
     operator: Policy, requested: PolicyRequest, call: ProposedCall
