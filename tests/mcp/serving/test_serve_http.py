@@ -1,8 +1,8 @@
 """`retrofit mcp serve --http` end to end on the dev server, with the SDK's own client: the tools
 the operator chose, a READ answered at once, a WRITE that waits (progress says for what and
 where), approved by another verified person or rejected; the attacker's tries — no bearer, a
-forged one, a password instead of a bearer, the caller approving their own call — start nothing
-and count for nothing."""
+forged one, a password instead of a bearer, another person's MCP session, the caller approving
+their own call — start nothing and count for nothing."""
 
 from __future__ import annotations
 
@@ -150,6 +150,12 @@ async def test_no_forged_or_password_bearer_is_a_401_and_starts_nothing(
                     "password": {"Authorization": "Basic YWxpY2U6ZGVtby1hbGljZQ=="},  # alice:demo-alice
                     "tampered": {"Authorization": f"Bearer {alice[:-2]}xx"},
                 }
+                call = {
+                    "jsonrpc": "2.0",
+                    "id": 2,
+                    "method": "tools/call",
+                    "params": {"name": "ledger__get_customer", "arguments": {"customer_id": "C-1001"}},
+                }
                 headers = {
                     "Accept": "application/json, text/event-stream",
                     "Content-Type": "application/json",
@@ -158,17 +164,28 @@ async def test_no_forged_or_password_bearer_is_a_401_and_starts_nothing(
                     for label, auth in tries.items():
                         response = await http.post(server.url, json=initialize, headers={**headers, **auth})
                         assert response.status_code == 401, (label, response.status_code, response.text)
-                        call = {
-                            "jsonrpc": "2.0",
-                            "id": 2,
-                            "method": "tools/call",
-                            "params": {
-                                "name": "ledger__get_customer",
-                                "arguments": {"customer_id": "C-1001"},
-                            },
-                        }
                         response = await http.post(server.url, json=call, headers={**headers, **auth})
                         assert response.status_code == 401, (label, response.status_code)
+                    # bob's valid bearer on alice's MCP session: as if the session did not exist.
+                    bob = (await session_of(identity, "bob"))["session"]
+                    opened = await http.post(
+                        server.url, json=initialize, headers={**headers, "Authorization": f"Bearer {alice}"}
+                    )
+                    assert opened.status_code == 200, opened.text
+                    session_id = opened.headers["mcp-session-id"]
+                    listing = {"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}
+                    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+                    for who, status in ((bob, 404), (alice, 200)):  # alice: the control
+                        mine = {**headers, "Authorization": f"Bearer {who}", "Mcp-Session-Id": session_id}
+                        notified = await http.post(server.url, json=initialized, headers=mine)
+                        response = await http.post(server.url, json=listing, headers=mine)
+                        assert response.status_code == status, (
+                            who == bob,
+                            response.status_code,
+                            response.text,
+                        )
+                        assert notified.status_code == (404 if status == 404 else 202), notified.status_code
+                    assert "ledger__get_customer" in response.text
                 # The SDK client without a bearer cannot even connect.
                 with pytest.raises(Exception):  # noqa: B017 - the SDK's error for a 401 differs by era
                     async with server.client(None) as mcp:
