@@ -1,0 +1,67 @@
+"""How the gate's other answers reach an MCP client: a request nobody answers in time (the
+policy says reject) and a call the policy denies are tool errors with the gate's reason, and
+the waiting message names the approver group the operator's policy gives."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from legacy.ledger.server import LedgerServer
+from retrofit.gate.policy import ApprovalRequirement, Outcome, Policy, Rule
+from tests.identity_service import identity_service
+from tests.identity_support import SIGNER
+from tests.mcp.serving.stack import call_waiting, mcp_http, serve_settings, session_of
+from tests.support import audit_of, kinds, ledger_effects, ledger_worker
+
+POLICY = Policy(
+    by_action={
+        "ledger.add_note": Rule(
+            outcome=Outcome.REQUIRE_APPROVAL,
+            reason="notes need finance",
+            approval=ApprovalRequirement(
+                allowed_groups=("finance",), timeout=timedelta(seconds=2), on_timeout="reject"
+            ),
+        ),
+        "ledger.set_credit_limit": Rule(outcome=Outcome.DENY, reason="limits change in the ERP only"),
+    },
+    groups={"finance": ("alice", "bob")},
+)
+
+
+@pytest.mark.devserver
+async def test_expired_and_denied_calls_are_tool_errors_with_the_gates_reason(
+    dev_server_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, tmp_path: Path
+) -> None:
+    client: Client = dev_server_env.client
+    with identity_service(tmp_path, signer=SIGNER) as identity:
+        erin = (await session_of(identity, "erin"))["session"]
+        async with ledger_worker(client, ledger, audit_url, policy=POLICY) as worker:
+            settings = serve_settings(client, worker.task_queue, identity, tmp_path / "serve")
+            async with mcp_http(settings, client, ["ledger.*"]) as server:
+                task, messages, wf_id = await call_waiting(
+                    lambda: server.client(erin), "ledger__add_note", {"customer_id": "C-1001", "text": "hi"}
+                )
+                assert (
+                    "waiting for approval apr-1 in the Temporal UI (group finance; 0/1 approvals)"
+                    in messages[0]
+                )
+                result = await asyncio.wait_for(task, timeout=30)
+                assert result.is_error
+                text = result.content[0].text  # type: ignore[union-attr]
+                assert text.startswith("ledger.add_note not approved:") and "\n" not in text, text
+                assert "approval.expired" in kinds(await audit_of(audit_url, wf_id))
+
+                async with server.client(erin) as mcp:
+                    denied = await mcp.call_tool(
+                        "ledger__set_credit_limit", {"customer_id": "C-1001", "credit_limit": 1}
+                    )
+                assert denied.is_error
+                text = denied.content[0].text  # type: ignore[union-attr]
+                assert "ledger.set_credit_limit" in text and "limits change in the ERP only" in text, text
+                assert ledger_effects(ledger)["credit_limit"] == {} and ledger_effects(ledger)["notes"] == {}
