@@ -12,7 +12,8 @@ Tools:
 - `binary` (readOnlyHint): answers only an image block of junk.
 - `slow` (readOnlyHint): sleeps 30 s.
 
-TOOL_SERVER_FLAVOR=v2 adds a required `warehouse` property to `lookup_order` (schema drift).
+When the file $TOOL_SERVER_FLAVOR_FILE says `v2`, `lookup_order` gains a required `warehouse`
+property (schema drift), read again at every listing.
 HTTP: when TOOL_SERVER_TOKEN is set, every request needs `Authorization: Bearer <it>`.
 """
 
@@ -47,7 +48,7 @@ def _tools() -> list[Tool]:
         },
         "required": ["order_id"],
     }
-    if os.environ.get("TOOL_SERVER_FLAVOR") == "v2":
+    if _flavor() == "v2":
         order["properties"]["warehouse"] = {"type": "string"}
         order["required"] = ["order_id", "warehouse"]
     cancel = {
@@ -68,6 +69,14 @@ def _tools() -> list[Tool]:
         Tool(name="binary", description="Answers junk bytes.", input_schema=empty, annotations=READ),
         Tool(name="slow", description="Never answers in time.", input_schema=empty, annotations=READ),
     ]
+
+
+def _flavor() -> str:
+    path = os.environ.get("TOOL_SERVER_FLAVOR_FILE")
+    if path is None or not os.path.exists(path):
+        return "v1"
+    with open(path) as handle:
+        return handle.read().strip()
 
 
 def _record(line: str) -> None:
