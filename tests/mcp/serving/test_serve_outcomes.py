@@ -65,3 +65,29 @@ async def test_expired_and_denied_calls_are_tool_errors_with_the_gates_reason(
                 text = denied.content[0].text  # type: ignore[union-attr]
                 assert "ledger.set_credit_limit" in text and "limits change in the ERP only" in text, text
                 assert ledger_effects(ledger)["credit_limit"] == {} and ledger_effects(ledger)["notes"] == {}
+
+
+ALLOW_NOTES = Policy(
+    by_action={"ledger.add_note": Rule(outcome=Outcome.ALLOW, reason="notes are harmless here")}
+)
+
+
+@pytest.mark.devserver
+async def test_the_result_leaves_redacted_though_the_legacy_system_got_the_real_value(
+    dev_server_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, tmp_path: Path
+) -> None:
+    client: Client = dev_server_env.client
+    iban = "DE89370400440532013000"
+    with identity_service(tmp_path, signer=SIGNER) as identity:
+        erin = (await session_of(identity, "erin"))["session"]
+        async with ledger_worker(client, ledger, audit_url, policy=ALLOW_NOTES) as worker:
+            settings = serve_settings(client, worker.task_queue, identity, tmp_path / "serve")
+            async with mcp_http(settings, client, ["ledger.add_note"]) as server, server.client(erin) as mcp:
+                result = await mcp.call_tool(
+                    "ledger__add_note", {"customer_id": "C-1001", "text": f"refund to IBAN {iban}"}
+                )
+    assert not result.is_error, result.content
+    assert isinstance(result.structured_content, dict)
+    assert result.structured_content["text"] == "refund to IBAN [IBAN]"
+    assert iban not in result.content[0].text  # type: ignore[union-attr]
+    assert ledger_effects(ledger)["notes"] == {"C-1001": 1}
