@@ -21,6 +21,7 @@ from retrofit.cli import (
     search_attribute_commands,
     web_commands,
 )
+from retrofit.observability.tracing import shutdown_tracing
 
 app = typer.Typer(
     name="retrofit",
@@ -53,6 +54,7 @@ def main() -> None:
         code = exc.code
     if isinstance(code, str):
         print(code, file=sys.stderr)
+    shutdown_tracing()  # os._exit below skips atexit: export the command's spans (start, answer) now
     sys.stdout.flush()
     sys.stderr.flush()
     # The Temporal client's Rust threads can abort CPython's finalization of a short-lived

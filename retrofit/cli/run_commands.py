@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import typer
 from pydantic import ValidationError
+from rich.text import Text
 from temporalio.client import WorkflowFailureError
 
 from retrofit.cli.identity_client import IdentityClient, IdentityError, starting_client
@@ -48,6 +50,7 @@ def dev(
     with every connector and workflow. Answers and starts are verified (signed) by default."""
     settings = RetrofitSettings()
     configure_observability(settings)  # a worker process: logs, traces, metrics as `retrofit worker`
+    say = startup_printer(settings)
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -57,13 +60,13 @@ def dev(
         async with embedded_stack(
             settings, demo=demo, port=port, ui_port=ui_port, identity_port=identity_port
         ) as stack:
-            console.print(f"[bold green]Temporal Web UI[/]: {stack.ui_url}")
-            console.print(
+            say(f"[bold green]Temporal Web UI[/]: {stack.ui_url}")
+            say(
                 f"[bold green]Log in to answer approvals[/]: {stack.identity_url}/login "
                 f"(CLI: retrofit login YOUR_NAME; identity mode {stack.settings.identity_mode.value})"
             )
             if stack.settings.identity_directory is not None and demo:
-                console.print(
+                say(
                     "Demo users (demo only): alice, bob (finance), carol, dave (controllers), erin (ops); "
                     'password "demo-<name>"'
                 )
@@ -71,21 +74,19 @@ def dev(
                 not Directory.from_settings(stack.settings).users()
                 and not stack.settings.identity_oidc_issuer
             ):
-                console.print(
+                say(
                     "[yellow]Nobody can log in yet[/]: add a user with `retrofit identity add-user NAME` "
                     "(or run with --demo for the demo users)"
                 )
-            console.print(
-                f"Temporal frontend: {stack.settings.temporal_address}  task queue: {settings.task_queue}"
-            )
-            console.print(f"Audit store: {settings.audit_db_url}")
+            say(f"Temporal frontend: {stack.settings.temporal_address}  task queue: {settings.task_queue}")
+            say(f"Audit store: {settings.audit_db_url}")
             if demo:
-                console.print(f"Model for the agent: {stack.model.label}")
+                say(f"Model for the agent: {stack.model.label}")
             for name, url in stack.demo_systems.items():
-                console.print(f"Demo legacy system {name}: {url}")
-            console.print("Worker running. Ctrl-C to stop.")
+                say(f"Demo legacy system {name}: {url}")
+            say("Worker running. Ctrl-C to stop.")
             await stop.wait()
-        console.print("stopped")
+        say("stopped")
 
     _run(go())
 
@@ -105,6 +106,7 @@ def worker(
     activities finish within RETROFIT_GRACEFUL_SHUTDOWN_SECONDS."""
     settings = RetrofitSettings()
     configure_observability(settings)
+    say = startup_printer(settings)
 
     async def go() -> None:
         config = load_worker_config(settings)
@@ -134,7 +136,7 @@ def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop)
         for w in workers:
-            console.print(
+            say(
                 f"worker on {settings.temporal_address} namespace {settings.temporal_namespace} "
                 f"task queue {w.task_queue} identity {client.identity}"
             )
@@ -224,6 +226,15 @@ def demo(
     settings = RetrofitSettings()
     configure_observability(settings)  # a worker process, as `retrofit dev`
     _run(run_demo(settings, port=port, ui_port=ui_port, identity_port=identity_port))
+
+
+def startup_printer(settings: RetrofitSettings) -> Callable[[str], None]:
+    """How a long-running command says where things are: on the console, or with
+    RETROFIT_LOG_FORMAT=json as log records, so the process writes nothing but JSON lines."""
+    if settings.log_format != "json":
+        return console.print
+    log = logging.getLogger("retrofit.cli")
+    return lambda text: log.info(Text.from_markup(text).plain)
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:

@@ -2,7 +2,8 @@
 
 `RETROFIT_LOG_FORMAT=json`. Workflow and activity ids come from what Temporal's own loggers put
 on the record (`workflow.logger`, `activity.logger`), else from the running activity's info; the
-step and action from the action being executed. Plain `logging.getLogger(...)` calls inside an
+step and action from the action being executed, else from what the activity serves
+(`log_context`). Plain `logging.getLogger(...)` calls inside an
 activity or a connector therefore carry the same ids as the SDK's loggers.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 
+from retrofit.observability.log_context import activity_fields
 from retrofit.observability.trace_ids import current_trace_id
 from retrofit.observability.workflow_trace import workflow_trace_id
 from retrofit.sdk.context import current_call
@@ -83,6 +85,9 @@ def temporal_context(record: logging.LogRecord) -> dict[str, Any]:
         found["trace_id"] = workflow_trace_id()
     elif activity.in_activity():
         found["trace_id"] = current_trace_id()
+    fields = activity_fields()  # the step and action the activity serves, for its whole task
+    if fields is not None:
+        found.update(step=fields.step, action=fields.action)
     try:
         call = current_call()
     except RuntimeError:

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
 
+from retrofit.observability.log_context import LogFieldsInterceptor
 from retrofit.observability.workflow_trace import RootedWorkflowInterceptor
 from retrofit.settings import RetrofitSettings
 
@@ -81,7 +82,8 @@ def client_interceptors(settings: RetrofitSettings) -> list[temporalio.client.In
     and updates carry the caller's trace context, so the workflow joins the caller's trace.
     Without an endpoint nothing is exported and the workflow roots its own trace."""
     configure_tracing(settings)
-    return [tracing_interceptor()]
+    # Workers built on the client use both: spans, and the step and action on every log line.
+    return [tracing_interceptor(), LogFieldsInterceptor()]
 
 
 def shutdown_tracing() -> None:

@@ -200,7 +200,11 @@ async def _start_each_way(
         assert len(runs) == 2  # the continued run is in the same trace
         # Workflow-side logs: the SDK's replay-safe logger, with the ids and the trace.
         lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-        [line] = [x for x in lines if x.get("workflow_id") == family_id]
-        assert line["message"].startswith("starting the child") and line["child_runs"] == 2
+        mine = [x for x in lines if x.get("workflow_id") == family_id]
+        [line] = [x for x in mine if x["message"].startswith("starting the child ")]
+        assert line["child_runs"] == 2
+        # Retrofit's own workflow-side line (log_context): the child it starts, by id.
+        [started] = [x for x in mine if x["message"].startswith("starting child workflow TraceChild")]
+        assert started["child_workflow_id"] == f"{family_id}-child" and started["trace_id"] == family_trace
         assert line["workflow_type"] == "TraceParent" and line["run_id"]
         assert line["trace_id"] == family_trace
