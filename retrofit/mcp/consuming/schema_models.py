@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import keyword
 import re
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, create_model
 
 _PRIMITIVES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
 # Keywords that only describe (or that we enforce elsewhere): they never widen what is accepted.
@@ -200,8 +200,18 @@ class _Builder:
             value = prop[key]
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise self._refuse(where, f"{key} must be a number (or a pattern string), got {value!r}")
+            if key == "pattern":
+                self._check_pattern(str(value), where)
             bounds[option] = value
         return bounds
+
+    def _check_pattern(self, pattern: str, where: str) -> None:
+        # The validator's regex engine decides; a pattern it refuses must fail here, named.
+        try:
+            TypeAdapter(Annotated[str, StringConstraints(pattern=pattern)])
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise self._refuse(where, f"pattern {pattern!r}: {first}") from exc
 
 
 def _python_name(original: str, taken: set[str]) -> str:

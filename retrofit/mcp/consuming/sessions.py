@@ -39,7 +39,7 @@ def _named(server: McpServerConfig, names: dict[str, str], what: str) -> dict[st
         if value is None:
             raise CredentialMissing(
                 f"MCP server {server.name!r}: {what} {target!r} names the environment variable "
-                f"{env_name!r}, which is not set on this worker"
+                f"{env_name!r}, which is not set in this process's environment"
             )
         values[target] = value
     return values
