@@ -1,6 +1,6 @@
 """`retrofit mcp serve --http` as the command runs it (a subprocess on its own port): a typo in
---actions stops it before it serves anything; started, it answers the SDK client with a bearer
-and refuses one without (401)."""
+--actions stops it before it serves anything; started (the actions from RETROFIT_MCP_ACTIONS), it
+answers the SDK client with a bearer and refuses one without (401)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ async def test_the_command_serves_http_with_bearers_only(
 
             port = free_port()
             proc = await asyncio.create_subprocess_exec(
-                RETROFIT, "mcp", "serve", "--http", "--port", str(port), "--actions", "ledger.*", env=env,
+                RETROFIT, "mcp", "serve", "--http", "--port", str(port),
+                env={**env, "RETROFIT_MCP_ACTIONS": "ledger.get_customer, ledger.set_credit_limit ledger.*"},
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             try:
