@@ -12,7 +12,7 @@ says what the workflow schedules and which answers reach it, with the same step 
 SDK puts the workflow's ids on each record. Names and steps only: arguments and answers stay out
 of logs (they are in the audit trail, redacted).
 
-Workflow-safe at import: the stdlib and the SDK only.
+Workflow-safe at import: the stdlib, the SDK and OpenTelemetry's API (for the trace id).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import temporalio.client
 import temporalio.worker
 from temporalio import activity, workflow
 
+from retrofit.observability.trace_ids import current_trace_id
+
 
 @dataclass(frozen=True)
 class LogFields:
@@ -36,7 +38,8 @@ class LogFields:
 @dataclass(frozen=True)
 class _Bound:
     attempt_key: tuple[str | None, str, int]
-    fields: LogFields
+    fields: LogFields | None
+    trace_id: str | None  # the attempt's trace, still known after its span has ended
 
 
 _bound: ContextVar[_Bound | None] = ContextVar("retrofit_log_fields", default=None)
@@ -47,18 +50,29 @@ def _attempt_key() -> tuple[str | None, str, int]:
     return (info.workflow_run_id, info.activity_id, info.attempt)
 
 
-def bind_activity_fields(fields: LogFields) -> None:
+def bind_activity_fields(fields: LogFields | None) -> None:
     """For the rest of the running activity attempt's task (not reset on return on purpose: the
-    SDK logs the attempt's failure after the activity function has returned)."""
-    _bound.set(_Bound(_attempt_key(), fields))
+    SDK logs the attempt's failure after the activity function, and its span, have ended)."""
+    _bound.set(_Bound(_attempt_key(), fields, current_trace_id()))
+
+
+def _current_binding() -> _Bound | None:
+    bound = _bound.get()
+    if bound is None or not activity.in_activity() or bound.attempt_key != _attempt_key():
+        return None
+    return bound
 
 
 def activity_fields() -> LogFields | None:
     """The step and action of the running activity attempt, if it serves one step."""
-    bound = _bound.get()
-    if bound is None or not activity.in_activity() or bound.attempt_key != _attempt_key():
-        return None
-    return bound.fields
+    bound = _current_binding()
+    return None if bound is None else bound.fields
+
+
+def activity_trace_id() -> str | None:
+    """The running activity attempt's trace id, also once its span has ended."""
+    bound = _current_binding()
+    return None if bound is None else bound.trace_id
 
 
 def fields_of(value: Any, default_action: str) -> LogFields | None:
@@ -91,9 +105,8 @@ class LogFieldsInterceptor(temporalio.client.Interceptor, temporalio.worker.Inte
 
 class _ActivityInbound(temporalio.worker.ActivityInboundInterceptor):
     async def execute_activity(self, input: temporalio.worker.ExecuteActivityInput) -> Any:
-        fields = fields_of(input.args[0], activity.info().activity_type) if input.args else None
-        if fields is not None:
-            bind_activity_fields(fields)
+        # Inside the tracing interceptor's span: the attempt's trace is the current one here.
+        bind_activity_fields(fields_of(input.args[0], activity.info().activity_type) if input.args else None)
         return await super().execute_activity(input)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from temporalio import activity, workflow
 
-from retrofit.observability.log_context import activity_fields
+from retrofit.observability.log_context import activity_fields, activity_trace_id
 from retrofit.observability.trace_ids import current_trace_id
 from retrofit.observability.workflow_trace import workflow_trace_id
 from retrofit.sdk.context import current_call
@@ -84,7 +84,7 @@ def temporal_context(record: logging.LogRecord) -> dict[str, Any]:
     if workflow.in_workflow():
         found["trace_id"] = workflow_trace_id()
     elif activity.in_activity():
-        found["trace_id"] = current_trace_id()
+        found["trace_id"] = current_trace_id() or activity_trace_id()
     fields = activity_fields()  # the step and action the activity serves, for its whole task
     if fields is not None:
         found.update(step=fields.step, action=fields.action)
