@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from legacy.ledger.server import LedgerServer
 from retrofit.gate.policy import ApprovalRequirement, Outcome, Policy, Rule
 from tests.identity_service import identity_service
-from tests.identity_support import SIGNER
+from tests.identity_support import SIGNER, pending_views, signed
 from tests.mcp.serving.stack import call_waiting, mcp_http, serve_settings, session_of
 from tests.support import audit_of, kinds, ledger_effects, ledger_worker
 
@@ -91,3 +91,32 @@ async def test_the_result_leaves_redacted_though_the_legacy_system_got_the_real_
     assert result.structured_content["text"] == "refund to IBAN [IBAN]"
     assert iban not in result.content[0].text  # type: ignore[union-attr]
     assert ledger_effects(ledger)["notes"] == {"C-1001": 1}
+
+
+@pytest.mark.devserver
+async def test_a_destructive_call_reports_each_approval_and_needs_two_people(
+    dev_server_env: WorkflowEnvironment, ledger: LedgerServer, audit_url: str, tmp_path: Path
+) -> None:
+    client: Client = dev_server_env.client
+    with identity_service(tmp_path, signer=SIGNER) as identity:
+        erin = (await session_of(identity, "erin"))["session"]
+        async with ledger_worker(client, ledger, audit_url) as worker:
+            settings = serve_settings(client, worker.task_queue, identity, tmp_path / "serve")
+            async with mcp_http(settings, client, ["ledger.delete_customer"]) as server:
+                task, messages, wf_id = await call_waiting(
+                    lambda: server.client(erin), "ledger__delete_customer", {"customer_id": "C-1004"}
+                )
+                assert "(anyone but you; 0/2 approvals)" in messages[0], messages
+                handle = client.get_workflow_handle(wf_id)
+                [view] = await pending_views(client, wf_id)
+                await handle.execute_update("decide", await signed(None, wf_id, view, "bob", "approve"))
+                for _ in range(100):  # the next progress says so, without waiting for the keepalive
+                    if any("1/2 approvals" in m for m in messages):
+                        break
+                    await asyncio.sleep(0.1)
+                assert any("1/2 approvals" in m for m in messages), messages
+                assert not task.done()
+                await handle.execute_update("decide", await signed(None, wf_id, view, "carol", "approve"))
+                result = await asyncio.wait_for(task, timeout=30)
+    assert not result.is_error, result.content
+    assert ledger_effects(ledger)["deleted"] == {"C-1004": 1}
