@@ -8,7 +8,8 @@ live tool still has the locked schema (refused, non-retryable, when it drifted),
 - the server unreachable, or the call timed out before it was sent → `NotSentError` (retryable)
 - the answer was lost after the call was sent → `OutcomeUnknownError` (retryable, may have landed)
 - `isError: true` → `ToolReportedError` (non-retryable, with the tool's message)
-- an answer larger than `max_result_chars` → `ToolAnswerRefused` (non-retryable)
+- an answer larger than `max_result_chars`, or not a valid MCP result → `ToolAnswerRefused`
+  (non-retryable: asking again gets the same answer)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, ClassVar, cast
 
 import anyio
 from mcp_types import CallToolResult, RequestParamsMeta, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from retrofit.mcp.consuming.config import McpServerConfig
 from retrofit.mcp.consuming.errors import SchemaDriftError, ToolAnswerRefused, ToolReportedError
@@ -81,6 +82,11 @@ class McpConnector(Connector):
                     f"{where} refused the configured credentials (HTTP {auth.refused})",
                     delivery=Delivery.UNKNOWN if sent else Delivery.NOT_SENT,
                 ) from exc
+            if sent and _find(exc, ValidationError) is not None:
+                raise ToolAnswerRefused(
+                    f"MCP tool {server.name}.{tool.action} answered something that is not a valid "
+                    "MCP tool result; the answer was dropped"
+                ) from exc
             reason = _reason(exc)
             if not sent:
                 raise NotSentError(f"{where} could not be reached: {reason}") from exc
@@ -140,11 +146,15 @@ def _describe_block(block: Any) -> str:
 
 def _retrofit_error(exc: BaseException) -> RetrofitError | None:
     """Our own typed error, also when anyio wrapped it in an exception group."""
-    if isinstance(exc, RetrofitError):
+    return cast(RetrofitError | None, _find(exc, RetrofitError))
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    if isinstance(exc, kind):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
-            found = _retrofit_error(inner)
+            found = _find(inner, kind)
             if found is not None:
                 return found
     return None

@@ -287,6 +287,12 @@ async def test_hostile_answers_are_refused_or_described(
     # The 3 MB never reached the audit trail: only the size.
     assert failed.data["exchanges"][0]["answer_chars"] == 3_000_000
 
+    garbage = await _start(dev_server_env.client, worker, "shop.garbage", {})
+    failure = await _failure(garbage)
+    assert "shop.garbage answered something that is not a valid MCP tool result" in failure.message
+    [failed] = _failed(await audit_of(audit_url, garbage.id))
+    assert failed.data["retryable"] is False and failed.data["delivery"] == "unknown"
+
     junk = await _start(dev_server_env.client, worker, "shop.binary", {})
     result: SingleActionResult = await junk.result()
     assert result.output == {
