@@ -1,8 +1,8 @@
 """`retrofit mcp serve --http` end to end on the dev server, with the SDK's own client: the tools
 the operator chose, a READ answered at once, a WRITE that waits (progress says for what and
 where), approved by another verified person or rejected; the attacker's tries — no bearer, a
-forged one, a password instead of a bearer, another person's MCP session, the caller approving
-their own call — start nothing and count for nothing."""
+forged one, a password instead of a bearer, another person's MCP session, the identity service
+down, the caller approving their own call — start nothing and count for nothing."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from legacy.ledger.server import LedgerServer
 from tests.identity_service import identity_service
 from tests.identity_support import SIGNER, pending_views, signed
-from tests.mcp.serving.stack import call_waiting, mcp_http, serve_settings, session_of
+from tests.mcp.serving.stack import call_waiting, free_port, mcp_http, serve_settings, session_of
 from tests.support import audit_of, kinds, ledger_effects, ledger_worker
 
 
@@ -194,6 +194,14 @@ async def test_no_forged_or_password_bearer_is_a_401_and_starts_nothing(
                 async with server.client(alice) as mcp:
                     ok = await mcp.call_tool("ledger__get_customer", {"customer_id": "C-1001"})
                 assert not ok.is_error
+
+            # The identity service unreachable: nobody is verified, alice's good session included.
+            down = settings.model_copy(update={"identity_url": f"http://127.0.0.1:{free_port()}"})
+            async with mcp_http(down, client, ["ledger.*"]) as server, httpx.AsyncClient(timeout=10) as http:
+                response = await http.post(
+                    server.url, json=call, headers={**headers, "Authorization": f"Bearer {alice}"}
+                )
+                assert response.status_code == 401, response.status_code
 
         ids = [
             wf.id
