@@ -203,10 +203,12 @@ async def test_no_forged_or_password_bearer_is_a_401_and_starts_nothing(
                 )
                 assert response.status_code == 401, response.status_code
 
-        ids = [
-            wf.id
-            async for wf in client.list_workflows(
-                f'TaskQueue = "{worker.task_queue}" AND WorkflowType = "SingleAction"'
-            )
-        ]
+        # Visibility lags a little: wait for the legitimate call's workflow, started after every
+        # refused try, so one of theirs would be listed by then too.
+        query = f'TaskQueue = "{worker.task_queue}" AND WorkflowType = "SingleAction"'
+        for _ in range(100):
+            ids = [wf.id async for wf in client.list_workflows(query)]
+            if ids:
+                break
+            await asyncio.sleep(0.1)
         assert len(ids) == 1 and ids[0].startswith("mcp-ledger-get_customer-"), ids
