@@ -141,6 +141,11 @@ async def _start_each_way(
                 )
                 == 1
             )
+        # 4. A context-less start of a workflow that itself continues as new.
+        continued = await untraced.start_workflow(
+            TraceChild.run, 0, id=f"continued-{uuid.uuid4()}", task_queue=family_worker.task_queue
+        )
+        assert await continued.result() == 1
 
     receiver.flush()
     # 1: the starter's span is the one root; the workflow, activities, connector call under it.
@@ -196,8 +201,14 @@ async def _start_each_way(
             "RunWorkflow:TraceChild",
             "RunActivity:trace_test.touch",
         } <= names, sorted(names)
-        runs = {s.attributes["temporalRunID"] for s in receiver.of_workflow(f"{family_id}-child")}
+        child_spans = receiver.of_workflow(f"{family_id}-child")
+        runs = {s.attributes["temporalRunID"] for s in child_spans}
         assert len(runs) == 2  # the continued run is in the same trace
+        # ... under the same parent as the first run (the parent's StartChildWorkflow), no link:
+        # continue-as-new carries the run's context on, it does not start a new trace.
+        [start_child] = [s for s in spans if s.name == "StartChildWorkflow:TraceChild"]
+        child_runs = [s for s in child_spans if s.name == "RunWorkflow:TraceChild"]
+        assert len(child_runs) == 2 and {s.parent_span_id for s in child_runs} == {start_child.span_id}
         # Workflow-side logs: the SDK's replay-safe logger, with the ids and the trace.
         lines = [json.loads(line) for line in stream.getvalue().splitlines()]
         mine = [x for x in lines if x.get("workflow_id") == family_id]
@@ -208,3 +219,11 @@ async def _start_each_way(
         assert started["child_workflow_id"] == f"{family_id}-child" and started["trace_id"] == family_trace
         assert line["workflow_type"] == "TraceParent" and line["run_id"]
         assert line["trace_id"] == family_trace
+
+    # 4: the derived root is the first run's: the continued run keeps it (its header carries it).
+    first = root_traceparent(continued.id, continued.result_run_id or "").split("-")
+    spans = receiver.of_workflow(continued.id)
+    assert _one_trace(spans) == first[1]
+    continued_runs = [s for s in spans if s.name == "RunWorkflow:TraceChild"]
+    assert len({s.attributes["temporalRunID"] for s in continued_runs}) == 2
+    assert {s.parent_span_id for s in continued_runs} == {first[2]}
