@@ -32,6 +32,8 @@ from retrofit.mcp.consuming.loading import with_mcp_connectors
 from retrofit.mcp.consuming.lock import lock_path, write_lock
 from retrofit.plugin import RetrofitPlugin
 from retrofit.sdk.effect import Effect
+from retrofit.settings import RetrofitSettings
+from retrofit.worker import build_worker
 from tests.identity_support import PIN, signed
 from tests.mcp.consuming.servers import (
     TOKEN,
@@ -376,3 +378,27 @@ async def test_agent_calls_mcp_tools_by_name(
     order_tool = next(t for t in sent[0]["body"]["tools"] if t["function"]["name"] == "shop__lookup_order")
     assert order_tool["function"]["parameters"]["properties"]["order_id"]["minLength"] == 3
     assert as_json(tool_messages(sent[1]["body"])[0])["structured"]["status"] == "shipped"
+
+
+async def test_the_production_worker_wiring_serves_the_locked_tools(
+    dev_server_env: WorkflowEnvironment, tmp_path: Path, named_env: Path
+) -> None:
+    """`retrofit worker` / `retrofit dev` build their worker with load_worker_config: with
+    RETROFIT_MCP_SERVERS_FILE set, the locked MCP tools are served next to the plugins."""
+    servers = tmp_path / "mcp-servers.toml"
+    servers.write_text(time_server())
+    write_lock(lock_path(servers), await import_servers(load_servers(servers).servers))
+    settings = RetrofitSettings(
+        mcp_servers_file=servers,
+        audit_db_url=f"sqlite:///{tmp_path / 'audit.db'}",
+        data_dir=tmp_path,
+        task_queue=f"mcp-{uuid.uuid4()}",
+    )
+    async with build_worker(dev_server_env.client, settings) as worker:
+        handle = await _start(dev_server_env.client, worker, "time.convert_time", CONVERT)
+        result: SingleActionResult = await handle.result()
+    assert result.output["structured"]["source"]["timezone"] == "Europe/Paris"
+    assert result.output["structured"]["target"]["timezone"] == "Asia/Tokyo"
+
+
+CONVERT = {"source_timezone": "Europe/Paris", "time": "09:30", "target_timezone": "Asia/Tokyo"}
