@@ -1,4 +1,5 @@
-"""`retrofit mcp import`: pin external MCP servers' tools in the lock workers build actions from.
+"""`retrofit mcp import` / `check`: pin external MCP servers' tools in the lock workers build
+actions from, and compare the servers' live tools with it.
 
 Reads the servers file (`--servers` or RETROFIT_MCP_SERVERS_FILE), connects to each server,
 lists its tools, and writes `<file>.lock.json` beside it with every chosen tool's name, input
@@ -19,6 +20,7 @@ from retrofit.settings import RetrofitSettings
 
 def register(app: typer.Typer) -> None:
     app.command("import")(import_tools)
+    app.command("check")(check_tools)
 
 
 def import_tools(
@@ -62,3 +64,46 @@ def import_tools(
         console.print(f"Locked {count} tools of {len(lock.servers)} servers in {target}")
 
     run_async(go(), ImportProblem)
+
+
+def check_tools(
+    servers: Path | None = typer.Option(
+        None, "--servers", help="The servers file (TOML). Default: RETROFIT_MCP_SERVERS_FILE."
+    ),
+) -> None:
+    """Compare each server's live tools with the lock; exit 1 when any schema drifted, a tool is
+    gone or a server is unreachable (workers refuse drifted calls; this tells you first)."""
+    from retrofit.mcp.consuming.config import load_servers
+    from retrofit.mcp.consuming.drift import ToolState, check_server
+    from retrofit.mcp.consuming.lock import LockError, lock_path, read_lock
+
+    path = servers or RetrofitSettings().mcp_servers_file
+    if path is None:
+        fail("no servers file: pass --servers or set RETROFIT_MCP_SERVERS_FILE")
+        return
+    try:
+        config = load_servers(path)
+        lock = read_lock(lock_path(path))
+    except (OSError, ValueError, LockError) as exc:
+        fail(str(exc))
+        return
+
+    bad = 0
+
+    async def go() -> None:
+        nonlocal bad
+        table = Table("action", "state", "detail")
+        for server in config.servers:
+            locked = lock.server(server.name)
+            if locked is None:
+                table.add_row(f"{server.name}.*", "not locked", "run `retrofit mcp import`")
+                bad += 1
+                continue
+            for check in await check_server(server, locked):
+                table.add_row(check.action, check.state.value, check.detail)
+                bad += check.state is not ToolState.SAME
+        console.print(table)
+
+    run_async(go())
+    if bad:
+        fail(f"{bad} locked tools differ from what their servers list now")

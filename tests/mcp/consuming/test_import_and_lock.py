@@ -179,3 +179,34 @@ def test_worker_refuses_a_missing_or_stale_lock_and_a_taken_name(tmp_path: Path)
 def test_lock_error_is_typed() -> None:
     with pytest.raises(LockError):
         read_lock(Path("/nonexistent/mcp.lock.json"))
+
+
+def test_cli_check_reports_drift_and_gone_tools(tmp_path: Path) -> None:
+    servers = tmp_path / "mcp-servers.toml"
+    servers.write_text(stdio_server("shop", '["lookup_order", "explode"]'))
+    env = _env(tmp_path)
+    assert _cli("--servers", str(servers), env=env).returncode == 0
+    done = _check("--servers", str(servers), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "shop.lookup_order" in done.stdout and "drift" not in done.stdout
+
+    (tmp_path / "flavor").write_text("v2")
+    done = _check("--servers", str(servers), env=env)
+    assert done.returncode == 1
+    assert "schema changed" in done.stdout and "1 locked tools differ" in " ".join(done.stderr.split())
+
+    servers.write_text(
+        stdio_server("shop", '["lookup_order", "explode"]').replace("tool_server.py", "nowhere.py")
+    )
+    done = _check("--servers", str(servers), env=env)
+    assert done.returncode == 1 and done.stdout.count("server unreachable") == 2
+
+
+def _check(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VENV_BIN / "retrofit"), "mcp", "check", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200", **env},
+    )
