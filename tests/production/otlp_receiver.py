@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
 @dataclass(frozen=True)
@@ -103,3 +108,21 @@ class OtlpReceiver:
         assert self._server is not None
         self._server.shutdown()
         self._server.server_close()
+
+
+@contextmanager
+def exporting_here(received: OtlpReceiver) -> Iterator[OtlpReceiver]:
+    """This process's spans go to `received` over OTLP/HTTP, as `configure_tracing` sends them."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)  # once per process: OpenTelemetry keeps the first
+    # Batched, as configure_tracing does: a synchronous export would run inside the workflow
+    # sandbox's activation (completed workflow spans end there) and import mid-workflow.
+    processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{received.endpoint}/v1/traces"))
+    provider.add_span_processor(processor)
+    received.flush = processor.force_flush
+    try:
+        yield received
+    finally:
+        processor.shutdown()  # type: ignore[no-untyped-call]

@@ -9,10 +9,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from temporalio import workflow
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
@@ -28,7 +24,7 @@ from retrofit.settings import RetrofitSettings
 from retrofit.worker import connect
 from tests.identity_support import signed
 from tests.production.codec_support import wait_for_request
-from tests.production.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.production.otlp_receiver import OtlpReceiver, ReceivedSpan, exporting_here
 from tests.production.trace_workflows import TraceChild, TraceParent, touch
 from tests.support import ledger_worker
 
@@ -37,18 +33,8 @@ pytestmark = pytest.mark.devserver
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[OtlpReceiver]:
-    with OtlpReceiver() as received:
-        provider = trace.get_tracer_provider()
-        if not isinstance(provider, TracerProvider):
-            provider = TracerProvider()
-            trace.set_tracer_provider(provider)  # once per process: OpenTelemetry keeps the first
-        # Batched, as configure_tracing does: a synchronous export would run inside the workflow
-        # sandbox's activation (completed workflow spans end there) and import mid-workflow.
-        processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{received.endpoint}/v1/traces"))
-        provider.add_span_processor(processor)
-        received.flush = processor.force_flush
+    with OtlpReceiver() as received, exporting_here(received):
         yield received
-        processor.shutdown()  # type: ignore[no-untyped-call]
 
 
 # A client's calls on a running workflow are in its own trace; a query stays there (the SDK
