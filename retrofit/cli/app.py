@@ -23,6 +23,9 @@ from retrofit.cli import (
 )
 from retrofit.observability.tracing import shutdown_tracing
 
+#: How long a command waits at exit for its spans to reach the collector.
+EXIT_FLUSH_SECONDS = 2.0
+
 app = typer.Typer(
     name="retrofit",
     help="Put AI agents in front of legacy systems, safely: durable workflows, policy, approvals, audit.",
@@ -54,7 +57,8 @@ def main() -> None:
         code = exc.code
     if isinstance(code, str):
         print(code, file=sys.stderr)
-    shutdown_tracing()  # os._exit below skips atexit: export the command's spans (start, answer) now
+    # os._exit below skips atexit: export the command's spans (start, answer) now, briefly.
+    shutdown_tracing(wait=EXIT_FLUSH_SECONDS)
     sys.stdout.flush()
     sys.stderr.flush()
     # The Temporal client's Rust threads can abort CPython's finalization of a short-lived

@@ -9,6 +9,7 @@ and every span is OpenTelemetry's no-op, so the interceptor costs next to nothin
 from __future__ import annotations
 
 import os
+import threading
 
 import temporalio.client
 import temporalio.worker
@@ -86,7 +87,16 @@ def client_interceptors(settings: RetrofitSettings) -> list[temporalio.client.In
     return [tracing_interceptor(), LogFieldsInterceptor()]
 
 
-def shutdown_tracing() -> None:
-    """Flush what is batched (on worker shutdown)."""
-    if _configured is not None:
-        _configured.shutdown()
+def shutdown_tracing(wait: float | None = None) -> None:
+    """Flush what is batched (on worker shutdown, at a command's exit). `wait`: give up after this
+    many seconds — a CLI command must not hang on a collector that is down (the exporter retries
+    for up to its timeout, 10 s by default); what is not sent by then is dropped."""
+    provider = _configured
+    if provider is None:
+        return
+    if wait is None:
+        provider.shutdown()
+        return
+    flushing = threading.Thread(target=provider.shutdown, name="retrofit-trace-flush", daemon=True)
+    flushing.start()
+    flushing.join(wait)

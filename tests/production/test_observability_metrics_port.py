@@ -7,6 +7,7 @@ import asyncio
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -55,3 +56,32 @@ async def test_cli_command_runs_while_a_worker_serves_the_metrics_port(
     assert "Address already in use" not in err.decode()
     async with httpx.AsyncClient(timeout=10) as http:  # the worker still serves
         assert (await http.get(f"http://127.0.0.1:{port}/metrics")).status_code == 200
+
+
+async def test_cli_command_does_not_hang_on_a_collector_that_is_down(
+    dev_server_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """RETROFIT_OTLP_ENDPOINT exported for the worker, the collector down: a command still ends
+    promptly (its spans are given up after a short wait, not retried for the exporter's 10 s)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("RETROFIT_", "OTEL_"))},
+        "RETROFIT_TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
+        "RETROFIT_DATA_DIR": str(tmp_path),
+        "HOME": str(tmp_path),
+    }
+
+    async def progress(extra: dict[str, str]) -> tuple[float, str]:
+        began = time.perf_counter()
+        process = await asyncio.create_subprocess_exec(
+            str(RETROFIT), "agent", "progress", "no-such-workflow",
+            env={**env, **extra}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 1  # a query (a span to export) that finds nothing
+        return time.perf_counter() - began, err.decode()
+
+    baseline, _ = await progress({})
+    down, err = await progress({"RETROFIT_OTLP_ENDPOINT": f"http://127.0.0.1:{_free_port()}"})
+    assert "no workflow 'no-such-workflow'" in err
+    # The exporter alone retries a refused connection for ~7 s; the command waits at most 2 s.
+    assert down - baseline < 4.0, (baseline, down)
