@@ -38,6 +38,7 @@ from retrofit.sdk.spec import RetrySettings
 IDEMPOTENCY_META_KEY = "io.retrofit/idempotencyKey"
 # Session set-up and the drift check's listing come on top of the tool's own time.
 _SESSION_MARGIN = timedelta(seconds=10)
+_MAX_OTHER_BLOCKS = 20
 
 
 class McpToolOutput(BaseModel):
@@ -117,8 +118,16 @@ def _check_drift(server: McpServerConfig, tool: LockedTool, live: list[Any]) -> 
 def _output(server: McpServerConfig, tool: LockedTool, result: CallToolResult) -> McpToolOutput:
     texts = [block.text for block in result.content if isinstance(block, TextContent)]
     others = [_describe_block(block) for block in result.content if not isinstance(block, TextContent)]
+    if len(others) > _MAX_OTHER_BLOCKS:
+        others = [*others[:_MAX_OTHER_BLOCKS], f"… and {len(others) - _MAX_OTHER_BLOCKS} more blocks"]
     structured = result.structured_content
-    size = sum(len(t) for t in texts) + (len(json.dumps(structured)) if structured is not None else 0)
+    try:
+        size = sum(len(t) for t in texts) + (len(json.dumps(structured)) if structured is not None else 0)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ToolAnswerRefused(
+            f"MCP tool {server.name}.{tool.action} answered structured content that cannot be "
+            "serialised; the answer was dropped"
+        ) from exc
     capture_exchange(
         {"mcp_server": server.name, "tool": tool.tool, "is_error": result.is_error, "answer_chars": size}
     )
@@ -137,8 +146,10 @@ def _output(server: McpServerConfig, tool: LockedTool, result: CallToolResult) -
 
 
 def _describe_block(block: Any) -> str:
-    kind = getattr(block, "type", type(block).__name__)
+    # Only the kind, type and size: the server chose these strings, so they are cut short.
+    kind = str(getattr(block, "type", type(block).__name__))[:40]
     mime = getattr(block, "mime_type", None)
+    mime = str(mime)[:80] if mime else None
     data = getattr(block, "data", None)
     size = f", {len(data):,} base64 characters" if isinstance(data, str) else ""
     return f"{kind}{f' ({mime})' if mime else ''}{size}"

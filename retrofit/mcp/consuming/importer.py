@@ -92,7 +92,7 @@ async def import_server(server: McpServerConfig) -> LockedServer:
         raise
     except Exception as exc:
         raise ImportProblem(f"MCP server {server.name!r} could not be listed: {_reason(exc)}") from exc
-    label = f"{info.name} {info.version}".strip() if info is not None else ""
+    label = f"{info.name} {info.version}".strip()[:200] if info is not None else ""
     return lock_server(server, tools, label)
 
 
