@@ -93,7 +93,9 @@ async def mcp_http(
     served = ServedTools.of(select_actions(LEDGER_SPECS, patterns))
     app = http_app(mcp_server(served, GatedCalls(settings, temporal)), settings, host="127.0.0.1")
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=5)
+    )
     task = asyncio.ensure_future(server.serve())
     for _ in range(200):
         if server.started:

@@ -81,6 +81,12 @@ async def test_an_mcp_write_waits_for_an_approval_given_in_the_temporal_ui(
             assert page.url.startswith(link.group(1))
             await ui.expect_status("Running")
             details = await ui.current_details()
+            # The summary says what this is and who asked, on the tab that shows what waits.
+            # The summary (markdown, in its own frame) says what this is and who asked.
+            summary = page.frame_locator("iframe#user-metadata-summary").locator("body")
+            await expect(summary).to_contain_text(
+                "ledger.set_credit_limit called over MCP by alice", timeout=STEP_TIMEOUT_MS
+            )
             body = details.locator("body")
             await expect(body).to_contain_text(
                 "Answer in this UI: Update decide with input", timeout=STEP_TIMEOUT_MS
