@@ -1,7 +1,18 @@
-"""A real OTLP/HTTP trace receiver on loopback: decodes the protobuf the exporter sends."""
+"""A real OTLP/HTTP trace receiver on loopback: decodes the protobuf the exporter sends.
+
+The tests use it in-process. To look at traces without installing a viewer, run it:
+
+    .venv/bin/python -m tests.production.otlp_receiver            # 127.0.0.1:4318
+    RETROFIT_OTLP_ENDPOINT=http://127.0.0.1:4318 retrofit dev --demo
+
+It prints one line per span as spans arrive and, on Ctrl-C, every trace as a tree.
+"""
 
 from __future__ import annotations
 
+import argparse
+import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,8 +43,11 @@ class ReceivedSpan:
 
 @dataclass
 class OtlpReceiver:
+    port: int = 0  # 0: any free one
     spans: list[ReceivedSpan] = field(default_factory=list)
     requests: int = 0
+    #: Called with each request's spans, on the server's thread.
+    on_spans: Callable[[list[ReceivedSpan]], object] = lambda spans: None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     #: Set by whoever exports to the receiver: push out what is batched.
@@ -68,6 +82,7 @@ class OtlpReceiver:
         with self._lock:
             self.requests += 1
             self.spans.extend(found)
+        self.on_spans(found)
 
     def of_workflow(self, workflow_id: str) -> list[ReceivedSpan]:
         with self._lock:
@@ -76,6 +91,26 @@ class OtlpReceiver:
     def in_trace(self, trace_id: str) -> list[ReceivedSpan]:
         with self._lock:
             return [s for s in self.spans if s.trace_id == trace_id]
+
+    def trees(self) -> str:
+        """Every trace received, each span under its parent (a span whose parent never arrived,
+        such as a workflow's derived root, starts a tree of its own)."""
+        with self._lock:
+            spans = list(self.spans)
+        lines: list[str] = []
+        for trace_id in dict.fromkeys(s.trace_id for s in spans):
+            members = [s for s in spans if s.trace_id == trace_id]
+            ids = {s.span_id for s in members}
+            lines.append(f"trace {trace_id} ({len(members)} spans)")
+
+            def walk(parent: str, depth: int, members: list[ReceivedSpan] = members) -> None:
+                for span in (s for s in members if s.parent_span_id == parent):
+                    lines.append(f"{'  ' * depth}{span.name}{_where(span)}")
+                    walk(span.span_id, depth + 1)
+
+            for root in {s.parent_span_id for s in members if s.parent_span_id not in ids}:
+                walk(root, 1)
+        return "\n".join(lines)
 
     def __enter__(self) -> OtlpReceiver:
         receiver = self
@@ -98,7 +133,7 @@ class OtlpReceiver:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -126,3 +161,31 @@ def exporting_here(received: OtlpReceiver) -> Iterator[OtlpReceiver]:
         yield received
     finally:
         processor.shutdown()  # type: ignore[no-untyped-call]
+
+
+def _where(span: ReceivedSpan) -> str:
+    workflow = span.attributes.get("temporalWorkflowID")
+    return f"  [{workflow}]" if workflow else ""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Print the spans an OTLP/HTTP exporter sends.")
+    parser.add_argument("--port", type=int, default=4318)
+    port = parser.parse_args(argv).port
+
+    def show(spans: list[ReceivedSpan]) -> None:
+        for span in spans:
+            print(f"{span.trace_id} {span.name}{_where(span)}", flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with OtlpReceiver(port=port, on_spans=show) as receiver:
+        print(f"receiving OTLP/HTTP traces: RETROFIT_OTLP_ENDPOINT={receiver.endpoint}", flush=True)
+        stop.wait()
+        print(receiver.trees(), flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
