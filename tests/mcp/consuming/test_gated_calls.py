@@ -220,9 +220,10 @@ async def test_unannotated_tool_is_write_waits_for_approval_then_runs_once(
     assert decided.approved_by == ["alice"]
     result: SingleActionResult = await handle.result()
     assert result.output["text"] == "cancelled A-7"
-    assert _ran(tool_log) == "cancel A-7 fraud\n"
-
+    # It ran once, and the call's idempotency key (the one the audit trail records) reached the
+    # server in the request's _meta, for servers that deduplicate.
     records = await audit_of(audit_url, handle.id)
+    assert _ran(tool_log) == f"cancel A-7 fraud key={records[-1].idempotency_key}\n"
     assert kinds(records) == [
         "action.proposed",
         "approval.requested",
@@ -231,7 +232,7 @@ async def test_unannotated_tool_is_write_waits_for_approval_then_runs_once(
         "action.started",
         "action.succeeded",
     ]
-    assert records[0].effect == "write"
+    assert records[0].effect == "write" and records[-1].idempotency_key == f"{handle.id}#1"
     assert records[2].actor.name == "alice" and records[2].data["identity"]["verified"] is True
 
 

@@ -98,7 +98,8 @@ async def call_tool(ctx: Any, params: CallToolRequestParams) -> CallToolResult:
             content=[TextContent(text=f"order {args['order_id']} shipped")], structured_content=found
         )
     if params.name == "cancel_order":
-        _record(f"cancel {args['order_id']} {args['reason']}")
+        key = (params.meta or {}).get("io.retrofit/idempotencyKey")
+        _record(f"cancel {args['order_id']} {args['reason']} key={key}")
         return CallToolResult(content=[TextContent(text=f"cancelled {args['order_id']}")])
     if params.name == "explode":
         return CallToolResult(content=[TextContent(text="warehouse database is on fire")], is_error=True)
