@@ -23,6 +23,7 @@ import mcp_types as types
 from pydantic import ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from retrofit.cli.identity_client import IdentityError
 from retrofit.gate.approval_models import PENDING_QUERY, ApprovalStatus, ApprovalView
@@ -86,6 +87,10 @@ class GatedCalls:
             handle = await self._start(caller, spec, arguments, workflow_id)
         except IdentityError as exc:
             return tool_error(f"{spec.name} was not started: {exc}")
+        except RPCError as exc:  # Temporal down or refusing: say so, not an internal error
+            return tool_error(
+                f"{spec.name} was not started: Temporal answered {exc.status.name}: {exc.message}"
+            )
         return await self._follow(handle, spec, progress)
 
     async def _start(

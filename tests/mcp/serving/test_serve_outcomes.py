@@ -120,3 +120,20 @@ async def test_a_destructive_call_reports_each_approval_and_needs_two_people(
                 result = await asyncio.wait_for(task, timeout=30)
     assert not result.is_error, result.content
     assert ledger_effects(ledger)["deleted"] == {"C-1004": 1}
+
+
+@pytest.mark.devserver
+async def test_temporal_refusing_the_start_is_a_tool_error_not_an_internal_error(
+    dev_server_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    config = dev_server_env.client.config()
+    config["namespace"] = "no-such-namespace"
+    elsewhere = Client(**config)
+    with identity_service(tmp_path, signer=SIGNER) as identity:
+        erin = (await session_of(identity, "erin"))["session"]
+        settings = serve_settings(elsewhere, "nobody-polls", identity, tmp_path / "serve")
+        async with mcp_http(settings, elsewhere) as server, server.client(erin) as mcp:
+            result = await mcp.call_tool("ledger__get_customer", {"customer_id": "C-1001"})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert text.startswith("ledger.get_customer was not started: Temporal answered NOT_FOUND"), text
