@@ -87,7 +87,9 @@ async def embedded_stack(
             )
             model = start_model(stack, model.settings, ephemeral=ephemeral)
         settings = settings.model_copy(update={"temporal_address": server.address, "ui_url": server.ui_url})
-        client = await connect(settings, wait=30, serve_metrics=True)  # a worker process
+        # A worker process serves metrics; an ephemeral stack (the eval harness) does not: it runs
+        # beside a `retrofit dev` or worker that may hold RETROFIT_METRICS_PORT.
+        client = await connect(settings, wait=30, serve_metrics=not ephemeral)
         worker = build_worker(
             client, settings, config=config, settings_overrides=overrides, llm_settings=model.settings
         )

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from retrofit.embedded.stack import embedded_stack
 from retrofit.settings import RetrofitSettings
 from retrofit.worker import connect
 
@@ -85,3 +86,19 @@ async def test_cli_command_does_not_hang_on_a_collector_that_is_down(
     assert "no workflow 'no-such-workflow'" in err
     # The exporter alone retries a refused connection for ~7 s; the command waits at most 2 s.
     assert down - baseline < 4.0, (baseline, down)
+
+
+async def test_an_ephemeral_stack_runs_while_a_worker_serves_the_metrics_port(tmp_path: Path) -> None:
+    """The eval harness's stack (ephemeral) runs beside a `retrofit dev` holding the port."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = int(held.getsockname()[1])
+        settings = RetrofitSettings(
+            data_dir=tmp_path / "data",
+            audit_db_url=f"sqlite:///{tmp_path}/audit.db",
+            metrics_port=port,
+            metrics_host="127.0.0.1",
+        )
+        async with embedded_stack(settings, demo=False, ephemeral=True) as stack:
+            assert await stack.client.count_workflows() is not None
