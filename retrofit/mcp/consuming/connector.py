@@ -8,6 +8,7 @@ live tool still has the locked schema (refused, non-retryable, when it drifted),
 - the server unreachable, or the call timed out before it was sent → `NotSentError` (retryable)
 - the answer was lost after the call was sent → `OutcomeUnknownError` (retryable, may have landed)
 - `isError: true` → `ToolReportedError` (non-retryable, with the tool's message)
+- a JSON-RPC "invalid params / request, no such method" error → `ActionInputError` (non-retryable)
 - an answer larger than `max_result_chars`, or not a valid MCP result → `ToolAnswerRefused`
   (non-retryable: asking again gets the same answer)
 """
@@ -19,7 +20,15 @@ from datetime import timedelta
 from typing import Any, ClassVar, cast
 
 import anyio
-from mcp_types import CallToolResult, RequestParamsMeta, TextContent
+from mcp import MCPError
+from mcp_types import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    CallToolResult,
+    RequestParamsMeta,
+    TextContent,
+)
 from pydantic import BaseModel, Field, ValidationError
 
 from retrofit.mcp.consuming.config import McpServerConfig
@@ -31,7 +40,14 @@ from retrofit.sdk.action import action
 from retrofit.sdk.connector import Connector
 from retrofit.sdk.context import capture_exchange, current_call
 from retrofit.sdk.effect import Effect
-from retrofit.sdk.errors import AuthError, Delivery, NotSentError, OutcomeUnknownError, RetrofitError
+from retrofit.sdk.errors import (
+    ActionInputError,
+    AuthError,
+    Delivery,
+    NotSentError,
+    OutcomeUnknownError,
+    RetrofitError,
+)
 from retrofit.sdk.spec import RetrySettings
 
 # The idempotency key travels in the request's `_meta`; servers that understand it can dedupe.
@@ -39,6 +55,8 @@ IDEMPOTENCY_META_KEY = "io.retrofit/idempotencyKey"
 # Session set-up and the drift check's listing come on top of the tool's own time.
 _SESSION_MARGIN = timedelta(seconds=10)
 _MAX_OTHER_BLOCKS = 20
+# JSON-RPC errors that say the server refused this call as made: asking again gets the same.
+_REFUSED_CALL = frozenset({INVALID_PARAMS, METHOD_NOT_FOUND, INVALID_REQUEST})
 
 
 class McpToolOutput(BaseModel):
@@ -87,6 +105,11 @@ class McpConnector(Connector):
                 raise ToolAnswerRefused(
                     f"MCP tool {server.name}.{tool.action} answered something that is not a valid "
                     "MCP tool result; the answer was dropped"
+                ) from exc
+            refused = _find(exc, MCPError)
+            if sent and isinstance(refused, MCPError) and refused.code in _REFUSED_CALL:
+                raise ActionInputError(
+                    f"MCP tool {server.name}.{tool.action} refused the call: {refused.message[:300]}"
                 ) from exc
             reason = _reason(exc)
             if not sent:

@@ -16,7 +16,7 @@ from retrofit.mcp.consuming.config import McpServerConfig
 from retrofit.mcp.consuming.connector import McpConnector, McpToolOutput, connector_class
 from retrofit.mcp.consuming.importer import import_server
 from retrofit.sdk.context import running_call
-from retrofit.sdk.errors import AuthError, NotSentError, OutcomeUnknownError
+from retrofit.sdk.errors import ActionInputError, AuthError, NotSentError, OutcomeUnknownError
 from tests.mcp.consuming.servers import TOKEN, free_port, http_tool_server
 
 
@@ -31,7 +31,7 @@ def _config(url: str, **fields: Any) -> McpServerConfig:
         "name": "calls",
         "url": url,
         "header_env": {"Authorization": "TEST_CALLS_AUTH"},
-        "tools": ["lookup_order", "slow"],
+        "tools": ["lookup_order", "slow", "refuse"],
         "timeout_seconds": 1.5,
     }
     return McpServerConfig.model_validate({**values, **fields})
@@ -89,3 +89,13 @@ async def test_nothing_listening_is_not_sent_and_retryable(monkeypatch: pytest.M
     with pytest.raises(NotSentError, match="could not be reached") as info:
         await _call(connector, "lookup_order", {"order_id": "A-1"})
     assert classify(info.value).retryable and not classify(info.value).may_have_landed
+
+
+async def test_a_protocol_refusal_is_not_retried(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_CALLS_AUTH", f"Bearer {TOKEN}")
+    connector = await _connector(_config(url))
+    with pytest.raises(
+        ActionInputError, match=r"calls\.refuse refused the call: order ids are not accepted"
+    ) as info:
+        await _call(connector, "refuse", {})
+    assert (classify(info.value).type, classify(info.value).retryable) == ("ActionInputError", False)

@@ -11,6 +11,7 @@ Tools:
 - `flood` (readOnlyHint): answers 3 MB of text.
 - `binary` (readOnlyHint): answers only an image block of junk.
 - `slow` (readOnlyHint): sleeps 30 s.
+- `refuse` (readOnlyHint): answers a JSON-RPC "invalid params" error.
 - `garbage` (readOnlyHint): a result that is not a valid MCP tool result.
 
 When the file $TOOL_SERVER_FLAVOR_FILE says `v2`, `lookup_order` gains a required `warehouse`
@@ -25,8 +26,10 @@ import sys
 from typing import Any
 
 import anyio
+from mcp import MCPError
 from mcp.server.lowlevel import Server
 from mcp_types import (
+    INVALID_PARAMS,
     CallToolRequestParams,
     CallToolResult,
     ImageContent,
@@ -69,6 +72,7 @@ def _tools() -> list[Tool]:
         Tool(name="flood", description="Answers far too much.", input_schema=empty, annotations=READ),
         Tool(name="binary", description="Answers junk bytes.", input_schema=empty, annotations=READ),
         Tool(name="slow", description="Never answers in time.", input_schema=empty, annotations=READ),
+        Tool(name="refuse", description="Refuses every call.", input_schema=empty, annotations=READ),
         Tool(name="garbage", description="Answers a malformed result.", input_schema=empty, annotations=READ),
     ]
 
@@ -107,6 +111,8 @@ async def call_tool(ctx: Any, params: CallToolRequestParams) -> CallToolResult:
         return CallToolResult(content=[TextContent(text="x" * 3_000_000)])
     if params.name == "binary":
         return CallToolResult(content=[ImageContent(data="!!not-base64\x00\x01", mime_type="image/png")])
+    if params.name == "refuse":
+        raise MCPError(INVALID_PARAMS, "order ids are not accepted today")
     if params.name == "garbage":
         # Built without validation, so the wire carries what no MCP result may look like.
         junk: Any = "not a list of blocks"
