@@ -44,7 +44,15 @@ from tests.mcp.consuming.servers import (
     time_server,
 )
 from tests.support import ScriptedModel, audit_of, kinds
-from tests.workflow.agent_helpers import as_json, calls, say, start_agent, tool_messages
+from tests.workflow.agent_helpers import (
+    as_json,
+    by_action,
+    calls,
+    run_answering,
+    say,
+    start_agent,
+    tool_messages,
+)
 from workflows.agent_task.workflow import AgentTask
 from workflows.single_action.workflow import SingleAction, SingleActionInput, SingleActionResult
 
@@ -351,31 +359,42 @@ async def test_server_down_is_retried_then_fails_recorded(
     assert all(f.data["retryable"] and f.data["delivery"] == "not_sent" for f in failed)
 
 
-async def test_agent_calls_mcp_tools_by_name(
-    dev_server_env: WorkflowEnvironment, worker: Worker, scripted: ScriptedModel
+async def test_agent_calls_mcp_tools_by_name_and_its_write_waits_for_approval(
+    dev_server_env: WorkflowEnvironment, worker: Worker, scripted: ScriptedModel, tool_log: Path
 ) -> None:
     model = scripted.add(
         calls(("shop__lookup_order", {"order_id": "A-100"})),
         calls(("time__get_current_time", {"timezone": "UTC"})),
-        say("Order A-100 has shipped."),
+        calls(("shop__cancel_order", {"order_id": "A-100", "reason": "customer"})),
+        say("Order A-100 had shipped; cancelled at the customer's request."),
     )
     task = AgentTaskInput.model_validate(
         {
-            "goal": "Where is order A-100?",
-            "allowed_actions": ["shop.lookup_order", "time.*"],
+            "goal": "Cancel order A-100 for the customer",
+            "allowed_actions": ["shop.lookup_order", "shop.cancel_order", "time.*"],
             "model": {"model": model},
         }
     )
     handle = await start_agent(dev_server_env.client, worker.task_queue, task)
-    result = await handle.result()
+    result, approvals = await run_answering(
+        handle, by_action({"shop.cancel_order": "approve"}), approver="bob"
+    )
     assert result.status is StopReason.ANSWERED
     assert [(t.action, t.outcome) for t in result.tools] == [
         ("shop.lookup_order", ToolOutcome.SUCCEEDED),
         ("time.get_current_time", ToolOutcome.SUCCEEDED),
+        ("shop.cancel_order", ToolOutcome.SUCCEEDED),
     ]
+    assert [a.action for a in approvals] == ["shop.cancel_order"]  # only the unannotated tool waited
+    assert _ran(tool_log).startswith("cancel A-100 customer ")
     sent = scripted.requests(model)
     offered = {tool["function"]["name"] for tool in sent[0]["body"]["tools"]}
-    assert offered == {"shop__lookup_order", "time__get_current_time", "time__convert_time"}
+    assert offered == {
+        "shop__lookup_order",
+        "shop__cancel_order",
+        "time__get_current_time",
+        "time__convert_time",
+    }
     order_tool = next(t for t in sent[0]["body"]["tools"] if t["function"]["name"] == "shop__lookup_order")
     assert order_tool["function"]["parameters"]["properties"]["order_id"]["minLength"] == 3
     assert as_json(tool_messages(sent[1]["body"])[0])["structured"]["status"] == "shipped"
