@@ -101,6 +101,11 @@ class McpConnector(Connector):
                     f"{where} refused the configured credentials (HTTP {auth.refused})",
                     delivery=Delivery.UNKNOWN if sent else Delivery.NOT_SENT,
                 ) from exc
+            if sent and _off_output_schema(exc):
+                raise ToolAnswerRefused(
+                    f"MCP tool {server.name}.{tool.action} answered outside its declared output "
+                    "schema; the answer was dropped"
+                ) from exc
             if sent and _find(exc, ValidationError) is not None:
                 raise ToolAnswerRefused(
                     f"MCP tool {server.name}.{tool.action} answered something that is not a valid "
@@ -181,6 +186,14 @@ def _describe_block(block: Any) -> str:
 def _retrofit_error(exc: BaseException) -> RetrofitError | None:
     """Our own typed error, also when anyio wrapped it in an exception group."""
     return cast(RetrofitError | None, _find(exc, RetrofitError))
+
+
+def _off_output_schema(exc: BaseException) -> bool:
+    # The SDK checks structured content against the tool's declared output schema and reports a
+    # mismatch as a RuntimeError (ClientSession.validate_tool_result): the same answer again.
+    found = _find(exc, RuntimeError)
+    text = str(found) if found is not None else ""
+    return "output schema" in text or "structured content" in text
 
 
 def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

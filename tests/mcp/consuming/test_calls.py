@@ -14,6 +14,7 @@ import pytest
 from retrofit.execution.error_mapping import classify
 from retrofit.mcp.consuming.config import McpServerConfig
 from retrofit.mcp.consuming.connector import McpConnector, McpToolOutput, connector_class
+from retrofit.mcp.consuming.errors import ToolAnswerRefused
 from retrofit.mcp.consuming.importer import import_server
 from retrofit.sdk.context import running_call
 from retrofit.sdk.errors import ActionInputError, AuthError, NotSentError, OutcomeUnknownError
@@ -31,7 +32,7 @@ def _config(url: str, **fields: Any) -> McpServerConfig:
         "name": "calls",
         "url": url,
         "header_env": {"Authorization": "TEST_CALLS_AUTH"},
-        "tools": ["lookup_order", "slow", "refuse"],
+        "tools": ["lookup_order", "slow", "refuse", "off_schema"],
         "timeout_seconds": 1.5,
     }
     return McpServerConfig.model_validate({**values, **fields})
@@ -99,3 +100,15 @@ async def test_a_protocol_refusal_is_not_retried(url: str, monkeypatch: pytest.M
     ) as info:
         await _call(connector, "refuse", {})
     assert (classify(info.value).type, classify(info.value).retryable) == ("ActionInputError", False)
+
+
+async def test_an_answer_outside_the_declared_output_schema_is_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_CALLS_AUTH", f"Bearer {TOKEN}")
+    connector = await _connector(_config(url))
+    with pytest.raises(
+        ToolAnswerRefused, match=r"calls\.off_schema answered outside its declared output schema"
+    ) as info:
+        await _call(connector, "off_schema", {})
+    assert not classify(info.value).retryable

@@ -11,6 +11,7 @@ Tools:
 - `flood` (readOnlyHint): answers 3 MB of text.
 - `binary` (readOnlyHint): answers only an image block of junk.
 - `slow` (readOnlyHint): sleeps 30 s.
+- `off_schema` (readOnlyHint): structured content that breaks its declared output schema.
 - `refuse` (readOnlyHint): answers a JSON-RPC "invalid params" error.
 - `garbage` (readOnlyHint): a result that is not a valid MCP tool result.
 
@@ -72,6 +73,13 @@ def _tools() -> list[Tool]:
         Tool(name="flood", description="Answers far too much.", input_schema=empty, annotations=READ),
         Tool(name="binary", description="Answers junk bytes.", input_schema=empty, annotations=READ),
         Tool(name="slow", description="Never answers in time.", input_schema=empty, annotations=READ),
+        Tool(
+            name="off_schema",
+            description="Answers outside its own output schema.",
+            input_schema=empty,
+            output_schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]},
+            annotations=READ,
+        ),
         Tool(name="refuse", description="Refuses every call.", input_schema=empty, annotations=READ),
         Tool(name="garbage", description="Answers a malformed result.", input_schema=empty, annotations=READ),
     ]
@@ -111,6 +119,8 @@ async def call_tool(ctx: Any, params: CallToolRequestParams) -> CallToolResult:
         return CallToolResult(content=[TextContent(text="x" * 3_000_000)])
     if params.name == "binary":
         return CallToolResult(content=[ImageContent(data="!!not-base64\x00\x01", mime_type="image/png")])
+    if params.name == "off_schema":
+        return CallToolResult(content=[TextContent(text="n is x")], structured_content={"n": "x"})
     if params.name == "refuse":
         raise MCPError(INVALID_PARAMS, "order ids are not accepted today")
     if params.name == "garbage":
