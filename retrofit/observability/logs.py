@@ -102,6 +102,10 @@ def configure_logging(settings: RetrofitSettings) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
+        # The SDK's loggers also append their context to the message text; a JSON line already
+        # carries it as fields.
+        workflow.logger.workflow_info_on_message = False
+        activity.logger.activity_info_on_message = False
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -260,6 +260,7 @@ def _check_output(lines: list[str], review_id: str, agent_id: str) -> None:
         e for e in entries if e["logger"] == "temporalio.workflow" and e.get("workflow_id") == review_id
     ]
     assert all(e["run_id"] and e["trace_id"] for e in review)
+    assert not [e for e in review if "({" in e["message"]]  # the context is in fields, not the text
     scheduled = {
         (e["step"], e["action"]) for e in review if "step" in e and e.get("scheduled") == e["action"]
     }
