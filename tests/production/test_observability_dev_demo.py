@@ -157,6 +157,14 @@ def _one_trace(spans: list[ReceivedSpan]) -> str:
     return found.pop()
 
 
+def _assert_tree(spans: list[ReceivedSpan], root_name: str) -> None:
+    """One root, the starter's span, and every other span under a span of the same trace."""
+    [root] = [s for s in spans if not s.parent_span_id]
+    assert root.name == root_name
+    ids = {s.span_id for s in spans}
+    assert not [s.name for s in spans if s is not root and s.parent_span_id not in ids]
+
+
 async def _trace_with(receiver: OtlpReceiver, wf_id: str, expected: set[str]) -> list[ReceivedSpan]:
     """The workflow's one trace, once every expected span has arrived (exports are batched)."""
     spans: list[ReceivedSpan] = []
@@ -213,10 +221,13 @@ async def test_dev_demo_exports_one_trace_per_workflow(dev_stack: DevStack, rece
             "CompleteWorkflow:CreditLimitReview",
         },
     )
-    [root] = [s for s in review_spans if not s.parent_span_id]
-    assert root.name == "StartWorkflow:CreditLimitReview"
-    ids = {s.span_id for s in review_spans}
-    assert all(s.parent_span_id in ids for s in review_spans if s is not root)
+    _assert_tree(review_spans, "StartWorkflow:CreditLimitReview")
+    # Each answer's own client span (the CLI's) is a trace of its own, linked from the handler.
+    for handler, caller in (("HandleUpdate:decide", "StartWorkflowUpdate:decide"),
+                            ("HandleSignal:approve", "SignalWorkflow:approve")):  # fmt: skip
+        [handled] = [s for s in review_spans if s.name == handler]
+        [sent] = [s for s in receiver.spans if s.span_id in handled.links]
+        assert sent.name == caller and sent.trace_id != handled.trace_id
     agent_spans = await _trace_with(
         receiver,
         agent_id,
@@ -230,10 +241,11 @@ async def test_dev_demo_exports_one_trace_per_workflow(dev_stack: DevStack, rece
             "crm.add_note",
         },
     )
+    _assert_tree(agent_spans, "StartWorkflow:AgentTask")
     assert {s.trace_id for s in agent_spans}.isdisjoint({s.trace_id for s in review_spans})
-    # The answers' own client spans are other traces, linked from the workflow's handler spans.
+    # Answered like the UI does (no trace context): each answer handled in the workflow's trace.
     updates = [s for s in agent_spans if s.name == "HandleUpdate:decide"]
-    assert len(updates) == len(answered)
+    assert len(updates) == len(answered) and not any(s.links for s in updates)
 
     dev_stack.process.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(dev_stack.process.wait(), timeout=30) == 0
