@@ -1,11 +1,12 @@
 """The issue's "done when", as a user runs it: `RETROFIT_OTLP_ENDPOINT=… RETROFIT_LOG_FORMAT=json
-retrofit dev --demo` (a real subprocess), then the demo's workflows started the ways people start
-them — CreditLimitReview with `retrofit start`, its approvals answered with the `decide` Update
-(`retrofit approvals approve`) and the `approve` Signal (`--signal`); an AgentTask with
-`retrofit agent run`, its approvals answered like the Temporal UI does (no trace context) — yield
-exactly one trace per workflow at a real OTLP/HTTP receiver, with the approvals and the audit
-activities in it. The same run checks the process's output: every line JSON, every activity line
-carrying its workflow, run, activity, attempt, step and action."""
+retrofit dev --demo` (a real subprocess), then the demo's five workflows started the ways people
+start them — CreditLimitReview with `retrofit start`, its approvals answered with the `decide`
+Update (`retrofit approvals approve`) and the `approve` Signal (`--signal`); an AgentTask with
+`retrofit agent run`, its approvals answered like the Temporal UI does (no trace context); the
+OverdueFollowUp, the rejected delete and the invalid arguments started as from the UI's form —
+yield exactly one trace per workflow at a real OTLP/HTTP receiver, with the approvals and the
+audit activities in it. The same run checks the process's output: every line JSON, every
+activity line carrying its workflow, run, activity, attempt, step and action."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 
 from retrofit.cli.approval_commands import signed_payload
 from retrofit.cli.identity_client import PASSWORD_ENV, TOKEN_ENV, IdentityClient
@@ -30,6 +31,7 @@ from retrofit.embedded.demo import AGENT_GOAL, AGENT_TOOLS
 from retrofit.embedded.dev_server import free_port
 from retrofit.embedded.identity_server import demo_password
 from retrofit.gate.approval_models import DECIDE_UPDATE, PENDING_QUERY, ApprovalView
+from retrofit.observability.workflow_trace import root_traceparent
 from retrofit.settings import RetrofitSettings
 from tests.production.otlp_receiver import OtlpReceiver, ReceivedSpan
 
@@ -140,13 +142,29 @@ async def _next_request(handle: WorkflowHandle[Any, Any], skip: set[str]) -> App
     raise AssertionError(f"{handle.id}: nothing pending and still running")
 
 
-async def _answer_as_the_ui_does(stack: DevStack, wf_id: str, view: ApprovalView, decision: str) -> None:
+async def _answer_as_the_ui_does(
+    stack: DevStack, wf_id: str, view: ApprovalView, decision: str, user: str = "dave"
+) -> None:
     """A signed answer sent by a client that carries no trace context (the Temporal UI)."""
-    signed = await IdentityClient(stack.settings, "dave", password=demo_password("dave")).answer(
+    signed = await IdentityClient(stack.settings, user, password=demo_password(user)).answer(
         wf_id, view.request_id, view.args_hash, decision
     )
     payload = signed_payload(wf_id, view, decision, "not today" if decision == "reject" else "", signed)
     await stack.client.get_workflow_handle(wf_id).execute_update(DECIDE_UPDATE, payload)
+
+
+_BARE_STARTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("OverdueFollowUp", {"max_invoices": 2, "warehouse_customers": {"C-1003": "ERNSH", "C-1005": "LILAS"}}),
+    ("SingleAction", {"action": "ledger.delete_customer", "arguments": {"customer_id": "C-1004"}}),
+    ("SingleAction", {"action": "ledger.set_credit_limit",
+                      "arguments": {"customer_id": "C-1003", "credit_limit": -5}}),
+)  # fmt: skip
+
+
+async def _start_bare(stack: DevStack, workflow: str, arg: dict[str, Any]) -> WorkflowHandle[Any, Any]:
+    return await stack.client.start_workflow(
+        workflow, arg, id=f"bare-{uuid.uuid4().hex[:8]}", task_queue=stack.settings.task_queue
+    )
 
 
 def _one_trace(spans: list[ReceivedSpan]) -> str:
@@ -206,6 +224,20 @@ async def test_dev_demo_exports_one_trace_per_workflow(dev_stack: DevStack, rece
     assert answered, "the agent proposed nothing to approve"
     await asyncio.wait_for(agent.result(), timeout=60)
 
+    # The rest of the demo's workflows, started and answered as from the Temporal UI (no context).
+    overdue, delete, invalid = [await _start_bare(dev_stack, *args) for args in _BARE_STARTS]
+    answered = set()
+    while (view := await _next_request(overdue, answered)) is not None:
+        answered.add(view.request_id)
+        await _answer_as_the_ui_does(dev_stack, overdue.id, view, "approve")
+    assert len(answered) == 2 and len((await overdue.result())["follow_ups"]) == 2
+    view = await _next_request(delete, set())
+    assert view is not None
+    await _answer_as_the_ui_does(dev_stack, delete.id, view, "reject", user="carol")
+    for refused in (delete, invalid):
+        with pytest.raises(WorkflowFailureError):
+            await refused.result()
+
     review_spans = await _trace_with(
         receiver,
         review_id,
@@ -246,6 +278,18 @@ async def test_dev_demo_exports_one_trace_per_workflow(dev_stack: DevStack, rece
     # Answered like the UI does (no trace context): each answer handled in the workflow's trace.
     updates = [s for s in agent_spans if s.name == "HandleUpdate:decide"]
     assert len(updates) == len(answered) and not any(s.links for s in updates)
+
+    # Each rooted at itself: the trace id derived from its workflow id and first run id.
+    for handle, names in (
+        (overdue, {"HandleUpdate:decide", "RunActivity:erp.list_invoices", "RunActivity:crm.add_note"}),
+        (delete, {"HandleUpdate:decide", "RunActivity:retrofit.audit.record_answer"}),
+        (invalid, {"RunWorkflow:SingleAction", "RunActivity:retrofit.audit.record"}),
+    ):
+        spans = await _trace_with(receiver, handle.id, names)
+        derived = root_traceparent(handle.id, handle.result_run_id or "").split("-")
+        assert {s.trace_id for s in spans} == {derived[1]}
+        ids = {s.span_id for s in spans} | {derived[2]}
+        assert not [s.name for s in spans if s.parent_span_id not in ids]
 
     dev_stack.process.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(dev_stack.process.wait(), timeout=30) == 0
