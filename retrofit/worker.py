@@ -68,17 +68,23 @@ class WorkerConfig:
     policy: Policy | None
 
 
+def configured_connectors(settings: RetrofitSettings) -> list[LoadedConnector]:
+    """The entry-point plugins plus the operator's locked MCP servers (`RETROFIT_MCP_SERVERS_FILE`):
+    what a worker runs, so what `connectors list` and `mcp serve` show (raises PluginError)."""
+    connectors = load_connectors()
+    if settings.mcp_servers_file is None:
+        return connectors
+    # Imported only when configured: the MCP client stack is not every worker's business.
+    from retrofit.mcp.consuming.loading import with_mcp_connectors
+
+    return with_mcp_connectors(connectors, settings.mcp_servers_file)
+
+
 def load_worker_config(settings: RetrofitSettings) -> WorkerConfig:
     """Plugins, workflows and the policy file: a bad one stops the worker here, by name, before
     it dials Temporal (raises PluginError or PolicyFileError)."""
-    connectors = load_connectors()
-    if settings.mcp_servers_file is not None:
-        # Imported only when configured: the MCP client stack is not every worker's business.
-        from retrofit.mcp.consuming.loading import with_mcp_connectors
-
-        connectors = with_mcp_connectors(connectors, settings.mcp_servers_file)
     return WorkerConfig(
-        connectors=connectors,
+        connectors=configured_connectors(settings),
         workflows=load_workflows(),
         policy=load_policy_file(settings.policy_file) if settings.policy_file is not None else None,
     )

@@ -6,7 +6,6 @@ import typer
 from rich.table import Table
 
 from retrofit.cli.output import console, fail
-from retrofit.registry import load_connectors
 from retrofit.sdk.errors import PluginError
 
 app = typer.Typer(help="Connector plugins and their actions (integrators).", no_args_is_help=True)
@@ -18,11 +17,14 @@ def list_connectors(
 ) -> None:
     """List every discovered connector plugin and its actions."""
     try:
-        loaded = load_connectors()
+        from retrofit.settings import RetrofitSettings
+        from retrofit.worker import configured_connectors
+
+        loaded = configured_connectors(RetrofitSettings())
     except PluginError as exc:
         fail(str(exc))
         return
-    table = Table(title="Connectors (entry-point group retrofit.connectors)")
+    table = Table(title="Connectors (entry-point group retrofit.connectors, and RETROFIT_MCP_SERVERS_FILE)")
     for col in ("action", "effect", "timeout", "max attempts", "compensate", "description"):
         table.add_column(col, overflow="fold")
     for item in loaded:

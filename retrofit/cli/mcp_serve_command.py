@@ -46,12 +46,11 @@ def serve(
         mcp_server,
         serve_stdio,
     )
-    from retrofit.registry import load_connectors
-    from retrofit.worker import connect
+    from retrofit.worker import configured_connectors, connect
 
     settings = RetrofitSettings()
     try:
-        specs = [a for c in load_connectors() for a in c.spec.actions]
+        specs = [a for c in configured_connectors(settings) for a in c.spec.actions]
         served = ServedTools.of(select_actions(specs, split_patterns(actions)))
     except (PluginError, SelectionError, ValueError) as exc:
         fail(str(exc))

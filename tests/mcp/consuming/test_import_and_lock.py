@@ -122,6 +122,17 @@ def test_cli_imports_real_servers_and_a_worker_loads_the_lock(
     assert specs["time.get_current_time"].effect is Effect.READ
     assert specs["shop.cancel_order"].description == "Cancel an order."
 
+    # What an integrator lists is what the worker runs: the locked tools beside the plugins.
+    listed = subprocess.run(
+        [str(VENV_BIN / "retrofit"), "connectors", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "250", "RETROFIT_MCP_SERVERS_FILE": str(servers)},
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "shop.lookup_order" in listed.stdout and "ledger.get_customer" in listed.stdout
+
 
 def test_cli_refuses_without_writing_a_lock(tmp_path: Path) -> None:
     servers = tmp_path / "mcp-servers.toml"
