@@ -17,6 +17,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from retrofit.identity.keys import identity_pin
+from retrofit.identity.pin import IdentityPin
 from retrofit.settings import RetrofitSettings
 from retrofit.web.catalog import Entry, build_catalog
 from retrofit.web.forms import FormErrors, form_fields, render_fields, validate_form
@@ -63,6 +65,17 @@ def build_app(
 
             state["client"] = await connect(settings)
         return state["client"]
+
+    def pin() -> IdentityPin:
+        # The identity service's public keys, as workers pin them: a run's signed start is
+        # checked with them to tell whose run it is (retrofit/web/starter.py).
+        if "pin" not in state:
+            try:
+                state["pin"] = identity_pin(settings)
+            except Exception:
+                state["pin"] = IdentityPin(keys={})  # no keys: only pending approvals tell
+        found: IdentityPin = state["pin"]
+        return found
 
     def page(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
         request.state.csrf = csrf_token(request)
@@ -155,7 +168,7 @@ def build_app(
         # The verified starter becomes visible once the workflow's first task records it; wait
         # briefly so the run page (which shows a run only to its verified starter) finds it.
         for _ in range(20):
-            if await run_view(await temporal(), workflow_id, who.subject) is not None:
+            if await run_view(await temporal(), workflow_id, who.subject, pin()) is not None:
                 break
             await asyncio.sleep(0.25)
         return RedirectResponse(f"/runs/{workflow_id}", status_code=303)
@@ -166,7 +179,9 @@ def build_app(
             return who
         client = await temporal()
         views = [
-            v for i in await my_run_ids(client, who.subject) if (v := await run_view(client, i, who.subject))
+            v
+            for i in await my_run_ids(client, who.subject, pin())
+            if (v := await run_view(client, i, who.subject, pin()))
         ]
         return page(request, "runs.html", person=who, runs=views)
 
@@ -174,7 +189,7 @@ def build_app(
         who = await person_or_login(request)
         if isinstance(who, Response):
             return who
-        view = await run_view(await temporal(), request.path_params["id"], who.subject)
+        view = await run_view(await temporal(), request.path_params["id"], who.subject, pin())
         if view is None:
             return page(request, "notfound.html", status=404, person=who)
         ui = f"{settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows/{view['id']}"
@@ -184,7 +199,7 @@ def build_app(
         who = await current_person(request, identity_url)
         if who is None:
             return JSONResponse({"error": "log in first"}, status_code=401)
-        view = await run_view(await temporal(), request.path_params["id"], who.subject)
+        view = await run_view(await temporal(), request.path_params["id"], who.subject, pin())
         if view is None:
             return JSONResponse({"error": "not found"}, status_code=404)
         return JSONResponse(_jsonable(view))
