@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -17,6 +18,7 @@ from temporalio.client import WorkflowFailureError
 
 from retrofit.cli.identity_client import IdentityClient, IdentityError, starting_client
 from retrofit.cli.output import console, fail, print_json, run_async
+from retrofit.cli.web_commands import serve_web
 from retrofit.codec.keys import CodecConfigError
 from retrofit.embedded.demo import DemoFailed
 from retrofit.embedded.dev_server import DevServerError
@@ -45,6 +47,7 @@ def dev(
     port: int = typer.Option(7233, help="Temporal frontend port."),
     ui_port: int = typer.Option(8233, help="Temporal Web UI port."),
     identity_port: int = typer.Option(8234, help="Identity + codec server port (log in there)."),
+    web_port: int = typer.Option(8235, help="Web front door port for business users (0: do not serve it)."),
 ) -> None:
     """Embedded stack: Temporal dev server + Web UI, the identity + codec server, and a worker
     with every connector and workflow. Answers and starts are verified (signed) by default."""
@@ -57,10 +60,18 @@ def dev(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with embedded_stack(
-            settings, demo=demo, port=port, ui_port=ui_port, identity_port=identity_port
-        ) as stack:
+        async with (
+            embedded_stack(
+                settings, demo=demo, port=port, ui_port=ui_port, identity_port=identity_port
+            ) as stack,
+            contextlib.AsyncExitStack() as extra,
+        ):
             say(f"[bold green]Temporal Web UI[/]: {stack.ui_url}")
+            if web_port:
+                web_url = await extra.enter_async_context(
+                    serve_web(stack.settings, stack.client, port=web_port)
+                )
+                say(f"[bold green]Web front door (business users)[/]: {web_url}")
             say(
                 f"[bold green]Log in to answer approvals[/]: {stack.identity_url}/login "
                 f"(CLI: retrofit login YOUR_NAME; identity mode {stack.settings.identity_mode.value})"
