@@ -26,7 +26,7 @@ document.addEventListener("DOMContentLoaded", () => {
           live.querySelector('[data-field="failure"]').textContent = v.failure || "";
           live.querySelector('[data-field="result"]').textContent = v.result == null ? "" : JSON.stringify(v.result, null, 2);
           live.querySelector('[data-field="progress"]').textContent = v.progress ? JSON.stringify(v.progress, null, 2) : "";
-          if (["done", "failed", "stopped on budget"].includes(v.status)) return;
+          if (v.status === "done" || v.status === "failed" || v.status.startsWith("stopped")) return;
         }
       } catch (e) { /* retry */ }
       setTimeout(tick, 2000);
