@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -63,6 +64,15 @@ async def owner_of(
     return starters.pop() if len(starters) == 1 else None
 
 
+def _when(value: Any) -> str:
+    """'13:02 UTC, 2026-12-07' from the request's ISO time (as the query answers it)."""
+    try:
+        at = datetime.fromisoformat(str(value)).astimezone(UTC)
+    except ValueError:
+        return str(value or "?")
+    return at.strftime("%H:%M UTC, %Y-%m-%d")
+
+
 async def _pending(handle: WorkflowHandle[Any, Any]) -> list[dict[str, Any]]:
     try:
         reply = await handle.query(PENDING_QUERY)
@@ -97,9 +107,12 @@ async def run_view(client: Client, workflow_id: str, subject: str, pin: Identity
             groups = (
                 ", ".join(str(g).removeprefix("group:") for g in first.get("may_approve") or []) or "anyone"
             )
+            needed = int(first.get("approvers_needed") or 1)
+            got = [str(a) for a in first.get("approved_by") or []]
+            count = f" ({len(got)} of {needed}: {', '.join(got)})" if needed > 1 or got else ""
             view["status"] = (
-                f"waiting for approval by {groups} since {first.get('requested_at', '?')}: "
-                f"{first.get('action', '?')}"
+                f"waiting for approval by {groups} since {_when(first.get('requested_at'))}: "
+                f"{first.get('action', '?')}{count}"
             )
         else:
             view["status"] = "running"

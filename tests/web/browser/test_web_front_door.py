@@ -12,7 +12,7 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 from pydantic import SecretStr
@@ -206,10 +206,10 @@ async def test_business_user_starts_a_review_finance_approves_in_the_temporal_ui
 
     # Live: the page updates itself, no reload.
     await expect(status).to_have_text("done", timeout=TIMEOUT_MS)
-    result = page.locator('[data-field="result"]')
-    await expect(result).to_contain_text('"new_limit"')
     outcome = await stack.client.get_workflow_handle(workflow_id).result()
-    assert str(outcome["new_limit"]) in await result.inner_text()
+    # The result in words, from the output model's fields.
+    new_limit = page.locator("dl.result dt", has_text="New limit").locator("xpath=following-sibling::dd[1]")
+    await expect(new_limit).to_have_text(str(outcome["new_limit"]), timeout=TIMEOUT_MS)
     await _shot(page, "web-run-done.png")
     await page.goto(f"{front_door.url}/runs")
     await expect(page.get_by_text(workflow_id)).to_be_visible()
@@ -223,7 +223,8 @@ async def test_template_agent_tasks_answer_or_stop_on_budget(front_door: FrontDo
     await page.get_by_role("link", name="Summarise the overdue invoices", exact=True).click()
     await page.get_by_role("button", name="Start").click()
     await expect(page.locator('[data-field="status"]')).to_have_text("done", timeout=TIMEOUT_MS)
-    await expect(page.locator('[data-field="result"]')).to_contain_text(ANSWER, timeout=TIMEOUT_MS)
+    await expect(page.locator(".answer")).to_have_text(ANSWER, timeout=TIMEOUT_MS)
+    await expect(page.locator('[data-field="progress"]')).to_contain_text("Agent: turn 2 of 4")
 
     await page.goto(f"{front_door.url}/")
     await page.get_by_role("link", name="Summarise the overdue invoices (one step)").click()
@@ -231,4 +232,45 @@ async def test_template_agent_tasks_answer_or_stop_on_budget(front_door: FrontDo
     await expect(page.locator('[data-field="status"]')).to_have_text(
         "stopped on budget (steps)", timeout=TIMEOUT_MS
     )
+    await page.context.close()
+
+
+# Every visible control has a label; the page fits a phone (no sideways scrolling); the scheme
+# follows the system's.
+_UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]),select,textarea,button')]
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+  .map(el => el.outerHTML)"""
+
+
+async def test_accessibility_basics(front_door: FrontDoor, browser: Browser) -> None:
+    page = await _log_in(browser, front_door, "carol")
+    paths = ["/", "/runs"] + [
+        str(await link.get_attribute("href")) for link in await page.locator("ul.cards a").all()
+    ]
+    assert "/start/wf:CreditLimitReview" in paths and "/start/tpl:overdue-summary" in paths
+    schemes: list[tuple[Literal["light", "dark"], str]] = [
+        ("light", "rgb(255, 255, 255)"),
+        ("dark", "rgb(18, 18, 18)"),
+    ]
+    for scheme, background in schemes:
+        context = await browser.new_context(
+            viewport={"width": 375, "height": 700},
+            color_scheme=scheme,
+            storage_state=await page.context.storage_state(),  # carol's session
+        )
+        phone = await context.new_page()
+        for path in ["/login", *paths]:
+            await phone.goto(f"{front_door.url}{path}")
+            assert await phone.evaluate(_UNLABELLED) == [], path
+            assert await phone.locator('meta[name="viewport"]').get_attribute("content") == (
+                "width=device-width, initial-scale=1"
+            )
+            fits = await phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            assert fits, f"{path} scrolls sideways on a phone"
+            assert await phone.evaluate("getComputedStyle(document.body).backgroundColor") == background
+        await context.close()
+    # Keyboard only: Tab to the link, Enter, fill, Enter submits.
+    await page.goto(f"{front_door.url}/")
+    await page.keyboard.press("Tab")  # the skip link first
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to content"
     await page.context.close()
