@@ -197,12 +197,17 @@ def html_pattern(pattern: str) -> str:
 
 
 def _hint(field: FormField) -> str | None:
-    """What the browser cannot say itself: exclusive bounds, one-per-line, JSON."""
+    """The allowed range said before anyone types (the browser only says it after a wrong
+    value, and cannot say exclusive bounds at all), one-per-line, JSON."""
     parts: list[str] = []
     if field.exclusive_minimum is not None:
         parts.append(f"more than {_num(field.exclusive_minimum)}")
+    elif field.minimum is not None:
+        parts.append(f"at least {_num(field.minimum)}")
     if field.exclusive_maximum is not None:
         parts.append(f"less than {_num(field.exclusive_maximum)}")
+    elif field.maximum is not None:
+        parts.append(f"at most {_num(field.maximum)}")
     if field.kind is Kind.LINES:
         parts.append("one per line")
     if field.kind is Kind.JSON:
