@@ -86,7 +86,7 @@ async def dev_stack(tmp_path: Path, receiver: OtlpReceiver) -> AsyncIterator[Dev
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
             RETROFIT, "dev", "--demo", "--port", str(port), "--ui-port", str(ui_port),
-            "--identity-port", str(identity_port),
+            "--identity-port", str(identity_port), "--web-port", "0",
             env=env, stdout=stdout, stderr=stderr,
         )  # fmt: skip
     cli_env = {
