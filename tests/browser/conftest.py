@@ -24,6 +24,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from retrofit.embedded.identity_server import DEMO_DIRECTORY, IdentityServer
+from retrofit.gate.search_attributes import REGISTRATION
 from retrofit.identity.keys import identity_pin
 from retrofit.settings import RetrofitSettings
 from tests.browser.browser_env import (
@@ -109,7 +110,12 @@ async def ui_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[U
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(VENV_BIN / "temporal"),
         dev_server_log_level="error",
-        dev_server_extra_args=["--ui-codec-endpoint", identity_url],
+        # Retrofit's search attributes, registered as `retrofit dev` does, so the list filters.
+        dev_server_extra_args=[
+            "--ui-codec-endpoint",
+            identity_url,
+            *(arg for name, kind in REGISTRATION.items() for arg in ("--search-attribute", f"{name}={kind}")),
+        ],
         ui=True,
         ui_port=ui_port,
     )

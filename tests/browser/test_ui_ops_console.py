@@ -1,0 +1,180 @@
+"""The ops console walk: what an ops person does in the Temporal UI, checking the page text at
+each step (issue 15, part 3).
+
+1. The workflow list, filtered with the saved-view query `RetrofitWaiting = "approval"`, shows the
+   waiting delete (and not a finished read); `RetrofitEffect = "DESTRUCTIVE"` narrows to it.
+2. The waiting workflow's User Metadata: what waits, DESTRUCTIVE, the approver group's members,
+   who started it, the JSON to paste.
+3. A refused answer (logged in as someone outside the group) reads as one sentence, no traceback;
+   after a reload the details show the last refusal and why.
+4. The two finance approvers answer with the `decide` Update; the run completes, the details say
+   what was approved and by whom, and the customer is gone from the real ledger.
+
+Screenshots: docs/screenshots/ops-*.png (with RETROFIT_UPDATE_DOC_SCREENSHOTS=1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+pytest.importorskip("playwright.async_api", reason="playwright is not installed: pip install -e '.[dev]'")
+
+from playwright.async_api import Page, expect
+from temporalio.client import Client, WorkflowHandle
+
+from legacy.ledger.server import LedgerServer
+from retrofit.embedded.identity_server import demo_password
+from retrofit.gate.approval_models import ApprovalView
+from retrofit.gate.policy import ApprovalRequirement, Outcome, Policy, Rule
+from tests.browser.browser_env import CHROMIUM, Screenshots, UiServer
+from tests.browser.temporal_ui import (
+    LOAD_TIMEOUT_MS,
+    STEP_TIMEOUT_MS,
+    WorkflowPage,
+    apply_codec_settings,
+    configure_codec_server,
+    log_in,
+)
+from tests.support import audit_of, kinds, ledger_effects, ledger_worker
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} is missing: run .ci/install-browser (apt-get install chromium)",
+    ),
+]
+
+DELETE = {"action": "ledger.delete_customer", "arguments": {"customer_id": "C-1004"}}
+READ = {"action": "ledger.get_customer", "arguments": {"customer_id": "C-1001"}}
+POLICY = Policy(
+    by_action={
+        "ledger.delete_customer": Rule(
+            outcome=Outcome.REQUIRE_APPROVAL,
+            reason="deleting a customer is irreversible",
+            approval=ApprovalRequirement(allowed_groups=("finance",)),
+        )
+    },
+    groups={"finance": ("alice", "bob")},
+)
+TRACEBACK_TEXT = ("Traceback", 'File "')
+_ANSWER_JSON = re.compile(r"Update decide with input (\{[^}]*\})")
+
+
+async def _start(
+    client: Client, task_queue: str, arg: dict[str, Any], prefix: str, summary: str
+) -> WorkflowHandle[Any, Any]:
+    return await client.start_workflow(
+        "SingleAction",
+        arg,
+        id=f"{prefix}-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+        static_summary=summary,
+    )
+
+
+async def _pending(handle: WorkflowHandle[Any, Any]) -> ApprovalView:
+    for _ in range(300):
+        views: list[ApprovalView] = await handle.query("pending_approvals", result_type=list[ApprovalView])
+        if views:
+            return views[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{handle.id}: no pending approval appeared")
+
+
+async def _list(page: Page, ui_url: str, query: str) -> None:
+    await page.goto(f"{ui_url}/namespaces/default/workflows?query={quote(query)}", wait_until="commit")
+    await expect(page.get_by_role("table")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+
+
+async def _no_traceback(page: Page) -> None:
+    text = await page.locator("body").inner_text()
+    for needle in TRACEBACK_TEXT:
+        assert needle not in text, text
+
+
+async def _decide(ui: WorkflowPage, answer: dict[str, Any]) -> None:
+    await ui.open()
+    dialog = await ui.open_update_form("decide", answer)
+    await ui.submit(dialog)
+    await ui.expect_toast("Update successful")
+
+
+async def test_ops_walk_list_details_refusal_approval_effect(
+    ui_server: UiServer, page: Page, ledger: LedgerServer, audit_url: str, screenshots: Screenshots
+) -> None:
+    assert ui_server.pin is not None
+    client = ui_server.env.client
+    await log_in(page, ui_server.identity_url, "carol", demo_password("carol"))
+    await configure_codec_server(page, ui_server.url, ui_server.identity_url)
+    await apply_codec_settings(page)
+
+    async with ledger_worker(client, ledger, audit_url, identity=ui_server.pin, policy=POLICY) as worker:
+        done = await _start(client, worker.task_queue, READ, "ops-read", "Read customer C-1001")
+        await done.result()
+        handle = await _start(client, worker.task_queue, DELETE, "ops-delete", "Delete customer C-1004")
+        view = await _pending(handle)
+
+        # 1. The list: the saved-view query shows what waits, not what finished.
+        await _list(page, ui_server.url, 'RetrofitWaiting = "approval"')
+        rows = page.get_by_role("table")
+        await expect(rows).to_contain_text(handle.id, timeout=STEP_TIMEOUT_MS)
+        await expect(rows).not_to_contain_text(done.id)
+        print("LIST:", await rows.inner_text())
+        await screenshots.take(page, "list-waiting", doc_name="ops-list-waiting.png")
+        await _list(page, ui_server.url, 'RetrofitEffect = "DESTRUCTIVE"')
+        await expect(page.get_by_role("table")).to_contain_text(handle.id, timeout=STEP_TIMEOUT_MS)
+        await _list(page, ui_server.url, 'RetrofitActions = "ledger.get_customer"')
+        await expect(page.get_by_role("table")).not_to_contain_text(handle.id, timeout=STEP_TIMEOUT_MS)
+
+        # 2. The waiting workflow's details.
+        ui = WorkflowPage(page, ui_server.url, handle.id)
+        await ui.open()
+        details = await ui.current_details()
+        body = details.locator("body")
+        await expect(body).to_contain_text("Waiting for approval", timeout=STEP_TIMEOUT_MS)
+        shown = await body.inner_text()
+        print("DETAILS:", shown)
+        for line in ("ledger.delete_customer", "DESTRUCTIVE", "alice", "bob", "Update decide with input"):
+            assert line in shown, (line, shown)
+        match = _ANSWER_JSON.search(shown)
+        assert match, shown
+        answer: dict[str, Any] = json.loads(match.group(1))
+        assert answer["args_hash"] == view.args_hash
+        await screenshots.take(page, "details", doc_name="ops-details.png")
+
+        # 3. Carol (controllers) is not in finance: one sentence, no traceback, audited.
+        dialog = await ui.open_update_form("decide", answer)
+        await dialog.get_by_role("button", name="Submit").click(timeout=STEP_TIMEOUT_MS)
+        await expect(dialog).to_contain_text("carol", timeout=STEP_TIMEOUT_MS)
+        print("REFUSED:", await dialog.inner_text())
+        await _no_traceback(page)
+        await screenshots.take(page, "refused", doc_name="ops-refused.png")
+        await dialog.get_by_test_id("cancel-modal-button").click(timeout=STEP_TIMEOUT_MS)
+        await ui.open()
+        details = await ui.current_details()
+        await expect(details.locator("body")).to_contain_text("carol", timeout=STEP_TIMEOUT_MS)
+        print("AFTER REFUSAL:", await details.locator("body").inner_text())
+        await _no_traceback(page)
+        assert "approval.refused" in kinds(await audit_of(audit_url, handle.id))
+
+        # 4. The two finance approvers answer; the customer is deleted in the ledger.
+        for approver in ("alice", "bob"):
+            await log_in(page, ui_server.identity_url, approver, demo_password(approver))
+            await _decide(ui, {**answer, "reason": f"{approver}: no open orders"})
+        await asyncio.wait_for(handle.result(), timeout=60)
+        assert ledger_effects(ledger).get("deleted") == {"C-1004": 1}, ledger_effects(ledger)
+        await ui.open()
+        await ui.expect_status("Completed")
+        details = await ui.current_details()
+        final = details.locator("body")
+        await expect(final).to_contain_text("alice", timeout=STEP_TIMEOUT_MS)
+        print("FINAL:", await final.inner_text())
+        await screenshots.take(page, "approved", doc_name="ops-approved.png")
