@@ -9,6 +9,7 @@ each step (issue 15, part 3).
    after a reload the details show the last refusal and why.
 4. The two finance approvers answer with the `decide` Update; the run completes, the details say
    what was approved and by whom, and the customer is gone from the real ledger.
+5. An agent task stopped on its budget shows as Failed in the list, not a green Completed.
 
 Screenshots: docs/screenshots/ops-*.png (with RETROFIT_UPDATE_DOC_SCREENSHOTS=1).
 """
@@ -27,12 +28,15 @@ import pytest
 pytest.importorskip("playwright.async_api", reason="playwright is not installed: pip install -e '.[dev]'")
 
 from playwright.async_api import Page, expect
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 
 from legacy.ledger.server import LedgerServer
+from retrofit.agent.contracts import AgentTaskInput, StopReason
+from retrofit.agent.stopped import stopped_result
 from retrofit.embedded.identity_server import demo_password
 from retrofit.gate.approval_models import ApprovalView
 from retrofit.gate.policy import ApprovalRequirement, Outcome, Policy, Rule
+from retrofit.llm.scripted_server import Script
 from tests.browser.browser_env import CHROMIUM, Screenshots, UiServer
 from tests.browser.temporal_ui import (
     LOAD_TIMEOUT_MS,
@@ -42,7 +46,16 @@ from tests.browser.temporal_ui import (
     configure_codec_server,
     log_in,
 )
-from tests.support import audit_of, kinds, ledger_effects, ledger_worker
+from tests.support import (
+    DemoSystems,
+    ScriptedModel,
+    audit_of,
+    demo_worker,
+    kinds,
+    ledger_effects,
+    ledger_worker,
+)
+from tests.workflow.agent_helpers import calls
 
 pytestmark = [
     pytest.mark.browser,
@@ -193,3 +206,39 @@ async def test_ops_walk_list_details_refusal_approval_effect(
         )
         await _no_traceback(page)
         await screenshots.take(page, "approved", doc_name="ops-approved.png")
+
+
+async def test_an_agent_stopped_on_its_budget_is_failed_in_the_list(
+    ui_server: UiServer,
+    page: Page,
+    demo_systems: DemoSystems,
+    audit_url: str,
+    scripted: ScriptedModel,
+    screenshots: Screenshots,
+) -> None:
+    """5. A task that stopped on its budget is not a green Completed in the list."""
+    lookup = ("erp__get_invoice", {"invoice_id": "INV-10008"})
+    scripted.play(Script(turns=[calls(lookup), calls(lookup), calls(lookup)]))
+    task = {
+        "goal": "Check invoice INV-10008",
+        "allowed_actions": ["erp.get_invoice"],
+        "budget": {"max_steps": 1},
+    }
+    client = ui_server.env.client
+    async with demo_worker(client, demo_systems, audit_url, llm_settings=scripted.settings()) as worker:
+        handle = await client.start_workflow(
+            "AgentTask",
+            AgentTaskInput.model_validate(task),
+            id=f"ops-agent-{uuid.uuid4().hex[:8]}",
+            task_queue=worker.task_queue,
+            static_summary="Agent: Check invoice INV-10008",
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await asyncio.wait_for(handle.result(), timeout=60)
+    stopped = stopped_result(failure.value)
+    assert stopped is not None and stopped.status is StopReason.MAX_STEPS, stopped
+    await _list(page, ui_server.url, f'WorkflowId = "{handle.id}"')
+    row = page.get_by_role("row").filter(has_text=handle.id)
+    await expect(row).to_contain_text("Failed", ignore_case=True, timeout=STEP_TIMEOUT_MS)
+    await expect(row).not_to_contain_text("Completed", ignore_case=True)
+    await screenshots.take(page, "agent-stopped")
