@@ -179,7 +179,7 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         directory = Path(configured)
         directory.mkdir(parents=True, exist_ok=True)
         return directory
-    return tmp_path_factory.mktemp("ui-screenshots", numbered=False)
+    return tmp_path_factory.mktemp("ui-screenshots")  # numbered: two browser conftests may ask
 
 
 @pytest.fixture
