@@ -32,8 +32,9 @@ from mcp_types import (
 from pydantic import BaseModel, Field, ValidationError
 
 from retrofit.mcp.consuming.config import McpServerConfig
+from retrofit.mcp.consuming.drift import ToolState, tool_state
 from retrofit.mcp.consuming.errors import SchemaDriftError, ToolAnswerRefused, ToolReportedError
-from retrofit.mcp.consuming.lock import LockedServer, LockedTool, schema_hash
+from retrofit.mcp.consuming.lock import LockedServer, LockedTool
 from retrofit.mcp.consuming.schema_models import input_model
 from retrofit.mcp.consuming.sessions import AuthStatus, connected, list_tools
 from retrofit.sdk.action import action
@@ -126,15 +127,14 @@ class McpConnector(Connector):
 
 
 def _check_drift(server: McpServerConfig, tool: LockedTool, live: list[Any]) -> None:
-    found = next((t for t in live if t.name == tool.tool), None)
+    state, live_hash = tool_state(tool, live)
     name = f"{server.name}.{tool.action}"
-    if found is None:
+    if state is ToolState.GONE:
         raise SchemaDriftError(
             f"MCP tool {name} refused: the server no longer lists {tool.tool!r}; "
             "review it and run `retrofit mcp import` again"
         )
-    live_hash = schema_hash(found.input_schema)
-    if live_hash != tool.schema_sha256:
+    if state is ToolState.CHANGED and live_hash is not None:
         raise SchemaDriftError(
             f"MCP tool {name} refused: its input schema changed since it was locked "
             f"(locked {tool.schema_sha256[:12]}, live {live_hash[:12]}); "

@@ -1,7 +1,7 @@
 """Compare a server's live listing with the lock: what `retrofit mcp check` reports.
 
-The same comparison refuses a drifted call at call time (`connector._check_drift`); this one
-reports every tool at once, so ops can check servers before a release or from a cron job.
+`tool_state` is also what refuses a drifted call at call time (`connector._check_drift`); here
+it reports every tool at once, so ops can check servers before a release or from a cron job.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import anyio
 from mcp_types import Tool
 
 from retrofit.mcp.consuming.config import McpServerConfig
-from retrofit.mcp.consuming.lock import LockedServer, schema_hash
+from retrofit.mcp.consuming.lock import LockedServer, LockedTool, schema_hash
 from retrofit.mcp.consuming.sessions import connected, list_tools
 
 
@@ -32,22 +32,23 @@ class ToolCheck:
     detail: str = ""
 
 
+def tool_state(tool: LockedTool, live: Sequence[Tool]) -> tuple[ToolState, str | None]:
+    """One locked tool against a live listing: its state, and its live schema hash when listed."""
+    found = next((t for t in live if t.name == tool.tool), None)
+    if found is None:
+        return ToolState.GONE, None
+    live_hash = schema_hash(found.input_schema)
+    return (ToolState.SAME if live_hash == tool.schema_sha256 else ToolState.CHANGED), live_hash
+
+
 def compare(server: str, locked: LockedServer, live: Sequence[Tool]) -> list[ToolCheck]:
-    listed = {t.name: t for t in live}
     checks: list[ToolCheck] = []
     for tool in locked.tools:
-        name = f"{server}.{tool.action}"
-        found = listed.get(tool.tool)
-        if found is None:
-            checks.append(ToolCheck(name, ToolState.GONE))
-            continue
-        live_hash = schema_hash(found.input_schema)
-        if live_hash == tool.schema_sha256:
-            checks.append(ToolCheck(name, ToolState.SAME))
-        else:
-            checks.append(
-                ToolCheck(name, ToolState.CHANGED, f"locked {tool.schema_sha256[:12]}, live {live_hash[:12]}")
-            )
+        state, live_hash = tool_state(tool, live)
+        detail = ""
+        if state is ToolState.CHANGED and live_hash is not None:
+            detail = f"locked {tool.schema_sha256[:12]}, live {live_hash[:12]}"
+        checks.append(ToolCheck(f"{server}.{tool.action}", state, detail))
     return checks
 
 
