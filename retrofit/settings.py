@@ -92,3 +92,7 @@ class RetrofitSettings(BaseSettings):
     # Agent task templates for the web front door (TOML; see retrofit/web/task_templates.py and the
     # demo's retrofit/embedded/task-templates.toml): goals with blanks a business user fills in.
     task_templates_file: Path | None = None
+
+    def workflow_url(self, workflow_id: str) -> str:
+        """The workflow's page in the Temporal UI (what the CLI, the web and MCP point people at)."""
+        return f"{self.ui_url.rstrip('/')}/namespaces/{self.temporal_namespace}/workflows/{workflow_id}"

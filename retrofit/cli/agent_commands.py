@@ -100,7 +100,7 @@ def run(
             result_type=AgentTaskResult,
         )
         console.print(f"started [bold]{WORKFLOW}[/] id={handle.id}")
-        console.print(f"UI: {settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows/{handle.id}")
+        console.print(f"UI: {settings.workflow_url(handle.id)}")
         console.print(f"follow it: retrofit agent progress {handle.id}")
         if not wait:
             return

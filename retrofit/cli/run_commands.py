@@ -213,7 +213,7 @@ def start(
         console.print(
             f"started [bold]{info.name}[/] id={handle.id} run={handle.result_run_id} as {signed.subject}"
         )
-        console.print(f"UI: {settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows/{handle.id}")
+        console.print(f"UI: {settings.workflow_url(handle.id)}")
         if wait:
             try:
                 result = await handle.result()

@@ -192,7 +192,7 @@ def build_app(
         view = await run_view(await temporal(), request.path_params["id"], who.subject, pin())
         if view is None:
             return page(request, "notfound.html", status=404, person=who)
-        ui = f"{settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows/{view['id']}"
+        ui = settings.workflow_url(view["id"])
         return page(request, "run.html", person=who, run=view, ui=ui)
 
     async def run_json(request: Request) -> Response:

@@ -49,7 +49,7 @@ def tool_error(message: str) -> types.CallToolResult:
 
 def waiting_message(view: ApprovalView, settings: RetrofitSettings, workflow_id: str) -> str:
     """What the caller reads while the call waits: which request, who may answer, where."""
-    url = f"{settings.ui_url.rstrip('/')}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+    url = settings.workflow_url(workflow_id)
     if view.kind == "failure":
         return (
             f"{view.action} failed and waits for a person to resolve {view.request_id} "
