@@ -16,6 +16,7 @@ from retrofit.gate import (
 )
 from retrofit.sdk import (
     ActionContext,
+    ActionInput,
     ActionInputError,
     AuthError,
     Connector,
@@ -34,6 +35,7 @@ __all__ = [
     "ActionContext",
     "ActionDeniedError",
     "ActionFailedError",
+    "ActionInput",
     "ActionInputError",
     "ActionRejectedError",
     "ActionSkippedError",

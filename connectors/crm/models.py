@@ -11,13 +11,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from retrofit.sdk.action import ActionInput
+
 AccountId = Annotated[str, Field(pattern=r"^A-[0-9]{4,8}$", description="CRM account id, e.g. A-2001")]
 ContactId = Annotated[str, Field(pattern=r"^CT-[0-9]{4,8}$", description="CRM contact id, e.g. CT-3001")]
 AccountStatus = Literal["prospect", "active", "on_hold", "churned"]
 MaxResults = Annotated[int, Field(ge=1, le=200, description="stop after this many results")]
 
 
-class GetAccount(BaseModel):
+class GetAccount(ActionInput):
     account_id: AccountId
 
 
@@ -35,7 +37,7 @@ class Account(BaseModel):
     updated_at: datetime
 
 
-class SearchAccounts(BaseModel):
+class SearchAccounts(ActionInput):
     query: str | None = Field(default=None, max_length=100, description="part of the name or industry")
     status: AccountStatus | None = None
     max_results: MaxResults = 25
@@ -46,12 +48,12 @@ class AccountList(BaseModel):
     truncated: bool = Field(description="true when more matches exist than max_results allowed")
 
 
-class ListContacts(BaseModel):
+class ListContacts(ActionInput):
     account_id: AccountId
     max_results: MaxResults = 50
 
 
-class SearchContacts(BaseModel):
+class SearchContacts(ActionInput):
     query: str | None = Field(default=None, max_length=100, description="part of the name, title or e-mail")
     email: str | None = Field(default=None, max_length=254, description="exact e-mail address")
     max_results: MaxResults = 25
@@ -73,7 +75,7 @@ class ContactList(BaseModel):
     truncated: bool = Field(description="true when more contacts exist than max_results allowed")
 
 
-class ListNotes(BaseModel):
+class ListNotes(ActionInput):
     account_id: AccountId
     max_results: MaxResults = 20
 
@@ -91,17 +93,17 @@ class NoteList(BaseModel):
     truncated: bool = Field(description="true when older notes exist beyond max_results")
 
 
-class AddNote(BaseModel):
+class AddNote(ActionInput):
     account_id: AccountId
     body: str = Field(min_length=1, max_length=4000, description="the note text, plain words")
 
 
-class UpdateAccountStatus(BaseModel):
+class UpdateAccountStatus(ActionInput):
     account_id: AccountId
     status: AccountStatus
 
 
-class DeleteContact(BaseModel):
+class DeleteContact(ActionInput):
     contact_id: ContactId
 
 

@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from retrofit.sdk.action import ActionInput
+
 _ID = r"^[A-Za-z0-9_-]+$"
 
 
@@ -28,7 +30,7 @@ class PaymentStatus(StrEnum):
     REVERSED = "REVERSED"
 
 
-class GetCustomer(BaseModel):
+class GetCustomer(ActionInput):
     customer_id: str = Field(min_length=1, max_length=32, pattern=_ID, description="e.g. C-1006")
 
 
@@ -44,7 +46,7 @@ class ErpCustomer(BaseModel):
     lang: str | None = Field(default=None, description="language for correspondence (xml:lang)")
 
 
-class ListInvoices(BaseModel):
+class ListInvoices(ActionInput):
     customer_id: str | None = Field(
         default=None, min_length=1, max_length=32, pattern=_ID, description="only this customer's invoices"
     )
@@ -77,11 +79,11 @@ class InvoicePage(BaseModel):
     next_page: int | None = Field(default=None, description="absent on the last page")
 
 
-class GetInvoice(BaseModel):
+class GetInvoice(ActionInput):
     invoice_id: str = Field(min_length=1, max_length=32, pattern=_ID, description="e.g. INV-10002")
 
 
-class RecordPayment(BaseModel):
+class RecordPayment(ActionInput):
     invoice_id: str = Field(min_length=1, max_length=32, pattern=_ID)
     amount: Decimal = Field(
         gt=0, le=Decimal("99999999.99"), decimal_places=2, description="in the invoice's currency"
@@ -104,12 +106,12 @@ class Payment(BaseModel):
     invoice_amount_due: Decimal = Field(description="what remains due on the invoice")
 
 
-class ReversePayment(BaseModel):
+class ReversePayment(ActionInput):
     payment_id: str = Field(min_length=1, max_length=32, pattern=_ID, description="e.g. PAY-000001")
     reason: str = Field(min_length=1, max_length=500)
 
 
-class VoidInvoice(BaseModel):
+class VoidInvoice(ActionInput):
     invoice_id: str = Field(min_length=1, max_length=32, pattern=_ID)
     reason: str = Field(min_length=1, max_length=500)
 

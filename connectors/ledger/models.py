@@ -9,8 +9,10 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from retrofit.sdk.action import ActionInput
 
-class GetCustomer(BaseModel):
+
+class GetCustomer(ActionInput):
     customer_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
 
 
@@ -22,12 +24,12 @@ class Customer(BaseModel):
     currency: str = "EUR"
 
 
-class SetCreditLimit(BaseModel):
+class SetCreditLimit(ActionInput):
     customer_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     credit_limit: Decimal = Field(ge=0, le=Decimal("10000000"), decimal_places=2)
 
 
-class AddNote(BaseModel):
+class AddNote(ActionInput):
     customer_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     text: str = Field(min_length=1, max_length=2000)
 
@@ -38,7 +40,7 @@ class Note(BaseModel):
     text: str
 
 
-class DeleteCustomer(BaseModel):
+class DeleteCustomer(ActionInput):
     customer_id: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
 
 

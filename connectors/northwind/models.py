@@ -13,6 +13,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from retrofit.sdk.action import ActionInput
+
 # Northwind customer ids are five letters ("ALFKI"); orders are numbered from 10248.
 CustomerId = Annotated[str, Field(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$")]
 OrderId = Annotated[int, Field(ge=1, le=2_147_483_647)]
@@ -26,7 +28,7 @@ def _cents(value: Decimal) -> Decimal:
 Money = Annotated[Decimal, AfterValidator(_cents)]
 
 
-class GetCustomer(BaseModel):
+class GetCustomer(ActionInput):
     customer_id: CustomerId
 
 
@@ -44,7 +46,7 @@ class Customer(BaseModel):
     fax: str | None = None
 
 
-class FindCustomers(BaseModel):
+class FindCustomers(ActionInput):
     name_contains: str = Field(min_length=1, max_length=100)
     country: str | None = Field(default=None, min_length=1, max_length=40)
     limit: int = Field(default=20, ge=1, le=100)
@@ -55,7 +57,7 @@ class CustomerList(BaseModel):
     truncated: bool  # more customers matched than `limit`
 
 
-class ListOrders(BaseModel):
+class ListOrders(ActionInput):
     customer_id: CustomerId
     shipped: bool | None = None  # True: only shipped orders, False: only open ones, None: all
     limit: int = Field(default=20, ge=1, le=100)
@@ -79,7 +81,7 @@ class OrderList(BaseModel):
     truncated: bool  # more orders matched than `limit`
 
 
-class GetOrder(BaseModel):
+class GetOrder(ActionInput):
     order_id: OrderId
 
 
@@ -100,20 +102,20 @@ class Order(BaseModel):
     lines: list[OrderLine]
 
 
-class UpdateCustomerContact(BaseModel):
+class UpdateCustomerContact(ActionInput):
     customer_id: CustomerId
     contact_name: str = Field(min_length=1, max_length=30)
     contact_title: str | None = Field(default=None, min_length=1, max_length=30)
     phone: str | None = Field(default=None, min_length=1, max_length=24)
 
 
-class ShipOrder(BaseModel):
+class ShipOrder(ActionInput):
     order_id: OrderId
     shipped_date: date
     ship_via: int | None = Field(default=None, ge=1, le=99)  # a Shippers id: 1, 2 or 3 in the demo
 
 
-class DeleteOrder(BaseModel):
+class DeleteOrder(ActionInput):
     order_id: OrderId
 
 

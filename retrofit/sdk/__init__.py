@@ -1,6 +1,6 @@
 """The integrator-facing connector SDK."""
 
-from retrofit.sdk.action import action
+from retrofit.sdk.action import ActionInput, action
 from retrofit.sdk.connector import Connector, ConnectorSettings
 from retrofit.sdk.context import ActionContext, capture_exchange, current_call
 from retrofit.sdk.describe import describe_connector
@@ -21,6 +21,7 @@ from retrofit.sdk.spec import ActionSpec, ConnectorSpec, RetrySettings
 
 __all__ = [
     "ActionContext",
+    "ActionInput",
     "ActionInputError",
     "ActionSpec",
     "AuthError",

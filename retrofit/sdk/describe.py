@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from retrofit.sdk.action import ACTION_MARKER, ActionOptions
 from retrofit.sdk.connector import Connector, ConnectorSettings
 from retrofit.sdk.errors import PluginError
-from retrofit.sdk.spec import ActionSpec, ConnectorSpec
+from retrofit.sdk.spec import ActionSpec, ConnectorSpec, models_allowing_extra
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -73,6 +73,14 @@ def _describe_action(
     if not _is_model(output_model):
         raise PluginError(
             plugin, f"{where}: the return must be annotated with a pydantic model, got {output_model!r}"
+        )
+    lax = [] if options.allow_extra else models_allowing_extra(typing.cast(type[BaseModel], input_model))
+    if lax:
+        raise PluginError(
+            plugin,
+            f"{where}: input model {', '.join(lax)} would drop unknown (misspelt) fields silently: "
+            "derive it from retrofit.ActionInput (extra='forbid'), or declare "
+            "@action(..., allow_extra=True) to accept them on purpose",
         )
     description = inspect.getdoc(fn)
     if not description:

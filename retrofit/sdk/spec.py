@@ -6,6 +6,7 @@ validate arguments and apply policy before any I/O happens.
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -50,6 +51,28 @@ class ActionSpec:
 
     def input_schema(self) -> dict[str, Any]:
         return self.input_model.model_json_schema()
+
+
+def models_allowing_extra(model: type[BaseModel]) -> list[str]:
+    """The models in `model`'s tree (itself and every model its fields nest, through lists,
+    optionals, unions and dicts) that do not forbid unknown fields: each of them would drop a
+    misspelt field silently. Empty when the whole tree says `extra="forbid"`."""
+    lax: list[str] = []
+    seen: set[type[BaseModel]] = set()
+    todo: list[Any] = [model]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            if item in seen:
+                continue
+            seen.add(item)
+            if item.model_config.get("extra") != "forbid":
+                lax.append(item.__qualname__)
+            todo.extend(f.annotation for f in item.model_fields.values())
+        else:
+            # list[X], X | None, dict[str, X], Annotated[X, ...], Literal[...] (args are values).
+            todo.extend(a for a in typing.get_args(item) if isinstance(a, type) or typing.get_args(a))
+    return sorted(lax)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from retrofit import Connector, Effect, action
+from retrofit import ActionInput, Connector, Effect, action
 
 
-class In(BaseModel):
+class In(ActionInput):
     x: int
 
 
