@@ -5,7 +5,7 @@
 - `tokens`   — issued OAuth2 access tokens (lifetime, lookup, revocation).
 - `faults`   — the fault plan and the ASGI middleware that applies it.
 - `app`      — the Starlette application (`create_app`), its API documented in its docstring.
-- `server`   — `CrmServer` (a thin wrapper around `legacy.serving`) for tests, and
+- `server`   — `CrmServer` (a thin wrapper around `retrofit.http_serving`) for tests, and
   `python -m legacy.crm.server` for the foreground.
 
 Nothing is re-exported here: `python -m legacy.crm.server` would otherwise import `server` twice.

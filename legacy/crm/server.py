@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from legacy.crm.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_app
 from legacy.crm.store import DEFAULT_TOKEN_LIFETIME, CrmState
 from legacy.faults import ConnectionDropped
-from legacy.serving import ThreadedUvicorn, serve_foreground
+from retrofit.http_serving import ThreadedUvicorn, serve_foreground
 
 _SECRET_ENV = "CRM_CLIENT_SECRET"
 

@@ -6,7 +6,7 @@
 - `operations` — GetCustomer, ListInvoices, GetInvoice, RecordPayment, ReversePayment, VoidInvoice
 - `store`      — in-memory state: seed data, idempotency table, effect counts, fault plan
 - `app`        — the Starlette application, including the `/_admin/` control plane
-- `server`     — `ErpServer` (a thin wrapper around `legacy.serving`) and `python -m legacy.erp.server`
+- `server`     — `ErpServer` (a thin wrapper around `retrofit.http_serving`) and `python -m legacy.erp.server`
 
 Modules are not re-exported here, so `python -m legacy.erp.server` does not import twice.
 """

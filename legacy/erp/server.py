@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from legacy.erp.app import DEFAULT_PASSWORD, DEFAULT_USERNAME, create_app
 from legacy.erp.store import ErpState
 from legacy.faults import ConnectionDropped
-from legacy.serving import ThreadedUvicorn, serve_foreground
+from retrofit.http_serving import ThreadedUvicorn, serve_foreground
 
 _USERNAME_ENV = "ERP_USERNAME"
 _PASSWORD_ENV = "ERP_PASSWORD"

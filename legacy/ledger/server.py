@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from legacy.faults import ConnectionDropped
 from legacy.ledger.app import DEFAULT_API_KEY, create_app
 from legacy.ledger.store import LedgerState
-from legacy.serving import ThreadedUvicorn, serve_foreground
+from retrofit.http_serving import ThreadedUvicorn, serve_foreground
 
 _API_KEY_ENV = "LEDGER_API_KEY"
 

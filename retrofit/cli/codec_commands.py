@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from legacy.serving import serve_foreground
 from retrofit.cli.output import console, fail
 from retrofit.codec.converter import codec_from_settings
 from retrofit.codec.keys import CodecConfigError
 from retrofit.codec.server import codec_app
+from retrofit.http_serving import serve_foreground
 from retrofit.identity.directory import DirectoryError
 from retrofit.identity.keys import IdentityKeyError
 from retrofit.identity.service import IdentityService

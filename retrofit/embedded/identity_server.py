@@ -11,9 +11,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from legacy.serving import ThreadedUvicorn
 from retrofit.codec.converter import codec_from_settings
 from retrofit.codec.server import codec_app
+from retrofit.http_serving import ThreadedUvicorn
 from retrofit.identity.service import IdentityService
 from retrofit.settings import RetrofitSettings
 

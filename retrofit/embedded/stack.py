@@ -18,6 +18,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from retrofit.embedded.demo_systems import load_demo_starter
 from retrofit.embedded.dev_server import DevServer, DevServerError, free_port, port_is_free
 from retrofit.embedded.identity_server import DEFAULT_PORT, DEMO_DIRECTORY, IdentityServer
 from retrofit.embedded.model_server import ModelInUse, start_model
@@ -82,9 +83,8 @@ async def embedded_stack(
         model = ModelInUse(llm or LlmSettings(), "")
         admin: dict[str, str] = {}
         if demo:
-            demo_systems, overrides, admin = _start_demo_systems(
-                stack, data_dir / "demo", ephemeral=ephemeral
-            )
+            started = load_demo_starter()(stack, data_dir / "demo", ephemeral)
+            demo_systems, overrides, admin = started.urls, started.connector_settings, started.admin
             model = start_model(stack, model.settings, ephemeral=ephemeral)
         settings = settings.model_copy(update={"temporal_address": server.address, "ui_url": server.ui_url})
         # A worker process serves metrics; an ephemeral stack (the eval harness) does not: it runs
@@ -123,44 +123,3 @@ def identity_settings(
     if demo and settings.identity_directory is None:
         update["identity_directory"] = DEMO_DIRECTORY
     return settings.model_copy(update=update)
-
-
-def _start_demo_systems(
-    stack: contextlib.AsyncExitStack, directory: Path, *, ephemeral: bool
-) -> tuple[dict[str, str], dict[str, ConnectorSettings], dict[str, str]]:
-    """Start the demo legacy systems on their fixed loopback ports (or free ones) and point the
-    connectors at them."""
-    # Imported lazily: the demo legacy systems are not part of a production worker.
-    from connectors.crm.connector import CrmConnector
-    from connectors.erp.connector import ErpConnector
-    from connectors.ledger.connector import LedgerConnector
-    from connectors.northwind.connector import NorthwindConnector
-    from legacy.crm.server import CrmServer
-    from legacy.erp.server import ErpServer
-    from legacy.ledger.server import LedgerServer
-    from legacy.sqldb.database import SqlDemoDatabase
-
-    ledger: Any = LedgerServer(port=0 if ephemeral else 8701)
-    ledger.start()
-    stack.callback(ledger.stop)
-    erp: Any = ErpServer(port=0 if ephemeral else 8702)
-    erp.start()
-    stack.callback(erp.stop)
-    crm: Any = CrmServer(port=0 if ephemeral else 8703)
-    crm.start()
-    stack.callback(crm.stop)
-    northwind = SqlDemoDatabase(directory)
-    northwind.prepare()
-    urls = {
-        "ledger (REST)": ledger.url,
-        "ERP (SOAP)": erp.wsdl_url,
-        "CRM (REST, OAuth2)": crm.url,
-        "Northwind (SQL)": str(northwind.path),
-    }
-    overrides = {
-        "ledger": LedgerConnector.load_settings(base_url=ledger.url, api_key=ledger.api_key),
-        "erp": ErpConnector.load_settings(wsdl=erp.wsdl_url),
-        "crm": CrmConnector.load_settings(base_url=crm.url, client_secret=crm.client_secret),
-        "northwind": NorthwindConnector.load_settings(url=northwind.url),
-    }
-    return urls, overrides, {"ledger": ledger.url, "erp": erp.url, "crm": crm.url}

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from legacy.serving import ThreadedUvicorn, serve_foreground
+from retrofit.http_serving import ThreadedUvicorn, serve_foreground
 from retrofit.llm.settings import SCRIPTED_MODEL
 
 SCRIPTED_HEADER = "x-retrofit-scripted"

@@ -19,7 +19,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from legacy.ledger.server import LedgerServer
-from legacy.serving import ThreadedUvicorn
+from retrofit.http_serving import ThreadedUvicorn
 from retrofit.codec import ENCODING, UnknownKeyError
 from retrofit.codec.converter import codec_from_settings
 from retrofit.codec.server import codec_app

@@ -15,7 +15,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 from temporalio.testing import WorkflowEnvironment
 
-from legacy.serving import ThreadedUvicorn
+from retrofit.http_serving import ThreadedUvicorn
 from retrofit.agent.contracts import AgentTaskInput, StopReason
 from retrofit.llm.scripted_server import Script, ScriptedState, create_app
 from retrofit.llm.settings import LlmSettings

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from legacy.serving import ThreadedUvicorn
+from retrofit.http_serving import ThreadedUvicorn
 from retrofit.identity.oidc import OidcRefused, OidcVerifier
 from retrofit.settings import RetrofitSettings
 

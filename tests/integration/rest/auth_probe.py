@@ -8,7 +8,7 @@
     GET  /leaky              answers secret-named fields, for the capture's redaction
     GET  /_admin/health, GET /_admin/counts, POST /_admin/sessions/expire, POST /_admin/reset
 
-Every refusal is 401 `{"error": ...}`. Served with `legacy.serving.ThreadedUvicorn`.
+Every refusal is 401 `{"error": ...}`. Served with `retrofit.http_serving.ThreadedUvicorn`.
 """
 
 from __future__ import annotations

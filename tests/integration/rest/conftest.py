@@ -9,7 +9,7 @@ import pytest
 
 from connectors.crm.connector import CrmConnector
 from legacy.crm.server import CrmServer
-from legacy.serving import ThreadedUvicorn
+from retrofit.http_serving import ThreadedUvicorn
 from tests.integration.rest.auth_probe import ProbeState, create_probe_app
 from tests.integration.rest.support import crm_connector
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.rest import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2ClientCredentials, SessionAuth
-from legacy.serving import ThreadedUvicorn
+from retrofit.http_serving import ThreadedUvicorn
 from retrofit.sdk import AuthError
 from tests.integration.rest import auth_probe
 from tests.integration.rest.support import ProbeConnector, admin

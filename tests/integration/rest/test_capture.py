@@ -12,7 +12,7 @@ from connectors.crm.connector import CrmConnector
 from connectors.crm.models import AddNote, GetAccount
 from connectors.rest import SessionAuth
 from legacy.crm.server import CrmServer
-from legacy.serving import ThreadedUvicorn
+from retrofit.http_serving import ThreadedUvicorn
 from retrofit.redaction import REDACTED
 from retrofit.sdk import ActionInputError, RetryableError
 from retrofit.sdk.context import ActionContext
