@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +37,48 @@ def pytest_make_collect_report() -> Generator[None, pytest.CollectReport, pytest
     report = yield
     fail_skip_if_required(report)
     return report
+
+
+# `make test` runs the suite on pytest-xdist workers (`--dist loadgroup`). Each file's tests stay
+# together on one worker, so a module fixture starts once and a file's tests keep their order;
+# the browser files share one group, so one worker drives the one headless Chromium.
+_SHARED_XDIST_GROUPS = {
+    "tests/browser/": "browser",
+    "tests/web/browser/": "browser",
+    "tests/mcp/serving/browser/": "browser",
+}
+
+
+# An xdist worker starts with COLUMNS=80 and LINES=24 in its environment, so every `retrofit`
+# subprocess a test starts would wrap its messages at 80 columns where a plain run does not: the
+# worker gets the controller's values (or their absence) back.
+_TERMINAL_ENV = ("COLUMNS", "LINES")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    node.workerinput["retrofit_terminal_env"] = {name: os.environ.get(name) for name in _TERMINAL_ENV}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    sent: dict[str, str | None] | None = getattr(config, "workerinput", {}).get("retrofit_terminal_env")
+    for name, value in (sent or {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marks into work units
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if getattr(config.option, "dist", "no") == "no":
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue  # a test's own group wins
+        path = item.nodeid.split("::", 1)[0]
+        group = next((g for prefix, g in _SHARED_XDIST_GROUPS.items() if path.startswith(prefix)), path)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
