@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/retrofit demo
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,9 +13,11 @@ VENV_BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str | Path, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -35,8 +37,9 @@ def mypy_strict(package_dir: Path) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def installed(package_dir: Path, dist: str) -> Iterator[None]:
-    """`pip install -e` offline (no build isolation: setuptools comes from this venv)."""
+def installed(package_dir: Path, target: Path) -> Iterator[dict[str, str]]:
+    """The package installed into its own `target` directory, never into the shared venv (other
+    tests and xdist workers list connectors from it); yields the environment that sees it."""
     done = run(
         VENV_BIN / "python",
         "-m",
@@ -46,11 +49,9 @@ def installed(package_dir: Path, dist: str) -> Iterator[None]:
         "--no-deps",
         "--no-build-isolation",
         "--no-index",
-        "-e",
+        "--target",
+        target,
         package_dir,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    try:
-        yield
-    finally:
-        run(VENV_BIN / "python", "-m", "pip", "uninstall", "--quiet", "--yes", dist)
+    yield {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(REPO)])}

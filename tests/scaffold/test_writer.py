@@ -142,10 +142,10 @@ def test_written_package_installs_type_checks_and_passes_conformance(tmp_path: P
     assert checked.returncode == 0, checked.stdout
     readme = (out / "README.md").read_text()
     assert "RETROFIT_GENLEDGER_API_KEY" in readme and "HTTP GET" in readme
-    with installed(out, "genledger-connector"):
-        listed = run(VENV_BIN / "retrofit", "connectors", "list", "--schemas")
+    with installed(out, tmp_path / "site") as env:
+        listed = run(VENV_BIN / "retrofit", "connectors", "list", "--schemas", env=env)
         assert "genledger = genledger_connector.connector:GenledgerConnector" in listed.stdout, listed.stderr
         assert '"customer_id"' in listed.stdout
-        conformance = run(VENV_BIN / "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=out)
+        conformance = run(VENV_BIN / "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=out, env=env)
         assert conformance.returncode == 0, conformance.stdout
         assert " passed" in conformance.stdout
