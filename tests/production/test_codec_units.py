@@ -11,7 +11,6 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from retrofit.http_serving import ThreadedUvicorn
 from retrofit.codec import (
     ENCODING,
     KEY_ID_METADATA,
@@ -23,6 +22,7 @@ from retrofit.codec import (
 )
 from retrofit.codec.converter import data_converter
 from retrofit.codec.server import codec_app
+from retrofit.http_serving import ThreadedUvicorn
 from retrofit.settings import RetrofitSettings
 from tests.production.codec_support import codec_settings, new_key
 

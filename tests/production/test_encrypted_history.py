@@ -19,11 +19,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from legacy.ledger.server import LedgerServer
-from retrofit.http_serving import ThreadedUvicorn
 from retrofit.codec import ENCODING, UnknownKeyError
 from retrofit.codec.converter import codec_from_settings
 from retrofit.codec.server import codec_app
 from retrofit.gate.approval_models import DECIDE_UPDATE, DecideResult
+from retrofit.http_serving import ThreadedUvicorn
 from tests.identity_support import signed
 from tests.production.codec_support import (
     client_with_keys,

@@ -15,8 +15,8 @@ import pytest
 from starlette.types import Receive, Scope, Send
 from temporalio.testing import WorkflowEnvironment
 
-from retrofit.http_serving import ThreadedUvicorn
 from retrofit.agent.contracts import AgentTaskInput, StopReason
+from retrofit.http_serving import ThreadedUvicorn
 from retrofit.llm.scripted_server import Script, ScriptedState, create_app
 from retrofit.llm.settings import LlmSettings
 from tests.support import SCRIPTED_KEY, DemoSystems, ScriptedModel, audit_of, demo_worker
