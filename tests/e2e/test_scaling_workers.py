@@ -115,7 +115,9 @@ def _activity_starts(history: History) -> list[tuple[str, str, str]]:
 async def _wait_for_pollers(client: Client, queue: str, processes: list[WorkerProcess]) -> None:
     """Until every process polls `queue` for workflow and activity tasks: a worker prints its
     banner before its pollers reach the server, and the first one up would take everything."""
-    deadline = time.monotonic() + 30
+    # Generous: a worker process imports the whole stack before it polls, and on a loaded
+    # two-core machine (the suite runs on xdist workers) that took over 30 s once.
+    deadline = time.monotonic() + 90
     for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
         while True:
             described = await client.workflow_service.describe_task_queue(
@@ -126,7 +128,8 @@ async def _wait_for_pollers(client: Client, queue: str, processes: list[WorkerPr
             identities = {p.identity for p in described.pollers}
             if all(any(i.startswith(w.identity_prefix) for i in identities) for w in processes):
                 break
-            assert time.monotonic() < deadline, f"pollers on {queue}: {identities}"
+            exited = [w.proc.returncode for w in processes]
+            assert time.monotonic() < deadline, f"pollers on {queue}: {identities}; exit codes {exited}"
             await asyncio.sleep(0.1)
 
 
