@@ -14,6 +14,9 @@ that still appears is masked. Summaries are cut to a bound. When no answer arriv
 dropped connection, an HTTP error page) the connector finishes the record with the error.
 
 The HTTP status is not visible to zeep plugins; the transport notes it in the same record.
+The ingress hook also keeps the answer's SOAP headers as plain data (`soap_headers`), for the
+action (`SoapConnector.call_with_headers`) and for fault classification: zeep drops headers
+the WSDL does not declare, and Bing's `TrackingId` is one a support ticket needs.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ from xml.sax.saxutils import escape
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs
 from zeep import Plugin
 
+from connectors.soap.signatures import python_name
 from retrofit.redaction import REDACTED, is_secret_key
 from retrofit.sdk import capture_exchange
 
 DEFAULT_SUMMARY_LIMIT = 2000
 
 _SOAP_FAULT = re.compile(r"\}Fault$")
+_XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 
 @dataclass
@@ -49,6 +54,8 @@ class WireExchange:
     fault: str | None = None
     http_status: int | None = None
     retry_after: str | None = None
+    #: The answer's SOAP headers, as plain data with Python names (`{"tracking_id": "…"}`).
+    response_headers: dict[str, Any] = field(default_factory=dict)
     emitted: bool = False
 
     def record(self, *, error: str | None = None) -> dict[str, Any]:
@@ -118,6 +125,7 @@ class ExchangeCapture(Plugin):
         if exchange is not None:
             exchange.response = self.summarize(envelope)
             exchange.fault = _fault_code(envelope)
+            exchange.response_headers = soap_headers(envelope)
             finish_exchange(exchange)
         return envelope, http_headers
 
@@ -164,3 +172,33 @@ def _fault_code(envelope: Any) -> str | None:
                     return None if value is None else str(value.text or "").strip() or None
             return "(fault without a code)"
     return None
+
+
+def soap_headers(envelope: Any) -> dict[str, Any]:
+    """The SOAP headers of an envelope as plain data: `{python_name(local name): value}`.
+
+    A leaf is its text (None when `xsi:nil`), an element with children a dict of the same kind,
+    a name that repeats a list. Namespaces and attributes are dropped: header names do not clash
+    in practice, and a connector that needs more reads `exchange.response` or the raw envelope.
+    """
+    root = envelope.getroot() if hasattr(envelope, "getroot") else envelope
+    for child in root:
+        if isinstance(child.tag, str) and etree.QName(child).localname == "Header":
+            return _plain_children(child)
+    return {}
+
+
+def _plain_children(element: Any) -> dict[str, Any]:
+    grouped: dict[str, list[Any]] = {}
+    for child in element:
+        if isinstance(child.tag, str):  # not a comment or processing instruction
+            grouped.setdefault(python_name(etree.QName(child).localname), []).append(_plain(child))
+    return {name: values[0] if len(values) == 1 else values for name, values in grouped.items()}
+
+
+def _plain(element: Any) -> Any:
+    if element.get(_XSI_NIL) in ("true", "1"):
+        return None
+    if any(isinstance(child.tag, str) for child in element):
+        return _plain_children(element)
+    return (element.text or "").strip()

@@ -14,6 +14,14 @@
 (`wsdl_cache`), the HTTP transport from settings, WS-Security and audit capture as plugins.
 `call()` maps Python-named models to the operation's elements and back (`signatures`) and
 turns every failure into a Retrofit error (`faults.soap_error`).
+
+Three hooks fit the base to a vendor:
+
+- `error_codes` (a class table: vendor code -> error class) and `classify_fault(fault)` decide
+  what a SOAP fault is, before the defaults (`faults` has the table);
+- `answer_error(operation, answer)` turns an error reported inside a normal answer (FedEx's
+  `HighestSeverity=ERROR`) into a Retrofit error; `severity_error` is the common case;
+- `call_with_headers()` returns the answer's SOAP headers with its body (Bing's `TrackingId`).
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -31,7 +40,13 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.settings import Settings as ZeepSettings
 
 from connectors.soap.capture import ExchangeCapture, begin_exchange, finish_exchange
-from connectors.soap.faults import soap_error
+from connectors.soap.faults import (
+    ErrorKind,
+    VendorFault,
+    answer_error,
+    reported_errors,
+    soap_error,
+)
 from connectors.soap.loader import WsdlFetchError
 from connectors.soap.operations import UnknownOperation, find_operation
 from connectors.soap.security import username_token
@@ -46,7 +61,14 @@ from connectors.soap.signatures import (
 )
 from connectors.soap.transport import SoapHttpTransport, build_transport
 from connectors.soap.wsdl_cache import load_wsdl
-from retrofit.sdk import Connector, ConnectorSettings, NonRetryableError
+from retrofit.sdk import (
+    ActionInputError,
+    Connector,
+    ConnectorSettings,
+    NonRetryableError,
+    RetrofitError,
+    RetryableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +90,32 @@ _CALL_FAILURES = (
     ArithmeticError,
 )
 
+#: What a severity such as FedEx's `HighestSeverity` means when it is not a success.
+DEFAULT_FAILING_SEVERITIES: Mapping[str, ErrorKind] = {
+    "ERROR": ActionInputError,  # FedEx: the request has errors; PayPal/eBay `Ack=Failure` alike
+    "FAILURE": RetryableError,  # FedEx: the service could not process it (a system problem)
+}
+
+
+@dataclass(frozen=True)
+class SoapAnswer(Generic[_Model]):
+    """An answer with its SOAP headers: `result` as the action's model, `headers` as plain data
+    with Python names (`{"tracking_id": "…"}`; see `capture.soap_headers`)."""
+
+    result: _Model
+    headers: Mapping[str, Any]
+
 
 class SoapConnector(Connector):
     """A legacy system behind a WSDL; subclasses declare `@action` methods that use `call()`."""
 
     Settings: ClassVar[type[ConnectorSettings]] = SoapSettings
     settings: SoapSettings
+    #: Vendor fault codes -> the error they mean, before the defaults (compared without case,
+    #: `_` or `-`; a code may be a number): `{"105": AuthError, "1029": ActionInputError}`.
+    #: Read from the faultcode, its subcodes and the detail's `Code`/`ErrorCode` elements, and
+    #: from the errors `severity_error` reads out of answers.
+    error_codes: ClassVar[Mapping[str, ErrorKind]] = {}
 
     def __init__(
         self,
@@ -165,6 +207,69 @@ class SoapConnector(Connector):
             client.set_default_soapheaders(self._default_headers)  # type: ignore[no-untyped-call]
         self._client, self._transport = client, transport
 
+    # -- hooks for subclasses -------------------------------------------------------------------
+
+    def classify_fault(self, fault: VendorFault) -> RetrofitError | ErrorKind | None:
+        """What a SOAP fault means, for faults `error_codes` cannot say (None: let the base decide).
+
+        Return an error class (the base writes the message, naming the fault and the vendor
+        errors) or a ready error. `fault.errors` are the vendor errors read from the detail,
+        `fault.has("105", "InvalidCredentials")` checks every code, `fault.headers` are the
+        answer's SOAP headers and `fault.detail` the raw detail element.
+        """
+        return None
+
+    def answer_error(self, operation: str, answer: Any) -> RetrofitError | None:
+        """An error the service reported inside a normal answer (HTTP 200, no fault), or None.
+
+        `answer` is the plain data `call_raw` would return. The base finds nothing by default;
+        a FedEx connector returns `self.severity_error(operation, answer)`. What this returns is
+        raised from `call`, after the exchange is in the audit record.
+        """
+        return None
+
+    def severity_error(
+        self,
+        operation: str,
+        answer: Any,
+        *,
+        severity: str = "highest_severity",
+        errors: str = "notifications",
+        failing: Mapping[str, ErrorKind] = DEFAULT_FAILING_SEVERITIES,
+    ) -> RetrofitError | None:
+        """The error for an answer whose `severity` field says it failed (None if it did not).
+
+        FedEx: `HighestSeverity` ERROR (input) or FAILURE (transient), the reasons in
+        `Notifications` (each `Severity`, `Code`, `Message`; only those of a failing severity
+        are quoted). PayPal and eBay: `severity="ack", errors="errors"` with
+        `failing={"FAILURE": ActionInputError}`. Codes in `error_codes` (FedEx's 1000,
+        "Authentication Failed", as `AuthError`) override what the severity means.
+        """
+        if not isinstance(answer, Mapping):
+            return None
+        level = str(answer.get(severity) or "").strip().upper()
+        table = {name.upper(): kind for name, kind in failing.items()}
+        kind = table.get(level)
+        if kind is None:
+            return None
+        items = answer.get(errors) or []
+        items = [items] if isinstance(items, Mapping) else list(items) if isinstance(items, list) else []
+        failing_items = [
+            item
+            for item in items
+            if not isinstance(item, Mapping)
+            or not item.get("severity")
+            or str(item["severity"]).strip().upper() in table
+        ]
+        return answer_error(
+            self.name,
+            operation,
+            reported_errors(failing_items, element=errors),
+            kind=kind,
+            status=f"{severity} {level}",
+            error_codes=self.error_codes,
+        )
+
     # -- for subclasses -------------------------------------------------------------------------
 
     @property
@@ -199,7 +304,23 @@ class SoapConnector(Connector):
         model leaves to the connector, such as an idempotency key). Failures raise Retrofit
         errors: see `faults.soap_error` for the classification.
         """
-        data = await self._invoke(operation, arguments, headers)
+        data, _ = await self._invoke(operation, arguments, headers)
+        return self._validated(operation, data, returns)
+
+    async def call_with_headers(
+        self,
+        operation: str,
+        arguments: BaseModel | Mapping[str, Any] | None = None,
+        *,
+        returns: type[_Model],
+        headers: SoapHeaders | None = None,
+    ) -> SoapAnswer[_Model]:
+        """Like `call`, with the answer's SOAP headers too (Bing's `TrackingId`, a renewed
+        session id), whether or not the WSDL declares them."""
+        data, response_headers = await self._invoke(operation, arguments, headers)
+        return SoapAnswer(self._validated(operation, data, returns), response_headers)
+
+    def _validated(self, operation: str, data: Any, returns: type[_Model]) -> _Model:
         try:
             return returns.model_validate(shape_for(returns, data))
         except ValidationError as exc:
@@ -217,14 +338,16 @@ class SoapConnector(Connector):
         headers: SoapHeaders | None = None,
     ) -> Any:
         """Like `call`, returning plain data (dicts and lists with Python names) instead of a model."""
-        return await self._invoke(operation, arguments, headers)
+        data, _ = await self._invoke(operation, arguments, headers)
+        return data
 
     async def _invoke(
         self,
         operation: str,
         arguments: BaseModel | Mapping[str, Any] | None,
         headers: SoapHeaders | None,
-    ) -> Any:
+    ) -> tuple[Any, dict[str, Any]]:
+        """The answer as plain data, and its SOAP headers."""
         exchange = begin_exchange(operation)
         try:
             await self._ensure_client()  # a no-op unless open() found the WSDL server down
@@ -244,12 +367,19 @@ class SoapConnector(Connector):
                 service=self.name,
                 http_status=exchange.http_status,
                 retry_after=exchange.retry_after,
+                classify=self.classify_fault,
+                error_codes=self.error_codes,
+                headers=exchange.response_headers,
             ) from exc
         except UnknownOperation as exc:  # a connector bug, or a WSDL from another version
             finish_exchange(exchange, error=str(exc))
             raise NonRetryableError(f"{self.name}: {exc}") from exc
         finish_exchange(exchange)  # usually done by the ingress hook already
-        return from_soap_value(response_content(zeep_operation, result))
+        data = from_soap_value(response_content(zeep_operation, result))
+        reported = self.answer_error(operation, data)
+        if reported is not None:
+            raise reported
+        return data, exchange.response_headers
 
 
 def _bind(client: Any, settings: SoapSettings) -> Any:
