@@ -3,9 +3,11 @@
     python -m connectors.soap.codegen path/or/url.wsdl GetCustomer ListInvoices > models.py
 
 The output is ordinary pydantic code (`from __future__ import annotations`, snake_case fields,
-nested types as their own classes), so mypy and the action catalog see real types. It is a
-starting point: tighten it by hand (patterns, enums, `Field(description=...)`) and keep it
-honest with `signatures.model_mismatches` in a test.
+one class per XSD type), so mypy and the action catalog see real types: `xsi:type` subtypes as
+typed unions, enumerations as `Literal`, fixed values enforced, secret-named fields `SecretStr`,
+no depth limit (see `model_source` for how). It is a starting point: tighten it by hand and keep
+it honest with `signatures.model_mismatches` in a test. `retrofit connectors new --from-wsdl`
+writes the same models as a whole package, split into modules.
 """
 
 from __future__ import annotations
@@ -13,96 +15,40 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
+from connectors.soap.model_source import MessageModel, ModelRenderer
 from connectors.soap.operations import find_operation
-from connectors.soap.signatures import FieldSpec, input_fields, output_fields
+from connectors.soap.type_graph import TypeGraph
 from connectors.soap.wsdl_cache import load_wsdl
-
-_TYPE_NAMES: dict[Any, tuple[str, str | None]] = {
-    str: ("str", None),
-    int: ("int", None),
-    bool: ("bool", None),
-    float: ("float", None),
-    bytes: ("bytes", None),
-    Decimal: ("Decimal", "from decimal import Decimal"),
-    datetime: ("datetime", "from datetime import datetime"),
-    date: ("date", "from datetime import date"),
-    time: ("time", "from datetime import time"),
-    Any: ("Any", "from typing import Any"),
-}
+from connectors.soap.xsd_facets import read_facets
 
 
-class _Module:
-    """Classes rendered so far, so each distinct complex type is written once, dependencies first."""
-
-    def __init__(self) -> None:
-        self.classes: list[str] = []
-        self.imports: set[str] = {"from pydantic import BaseModel"}
-        self._names: dict[tuple[str, tuple[FieldSpec, ...]], str] = {}
-        self._taken: set[str] = set()
-
-    def add_class(self, name: str, fields: Sequence[FieldSpec], doc: str | None = None) -> str:
-        key = (name, tuple(fields))
-        if key in self._names:
-            return self._names[key]
-        class_name = self._unique(name)
-        self._names[key] = class_name
-        lines = [f"class {class_name}(BaseModel):"]
-        if doc:
-            lines.append(f'    """{doc}"""')
-            if fields:
-                lines.append("")
-        body = [self._field_line(spec) for spec in fields]
-        lines += body or ([] if doc else ["    pass"])
-        self.classes.append("\n".join(lines))
-        return class_name
-
-    def _field_line(self, spec: FieldSpec) -> str:
-        if spec.children is not None:
-            inner = self.add_class(_camel(spec.type_name), spec.children)
-        else:
-            inner = self._simple(spec.annotation)
-        annotation = f"list[{inner}]" if spec.repeated else inner
-        if spec.required:
-            return f"    {spec.name}: {annotation}"
-        if spec.repeated:
-            return f"    {spec.name}: {annotation} = []"
-        return f"    {spec.name}: {annotation} | None = None"
-
-    def _simple(self, annotation: Any) -> str:
-        origin_args = getattr(annotation, "__args__", None)
-        if getattr(annotation, "__origin__", None) is list and origin_args:
-            return f"list[{self._simple(origin_args[0])}]"
-        name, needed = _TYPE_NAMES.get(annotation, ("Any", "from typing import Any"))
-        if needed:
-            self.imports.add(needed)
-        return name
-
-    def _unique(self, name: str) -> str:
-        candidate, n = name, 2
-        while candidate in self._taken:
-            candidate, n = f"{name}{n}", n + 1
-        self._taken.add(candidate)
-        return candidate
-
-    def render(self, header: str) -> str:
-        stdlib = sorted(line for line in self.imports if not line.startswith("from pydantic"))
-        imports = "\n".join(stdlib) + ("\n\n" if stdlib else "") + "from pydantic import BaseModel"
-        head = f'"""{header}"""\n\nfrom __future__ import annotations\n\n{imports}'
-        return "\n\n\n".join([head, *self.classes]) + "\n"
+def operation_messages(
+    graph: TypeGraph, operation: Any, module: str, class_prefix: str
+) -> list[MessageModel]:
+    """`<Prefix>Input` and `<Prefix>Output` for one zeep operation (its types join `graph`)."""
+    name = operation.name
+    body_in = getattr(getattr(operation.input, "body", None), "type", None)
+    body_out = getattr(getattr(operation.output, "body", None), "type", None)
+    return [
+        MessageModel(
+            f"{class_prefix}Input", graph.message_fields(body_in), "input", f"Arguments of {name}.", module
+        ),
+        MessageModel(
+            f"{class_prefix}Output", graph.message_fields(body_out), "output", f"Answer of {name}.", module
+        ),
+    ]
 
 
 def models_source(document: Any, operations: Sequence[str]) -> str:
     """Python source defining `<Op>Input` and `<Op>Output` models for each named operation."""
-    module = _Module()
+    location = str(getattr(document, "location", "") or "")
+    graph = TypeGraph(document, read_facets(location) if location else None)
+    messages: list[MessageModel] = []
     for name in operations:
-        operation = find_operation(document, name)
-        module.add_class(f"{_camel(name)}Input", input_fields(operation), f"Arguments of {name}.")
-        module.add_class(f"{_camel(name)}Output", output_fields(operation), f"Answer of {name}.")
-    return module.render(f"Models for {', '.join(operations)} of {document.location}, generated by codegen.")
+        messages += operation_messages(graph, find_operation(document, name), "models", _camel(name))
+    return ModelRenderer(graph, messages).render(single_module="models")["models"]
 
 
 def _camel(name: str) -> str:

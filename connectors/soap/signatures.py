@@ -21,12 +21,13 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model
 from zeep.helpers import serialize_object
 from zeep.xsd.elements import Any as XsdAny
 from zeep.xsd.elements import Element as XsdElement
@@ -34,9 +35,11 @@ from zeep.xsd.types import builtins as xsd_builtins
 from zeep.xsd.types.collection import ListType
 from zeep.xsd.types.complex import ComplexType
 from zeep.xsd.types.simple import AnySimpleType
+from zeep.xsd.valueobjects import CompoundValue
 
-#: Nested complex types deeper than this become `Any`: real WSDLs (NetSuite) nest very deep, and
-#: an action model that mirrors 20 levels helps nobody.
+#: The runtime tree (`FieldSpec.children`) is expanded this deep; below it a field keeps its XSD
+#: type (`FieldSpec.xsd_type`) and values are mapped from that on demand, so nothing is lost at
+#: any depth. Generated models (codegen) have no depth limit at all: one class per XSD type.
 MAX_DEPTH = 6
 
 # Most specific first: zeep's Integer derives from its Decimal, Date/Time are not DateTimes.
@@ -65,6 +68,10 @@ class FieldSpec:
     type_name: str  # the XSD type's local name (or the element's, for anonymous types)
     required: bool
     repeated: bool
+    #: The zeep type of a complex field: maps values below MAX_DEPTH and finds `xsi:type` subtypes.
+    xsd_type: Any = dataclass_field(default=None, compare=False, repr=False)
+    #: The parsed schema (zeep `Schema`) the type belongs to, for `xsi:type` lookups.
+    schema: Any = dataclass_field(default=None, compare=False, repr=False)
 
 
 class ArgumentMismatch(ValueError):
@@ -100,40 +107,51 @@ def _message_fields(message: Any) -> tuple[FieldSpec, ...]:
     body_type = getattr(body, "type", None)
     if not isinstance(body_type, ComplexType):
         return ()
-    return _complex_fields(body_type, depth=0, seen=frozenset())
+    schema = getattr(getattr(message, "wsdl", None), "types", None)
+    return _complex_fields(body_type, depth=0, seen=frozenset(), schema=schema)
 
 
-def _complex_fields(xsd_type: ComplexType, *, depth: int, seen: frozenset[str]) -> tuple[FieldSpec, ...]:
+def _complex_fields(
+    xsd_type: ComplexType, *, depth: int, seen: frozenset[str], schema: Any = None
+) -> tuple[FieldSpec, ...]:
     fields: list[FieldSpec] = []
     for xml_name, element in xsd_type.elements:
-        fields.append(_element_field(xml_name, element, depth=depth, seen=seen))
+        fields.append(_element_field(xml_name, element, depth=depth, seen=seen, schema=schema))
     for xml_name, attribute in xsd_type.attributes:
         if not hasattr(attribute, "type"):  # xsd:anyAttribute
             continue
-        spec = _type_field(xml_name, attribute.type, depth=depth, seen=seen)
+        spec = _type_field(xml_name, attribute.type, depth=depth, seen=seen, schema=schema)
         fields.append(_with(spec, required=bool(attribute.required), repeated=False))
     return tuple(fields)
 
 
-def _element_field(xml_name: str, element: Any, *, depth: int, seen: frozenset[str]) -> FieldSpec:
+def _element_field(
+    xml_name: str, element: Any, *, depth: int, seen: frozenset[str], schema: Any
+) -> FieldSpec:
     required = not element.is_optional and not getattr(element, "nillable", False)
     repeated = bool(element.accepts_multiple)
     if isinstance(element, XsdElement):
-        spec = _type_field(xml_name, element.type, depth=depth, seen=seen)
+        spec = _type_field(xml_name, element.type, depth=depth, seen=seen, schema=schema)
     else:  # xsd:any, or a choice/sequence indicator zeep keeps as one unnamed slot
         spec = _any_field(xml_name)
         required = required and isinstance(element, XsdAny)
     return _with(spec, required=required, repeated=repeated)
 
 
-def _type_field(xml_name: str, xsd_type: Any, *, depth: int, seen: frozenset[str]) -> FieldSpec:
+def _type_field(
+    xml_name: str, xsd_type: Any, *, depth: int, seen: frozenset[str], schema: Any = None
+) -> FieldSpec:
     type_name = _local_name(xsd_type) or xml_name
     if isinstance(xsd_type, ComplexType):
         key = _qualified_name(xsd_type) or f"anonymous:{id(xsd_type)}"
-        if depth >= MAX_DEPTH or key in seen:  # too deep, or recursive (a type containing itself)
-            return _any_field(xml_name)
-        children = _complex_fields(xsd_type, depth=depth + 1, seen=seen | {key})
-        return FieldSpec(xml_name, python_name(xml_name), Any, children, type_name, True, False)
+        if depth >= MAX_DEPTH or key in seen:  # too deep, or recursive: mapped lazily from xsd_type
+            return FieldSpec(
+                xml_name, python_name(xml_name), Any, None, type_name, False, False, xsd_type, schema
+            )
+        children = _complex_fields(xsd_type, depth=depth + 1, seen=seen | {key}, schema=schema)
+        return FieldSpec(
+            xml_name, python_name(xml_name), Any, children, type_name, True, False, xsd_type, schema
+        )
     return FieldSpec(
         xml_name, python_name(xml_name), _simple_annotation(xsd_type), None, type_name, True, False
     )
@@ -156,7 +174,15 @@ def _simple_annotation(xsd_type: Any) -> Any:
 
 def _with(spec: FieldSpec, *, required: bool, repeated: bool) -> FieldSpec:
     return FieldSpec(
-        spec.xml_name, spec.name, spec.annotation, spec.children, spec.type_name, required, repeated
+        spec.xml_name,
+        spec.name,
+        spec.annotation,
+        spec.children,
+        spec.type_name,
+        required,
+        repeated,
+        spec.xsd_type,
+        spec.schema,
     )
 
 
@@ -240,16 +266,83 @@ def _to_soap_value(value: Any, spec: FieldSpec) -> Any:
     if spec.repeated and isinstance(value, list | tuple):
         single = _with(spec, required=spec.required, repeated=False)
         return [_to_soap_value(item, single) for item in value]
-    if spec.children is not None and isinstance(value, Mapping):
-        return to_soap_arguments(value, spec.children)
+    if isinstance(value, Mapping):
+        if "xsi_type" in value:
+            return _subtype_value(value, spec)
+        if spec.children is not None:
+            return to_soap_arguments(value, spec.children)
+        if isinstance(spec.xsd_type, ComplexType):  # below MAX_DEPTH: expand from the type now
+            return to_soap_arguments(
+                value, _complex_fields(spec.xsd_type, depth=0, seen=frozenset(), schema=spec.schema)
+            )
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()  # generated models type secret-named fields SecretStr
     if isinstance(value, Enum):
         return value.value
     return value
 
 
+def _subtype_value(value: Mapping[str, Any], spec: FieldSpec) -> Any:
+    """A value of the declared type or of a subtype (`xsi_type`, see codegen's unions).
+
+    A subtype is sent as a zeep object of that type, which zeep renders with `xsi:type`; only
+    types that really extend the declared one are accepted.
+    """
+    data = dict(value)
+    wanted = str(data.pop("xsi_type"))
+    declared = spec.xsd_type
+    if not isinstance(declared, ComplexType):
+        raise ArgumentMismatch(f"{spec.xml_name!r} does not take an xsi_type")
+    if wanted == _local_name(declared):
+        return _to_soap_value(data, spec)
+    subtype = _find_subtype(spec.schema, declared, wanted)
+    if subtype is None:
+        raise ArgumentMismatch(f"{wanted!r} is not a type that extends {_local_name(declared)!r}")
+    fields = _complex_fields(subtype, depth=0, seen=frozenset(), schema=spec.schema)
+    return subtype(**to_soap_arguments(data, fields))
+
+
+def _find_subtype(schema: Any, declared: ComplexType, local_name: str) -> ComplexType | None:
+    declared_class = getattr(declared, "_value_class", None)
+    candidates: list[ComplexType] = []
+    for xsd_type in getattr(schema, "types", None) or ():
+        if not isinstance(xsd_type, ComplexType) or _local_name(xsd_type) != local_name:
+            continue
+        if declared_class in (getattr(xsd_type, "_extension_types", None) or ()):
+            candidates.append(xsd_type)
+    namespace = getattr(getattr(declared, "qname", None), "namespace", None)
+    same = [t for t in candidates if getattr(t.qname, "namespace", None) == namespace]
+    found = same or candidates
+    return found[0] if len(found) == 1 or same else None
+
+
 def from_soap_value(value: Any) -> Any:
-    """zeep's answer (value objects, lists, builtins) as plain dicts and lists with Python names."""
-    return _rename(serialize_object(value, dict))  # type: ignore[no-untyped-call]
+    """zeep's answer (value objects, lists, builtins) as plain dicts and lists with Python names.
+
+    A value of a type that extends another (it came with `xsi:type`, or is declared so) carries
+    `xsi_type`: its type's name, which tells generated unions which member it is.
+    """
+    return _rename(_plain(value))
+
+
+def _extends_complex(xsd_type: Any) -> bool:
+    """True for a complexContent extension (not a simpleContent one, which extends a builtin)."""
+    bases = getattr(xsd_type, "_extension_types", None) or ()
+    return any(isinstance(getattr(base, "_xsd_type", None), ComplexType) for base in bases)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, CompoundValue):
+        data = {key: _plain(value[key]) for key in value}
+        xsd_type = getattr(value, "_xsd_type", None)
+        if _extends_complex(xsd_type) and _local_name(xsd_type):
+            data["xsi_type"] = _local_name(xsd_type)
+        return data
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return serialize_object(value, dict)  # type: ignore[no-untyped-call]
 
 
 def _rename(value: Any) -> Any:

@@ -126,9 +126,10 @@ def test_models_for_netsuite_operations(netsuite: Any) -> None:
 
 def test_generated_source_is_importable_and_typed(salesforce: Any, tmp_path: Path) -> None:
     source = models_source(salesforce, ["login", "query"])
-    assert "class LoginInput(BaseModel):" in source
+    assert "class LoginInput(SoapModel):" in source
     assert "    query_string: str" in source
-    assert "    records: list[SObject] = []" in source
+    assert "    password: SecretStr" in source  # a secret-named field is never shown
+    assert "    records: list[SObject | None] = []" in source  # nillable items
     module_path = tmp_path / "salesforce_models.py"
     module_path.write_text(source)
     spec = importlib.util.spec_from_file_location("salesforce_models", module_path)
