@@ -44,3 +44,8 @@ def list_connectors(
             for spec in item.spec.actions:
                 console.print(f"  {spec.name} input:")
                 console.print_json(data=spec.input_schema())
+
+
+from retrofit.cli import connector_new_command  # noqa: E402 - registers `connectors new` on this app
+
+connector_new_command.register(app)
