@@ -14,6 +14,7 @@ of its 16 subtypes (`xsi:type`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -51,9 +52,14 @@ def is_secret_name(xml_name: str, owner: str = "") -> bool:
     The capture's redaction rule (`retrofit.redaction.is_secret_key`), plus a bare `Key` inside a
     credential type (FedEx `UserCredential/Key`) but not elsewhere (Bing `CustomParameter/Key`).
     """
+    if _CURSOR.search(xml_name):
+        return False  # a paging cursor (FedEx `PagingToken`), not a credential
     if is_secret_key(xml_name):
         return True
     return xml_name.lower() == "key" and "credential" in owner.lower()
+
+
+_CURSOR = re.compile(r"(paging|page|next|continuation|sync|cursor|resume)_?token", re.IGNORECASE)
 
 
 FieldKind = Literal["simple", "complex", "any"]
