@@ -213,7 +213,7 @@ def _class(spec: ClassSpec) -> list[str]:
     config = (
         'ConfigDict(extra="forbid", populate_by_name=True)'
         if spec.variant == "in"
-        else "ConfigDict(populate_by_name=True)"
+        else "ConfigDict(populate_by_name=True, coerce_numbers_to_str=True)"
     )
     lines = [f"class {spec.name}(BaseModel):", *_docstring(spec.description, _INDENT)]
     if len(lines) > 1:

@@ -232,9 +232,12 @@ class ActionBuilder:
         if decode == "model":
             lines.append(f"return await self.request_json({', '.join(args)}, expect={output.name})")
         elif decode == "root":
+            body_model = next(
+                n for n, c in self.reader.classes.items() if c.owner == owner and c.kind == "root"
+            )
             lines.append(f"response = await self.request({', '.join(args)})")
             lines.append(
-                f"return {output.name}(items=decode_response({output.name}Body, response, system=self.name).root)"
+                f"return {output.name}(items=decode_response({body_model}, response, system=self.name).root)"
             )
             imports.add("from connectors.rest.decoding import decode_response")
         elif decode == "binary":
@@ -348,7 +351,7 @@ class ActionBuilder:
         # A list, scalar, union or free-form answer: wrap it so the action still returns a model.
         name = self.reader.names.claim(result_name)
         item = ann if not nullable or ann == "Any" else f"{ann} | None"
-        self.reader.root(f"{name}Body", owner, "out", item)
+        self.reader.root(self.reader.names.claim(f"{name}Body"), owner, "out", item)
         self.reader.model(
             name,
             owner,

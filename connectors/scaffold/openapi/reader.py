@@ -12,7 +12,7 @@ from connectors.scaffold.openapi.document import Document, as_dict, load_documen
 from connectors.scaffold.openapi.grouping import group_operations
 from connectors.scaffold.openapi.model_source import assign_modules, render_modules
 from connectors.scaffold.openapi.operations import ActionBuilder, Operation, SkipOperation, list_operations
-from connectors.scaffold.openapi.schemas import ClassSpec, FieldSpec, SchemaReader
+from connectors.scaffold.openapi.schemas import ClassSpec, FieldSpec, SchemaReader, class_names
 from connectors.scaffold.openapi.security import Security, read_security
 from connectors.scaffold.package import (
     ConnectorSpec,
@@ -121,6 +121,7 @@ def read_openapi(name: str, source: str, selection: Selection) -> GeneratedPacka
                 a,
                 input_model=ModelRef(module_of[a.input_model.name], a.input_model.name),
                 output_model=ModelRef(module_of[a.output_model.name], a.output_model.name),
+                imports=a.imports | _body_model_imports(a, module_of, package_name(name)),
             )
             for a in actions
         ]
@@ -152,6 +153,13 @@ def read_openapi(name: str, source: str, selection: Selection) -> GeneratedPacka
         skipped=skipped,
         review=review,
     )
+
+
+def _body_model_imports(action: GeneratedAction, module_of: dict[str, str], package: str) -> frozenset[str]:
+    """Models the body uses besides its input and output (the RootModel that decodes a list)."""
+    used = {n for line in action.body for n in class_names(line)} & set(module_of)
+    used -= {action.input_model.name, action.output_model.name}
+    return frozenset(f"from {package}.models.{module_of[n]} import {n}" for n in sorted(used))
 
 
 def _selection_names(op: Operation) -> list[str]:
