@@ -19,7 +19,7 @@ from typing import Any
 
 from connectors.soap.model_source import MessageModel, ModelRenderer
 from connectors.soap.operations import find_operation
-from connectors.soap.type_graph import TypeGraph
+from connectors.soap.type_graph import TypeGraph, message_owner
 from connectors.soap.wsdl_cache import load_wsdl
 from connectors.soap.xsd_facets import read_facets
 
@@ -33,10 +33,18 @@ def operation_messages(
     body_out = getattr(getattr(operation.output, "body", None), "type", None)
     return [
         MessageModel(
-            f"{class_prefix}Input", graph.message_fields(body_in), "input", f"Arguments of {name}.", module
+            f"{class_prefix}Input",
+            graph.message_fields(body_in, owner=message_owner(operation.input)),
+            "input",
+            f"Arguments of {name}.",
+            module,
         ),
         MessageModel(
-            f"{class_prefix}Output", graph.message_fields(body_out), "output", f"Answer of {name}.", module
+            f"{class_prefix}Output",
+            graph.message_fields(body_out, owner=message_owner(operation.output)),
+            "output",
+            f"Answer of {name}.",
+            module,
         ),
     ]
 

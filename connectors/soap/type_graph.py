@@ -240,6 +240,12 @@ class TypeGraph:
         return self._subtypes
 
 
+def message_owner(message: Any) -> str:
+    """The facet owner of a message body: its global element (`xsd_facets` keys anonymous types so)."""
+    qname = getattr(getattr(message, "body", None), "qname", None)
+    return "" if qname is None else f"element:{getattr(qname, 'text', qname)}"
+
+
 def _members(indicator: Any, *, optional: bool) -> Iterable[tuple[str, Any, bool]]:
     """(name, element, optional) of a content model; a choice makes each alternative optional."""
     if isinstance(indicator, XsdElement | XsdAny):

@@ -30,7 +30,7 @@ from connectors.scaffold.wsdl.grouping import distinct_operations, group_operati
 from connectors.soap.connector import SoapConnector
 from connectors.soap.model_source import MessageModel, ModelRenderer
 from connectors.soap.operations import OperationInfo, find_operation, list_operations
-from connectors.soap.type_graph import FieldDef, TypeGraph
+from connectors.soap.type_graph import FieldDef, TypeGraph, message_owner
 from connectors.soap.wsdl_cache import load_wsdl
 from connectors.soap.xsd_facets import read_facets
 
@@ -148,8 +148,8 @@ def _plan(
     operation = find_operation(document, info.name, service=info.service, port=info.port)
     body_in = getattr(getattr(operation.input, "body", None), "type", None)
     body_out = getattr(getattr(operation.output, "body", None), "type", None)
-    fields_in = graph.message_fields(body_in, owner=_owner(operation.input))
-    fields_out = graph.message_fields(body_out, owner=_owner(operation.output))
+    fields_in = graph.message_fields(body_in, owner=message_owner(operation.input))
+    fields_out = graph.message_fields(body_out, owner=message_owner(operation.output))
     kept, body = body_credentials(graph, snake(info.name), fields_in, registry)
     header_type = getattr(getattr(operation.input, "header", None), "type", None)
     headers, left_out = header_template(graph, header_type, registry) if header_type is not None else ({}, [])
@@ -170,11 +170,6 @@ def _plan(
         body=registry.constant("BODY", body) if body else None,
         notes=tuple(notes),
     )
-
-
-def _owner(message: Any) -> str:
-    qname = getattr(getattr(message, "body", None), "qname", None)
-    return "" if qname is None else f"element:{getattr(qname, 'text', qname)}"
 
 
 def _messages(plan: _Planned) -> list[MessageModel]:
