@@ -27,7 +27,9 @@ Modules, each with one job:
     settings        RestSettings: base URL, timeouts, TLS, proxy, headers, rate limit
     client          build_client(): the one pooled AsyncClient, built from settings
     connector       RestConnector: open/close, request(), request_json(), paginate()
-    auth/           httpx.Auth flows: API key, Basic, bearer, OAuth2 client credentials, session login
+    auth/           httpx.Auth flows: API key, Basic, bearer, OAuth2 client credentials, session login;
+                    failed logins held so they never add attempts (LoginLockedOut)
+    jsonrpc         JsonRpcConnector: JSON-RPC calls (Tryton, Odoo), `error` members -> typed errors
     pagination      PageNumber, OffsetLimit, Cursor, LinkHeader strategies; Paginated with its cap
     status_mapping  map_failure(): HTTP statuses and httpx exceptions → Retrofit errors; Retry-After
     capture         record_exchange(): redacted wire summaries for the audit trail
@@ -42,10 +44,12 @@ from connectors.rest.auth import (
     BasicAuth,
     BearerAuth,
     CredentialFlow,
+    LoginLockedOut,
     OAuth2ClientCredentials,
     SessionAuth,
 )
 from connectors.rest.connector import DEFAULT_MAX_ITEMS, RestConnector
+from connectors.rest.jsonrpc import JsonRpcConnector, RpcError
 from connectors.rest.pagination import (
     Cursor,
     LinkHeader,
@@ -67,7 +71,9 @@ __all__ = [
     "BearerAuth",
     "CredentialFlow",
     "Cursor",
+    "JsonRpcConnector",
     "LinkHeader",
+    "LoginLockedOut",
     "OAuth2ClientCredentials",
     "OffsetLimit",
     "Page",
@@ -76,6 +82,7 @@ __all__ = [
     "Paginated",
     "RestConnector",
     "RestSettings",
+    "RpcError",
     "SessionAuth",
     "map_failure",
     "parse_retry_after",

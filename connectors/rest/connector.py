@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from connectors.rest.capture import record_exchange
 from connectors.rest.client import build_client
@@ -52,6 +53,14 @@ class RestConnector(Connector):
         self._client: httpx.AsyncClient | None = None
         self._bucket: TokenBucket | None = None
 
+    @functools.cached_property
+    def secret_values(self) -> tuple[str, ...]:
+        """The values of this connector's `SecretStr` settings, masked in captured bodies."""
+        values = (getattr(self.settings, name) for name in type(self.settings).model_fields)
+        found = {v.get_secret_value() for v in values if isinstance(v, SecretStr)}
+        # A one- or two-character "secret" would blank every such fragment of every body.
+        return tuple(sorted(v for v in found if len(v) >= 3))
+
     def build_auth(self) -> httpx.Auth | None:
         """The auth flow for this system, built from `self.settings`; called once by `open()`."""
         return None
@@ -87,13 +96,16 @@ class RestConnector(Connector):
         headers: Mapping[str, str] | None = None,
         idempotent: bool = False,
         allow: Collection[int] = (),
+        operation: str | None = None,
     ) -> httpx.Response:
         """Send one request; return the response if it succeeded (or its status is in `allow`).
 
         `path` is relative to the base URL; an absolute URL (a next-page link) must share the base
         URL's origin, because the auth flow would otherwise hand our credentials to another host.
         `idempotent=True` sends the running call's idempotency key, so the system can recognise a
-        retried write. Failures raise the Retrofit error `map_failure` chose.
+        retried write. `operation` names the exchange in the audit record and in error messages
+        when the path does not (a JSON-RPC method). Failures raise the Retrofit error
+        `map_failure` chose.
         """
         client = self.client
         if "://" in path:  # only an absolute URL can point elsewhere; parse just those
@@ -112,12 +124,26 @@ class RestConnector(Connector):
         try:
             response = await client.send(request)
         except httpx.HTTPError as exc:
-            record_exchange(request, started=started, finished=time.perf_counter(), error=exc)
-            raise map_failure(self.name, method, request.url.path, exc) from exc
-        record_exchange(request, started=started, finished=time.perf_counter(), response=response)
+            record_exchange(
+                request,
+                started=started,
+                finished=time.perf_counter(),
+                error=exc,
+                operation=operation,
+                secrets=self.secret_values,
+            )
+            raise map_failure(self.name, method, request.url.path, exc, operation=operation) from exc
+        record_exchange(
+            request,
+            started=started,
+            finished=time.perf_counter(),
+            response=response,
+            operation=operation,
+            secrets=self.secret_values,
+        )
         if response.is_success or response.status_code in allow:
             return response
-        raise map_failure(self.name, method, request.url.path, response)
+        raise map_failure(self.name, method, request.url.path, response, operation=operation)
 
     async def request_json(
         self,

@@ -37,10 +37,18 @@ from retrofit.sdk.retry_after import parse_retry_after
 
 
 def map_failure(
-    system: str, method: str, path: str, failure: httpx.Response | httpx.HTTPError
+    system: str,
+    method: str,
+    path: str,
+    failure: httpx.Response | httpx.HTTPError,
+    *,
+    operation: str | None = None,
 ) -> RetrofitError:
-    """The Retrofit error for a failed exchange: an error response or an httpx exception."""
-    where = f"{system} {method} {path}"
+    """The Retrofit error for a failed exchange: an error response or an httpx exception.
+
+    `operation` names what the exchange did when the path does not (a JSON-RPC method).
+    """
+    where = f"{system} {operation} ({method} {path})" if operation else f"{system} {method} {path}"
     if isinstance(failure, httpx.Response):
         return _for_response(where, failure)
     return _for_exception(where, failure)

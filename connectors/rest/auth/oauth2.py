@@ -29,12 +29,16 @@ class OAuth2ClientCredentials(CredentialFlow[_Token]):
     The token is renewed `refresh_margin` seconds before `expires_in` runs out (at most half the
     lifetime, so very short-lived tokens are still reused), and once more when a request is answered
     401 anyway. The token endpoint refusing the client (400 `invalid_client`/`invalid_grant`, 401)
-    is an `AuthError`; 429 and 5xx from it are retryable like any other request.
+    is an `AuthError`; 429 and 5xx from it are retryable like any other request, and no token is
+    fetched again before their Retry-After (a token endpoint throttles, it does not lock out a
+    client; 423 Locked or a body saying "locked" is still a `LoginLockedOut`).
 
     `client_auth="body"` sends the id and secret as form fields, `"basic"` as HTTP Basic
     credentials (RFC 6749 §2.3.1 prefers Basic; many legacy servers take only the form).
     `clock` is `time.monotonic` unless a test wants to move time by hand.
     """
+
+    lockout_statuses = (423,)
 
     def __init__(
         self,
@@ -48,7 +52,7 @@ class OAuth2ClientCredentials(CredentialFlow[_Token]):
         system: str = "oauth2",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(system=system)
+        super().__init__(system=system, clock=clock)
         self.token_url = token_url
         # Not a secret by RFC 6749, but some identity providers treat it as one: accept either.
         self._client_id = client_id.get_secret_value() if isinstance(client_id, SecretStr) else client_id

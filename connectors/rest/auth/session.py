@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import httpx
 from pydantic import SecretStr
@@ -18,7 +19,8 @@ class SessionAuth(CredentialFlow[httpx.Cookies]):
     are `SecretStr` and revealed only on the wire. The cookies live here rather than in the
     client's jar, which the REST base keeps empty so that no other state is shared across calls.
     Statuses in `rejected_statuses` mean "session expired"; some systems answer 403 or 419, so
-    subclasses or callers may widen it.
+    subclasses or callers may widen it. A refused or rate-limited login is remembered and not
+    retried for a while (see `CredentialFlow`): failed logins must not lock the account.
     """
 
     def __init__(
@@ -29,8 +31,9 @@ class SessionAuth(CredentialFlow[httpx.Cookies]):
         as_json: bool = False,
         rejected_statuses: tuple[int, ...] = (401,),
         system: str = "session",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(system=system)
+        super().__init__(system=system, clock=clock)
         self.login_path = login_path
         self.rejected_statuses = rejected_statuses
         self._credentials = dict(credentials)
