@@ -48,7 +48,7 @@ import httpx
 from connectors.rest.body_excerpt import excerpt_response
 from connectors.rest.capture import record_exchange
 from connectors.rest.status_mapping import map_failure
-from retrofit.sdk import AuthError, Delivery, RetrofitError, RetryableError
+from retrofit.sdk import AuthError, Delivery, NonRetryableError, RetrofitError, RetryableError
 from retrofit.sdk.retry_after import parse_retry_after
 
 C = TypeVar("C")
@@ -220,6 +220,13 @@ class CredentialFlow(httpx.Auth, Generic[C]):
                         except RetrofitError as error:
                             self._remember(response, error)
                             raise
+                        except Exception as exc:
+                            # A hook that could not read the answer (not JSON, an unexpected
+                            # shape): retrying would log in again for the same answer.
+                            raise NonRetryableError(
+                                f"{self.system} {self._fetch_name(fetch)}: the answer to the login "
+                                f"could not be read ({type(exc).__name__}); not retried"
+                            ) from exc
                         self._current = credential
                         self._hold = None
             self.apply(credential, request)

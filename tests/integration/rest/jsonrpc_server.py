@@ -49,6 +49,7 @@ class JsonRpcState:
     max_attempts: int = 3
     retry_after: int | None = None  # sent with 429s when set (Tryton sends none)
     login_unavailable: int = 0  # the next N logins answer 503
+    login_page: bool = False  # logins answer 200 with an HTML page (a captive proxy, say)
     login_attempts: int = 0  # every common.db.login that arrived
     failures: int = 0  # Tryton's LoginAttempt count for LOGIN
     sessions: set[str] = field(default_factory=set)
@@ -69,6 +70,7 @@ class JsonRpcState:
         fresh = JsonRpcState()
         with self.lock:
             self.max_attempts, self.retry_after, self.login_unavailable = 3, None, 0
+            self.login_page = False
             self.login_attempts, self.failures = 0, 0
             self.sessions.clear()
             self.parties = fresh.parties
@@ -127,6 +129,8 @@ def create_app(state: JsonRpcState) -> Starlette:
             if state.login_unavailable > 0:
                 state.login_unavailable -= 1
                 return PlainTextResponse("Service Unavailable", 503, headers={"Retry-After": "7"})
+            if state.login_page:
+                return Response("<html><body>Please sign in</body></html>", 200, media_type="text/html")
             login = params[0] if params else None
             parameters = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
             if "password" not in parameters:

@@ -18,7 +18,14 @@ from pydantic import SecretStr
 
 from connectors.rest.auth.credential_flow import LoginLockedOut
 from retrofit.execution.error_mapping import classify
-from retrofit.sdk import AuthError, ConnectorSettings, Delivery, RetrofitError, RetryableError
+from retrofit.sdk import (
+    AuthError,
+    ConnectorSettings,
+    Delivery,
+    NonRetryableError,
+    RetrofitError,
+    RetryableError,
+)
 from tests.integration.rest.jsonrpc_server import PASSWORD, JsonRpcServer
 from tests.integration.rest.support import ManualClock
 from tests.integration.rest.tryton_connector import GetParty, Tryton, TrytonLogin
@@ -180,6 +187,40 @@ async def test_clear_hold_after_the_account_is_unlocked(server: JsonRpcServer) -
         assert server.state.login_attempts == 2
     finally:
         await connector.close()
+
+
+class NaiveLogin(TrytonLogin):
+    """A login hook that trusts the answer to be JSON, as a first draft does."""
+
+    def accept(self, response: httpx.Response) -> str:
+        user_id, session = response.json()["result"]
+        return f"{self.login}:{user_id}:{session}"
+
+
+class NaiveTryton(Tryton):
+    def build_auth(self) -> httpx.Auth:
+        s = self.settings
+        return NaiveLogin(s.database, s.login, s.password, system=self.name)
+
+
+async def test_a_login_answer_the_hook_cannot_read_fails_unretried(server: JsonRpcServer) -> None:
+    server.state.login_page = True
+    naive = NaiveTryton(NaiveTryton.load_settings(base_url=server.url, password=SecretStr(PASSWORD)))
+    await naive.open()
+    try:
+        (error,) = await failures(naive, 1)
+    finally:
+        await naive.close()
+    assert type(error) is NonRetryableError and not classify(error).retryable  # no activity retry
+    assert "the answer to the login could not be read (JSONDecodeError); not retried" in error.message
+    # The careful hook says so itself, as a refusal: held, so three calls cost one more login.
+    careful = await opened(server)
+    try:
+        errors = await failures(careful, 3)
+    finally:
+        await careful.close()
+    assert all(type(e) is AuthError and "without a session" in e.message for e in errors)
+    assert server.state.login_attempts == 2
 
 
 @pytest.mark.parametrize(
