@@ -29,9 +29,10 @@ class OAuth2ClientCredentials(CredentialFlow[_Token]):
     The token is renewed `refresh_margin` seconds before `expires_in` runs out (at most half the
     lifetime, so very short-lived tokens are still reused), and once more when a request is answered
     401 anyway. The token endpoint refusing the client (400 `invalid_client`/`invalid_grant`, 401)
-    is an `AuthError`; 429 and 5xx from it are retryable like any other request, and no token is
-    fetched again before their Retry-After (a token endpoint throttles, it does not lock out a
-    client; 423 Locked or a body saying "locked" is still a `LoginLockedOut`).
+    is an `AuthError` (and no token is fetched again for `refusal_hold` seconds); 429 and 5xx from
+    it are retryable like any other request, their Retry-After the retry delay, and requests that
+    waited for that fetch share its failure. A token endpoint throttles, it does not lock out a
+    client, so 429 is not a lockout here; 423 Locked or a body saying "locked" still is.
 
     `client_auth="body"` sends the id and secret as form fields, `"basic"` as HTTP Basic
     credentials (RFC 6749 §2.3.1 prefers Basic; many legacy servers take only the form).
