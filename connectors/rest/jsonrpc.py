@@ -132,7 +132,7 @@ def rpc_error(method: str, error: Any) -> RpcError:
         message = error.get("message")
         if isinstance(data, Mapping):
             # Odoo: the useful part is data.name / data.message; "Odoo Server Error" says nothing.
-            name = _text(data.get("name") or data.get("exception_type")) or None
+            name = _name(data.get("name") or data.get("exception_type"))
             message = data.get("message") or message
         elif isinstance(data, str) and data:
             message = f"{message}: {data}" if message else data
@@ -145,7 +145,7 @@ def rpc_error(method: str, error: Any) -> RpcError:
         )
     if isinstance(error, list | tuple) and error:
         # Tryton: [exception name, args]; args is a list of strings (message, description, ...).
-        name = _text(error[0]) or None
+        name = _name(error[0])
         args = error[1] if len(error) > 1 else None
         if isinstance(args, list | tuple):
             parts = [a for a in args if isinstance(a, str) and a.strip()]
@@ -323,6 +323,11 @@ def _has_debug(data: Any) -> bool:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _name(value: Any) -> str | None:
+    # An exception name is an identifier; anything long is not one, and is cut like a message.
+    return truncate(" ".join(_text(value).split()), 100) or None
 
 
 def _excerpt(value: Any) -> str:

@@ -65,6 +65,7 @@ from retrofit.sdk import (
 from retrofit.sdk.retry_after import parse_retry_after
 
 _EXCERPT = 200
+_CODE_EXCERPT = 60
 #: Vendor errors quoted in a message; the rest are counted.
 _QUOTED_ERRORS = 3
 
@@ -164,7 +165,8 @@ class VendorError:
         return any(_normalize(code) in wanted for code in self.codes)
 
     def summary(self) -> str:
-        codes = " ".join(self.codes) or "(no code)"
+        # Cut: a hostile or broken detail may put a megabyte into a code element.
+        codes = " ".join(_excerpt(code, _CODE_EXCERPT) for code in self.codes[:4]) or "(no code)"
         return f"{codes}: {_excerpt(self.message)}" if self.message else codes
 
 
@@ -456,6 +458,6 @@ def _present(value: Any) -> bool:
     return value is not None and not isinstance(value, Mapping | list) and str(value).strip() != ""
 
 
-def _excerpt(text: str) -> str:
+def _excerpt(text: str, limit: int = _EXCERPT) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -270,6 +270,8 @@ def test_hostile_and_odd_answers(body: bytes, expected: type[RetrofitError], tex
 def test_a_huge_error_message_is_cut() -> None:
     error = rpc_error("m", ["UserError", ["x" * 100_000]])
     assert len(error.message) <= 200 and default_rpc_kind(error) is ActionInputError
+    named = rpc_error("m", {"code": 200, "message": "m", "data": {"name": "E" * 100_000}})
+    assert named.name is not None and len(named.name) <= 100
     assert default_rpc_kind(RpcError("m", name="odoo.exceptions.MissingError")) is ActionInputError
 
 

@@ -14,8 +14,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs
 from pydantic import SecretStr
+from zeep import exceptions as zeep_errors
 
+from connectors.soap import soap_error
 from retrofit.execution.error_mapping import classify
 from retrofit.sdk import (
     ActionInputError,
@@ -279,3 +282,19 @@ def test_severity_error_on_hostile_answers(answer: Any, expected: type[RetrofitE
     else:
         assert type(error) is expected
         assert len(error.message) < 400
+
+
+def test_a_hostile_detail_gives_a_short_message() -> None:
+    errors = "".join(
+        f"<AdApiError><Code>{'9' * 50_000}</Code><ErrorCode>E{i}</ErrorCode><Message>{'m' * 50_000}</Message>"
+        "</AdApiError>"
+        for i in range(500)
+    )
+    detail = etree.fromstring(
+        f"<detail><AdApiFaultDetail><Errors>{errors}</Errors></AdApiFaultDetail></detail>"
+    )
+    fault = zeep_errors.Fault("x" * 10_000, code="s:Server", detail=detail)  # type: ignore[no-untyped-call]
+    error = soap_error("Op", fault, service="bing")
+    assert type(error) is ActionInputError  # named vendor errors: a refusal
+    assert len(error.message) < 1200 and "(and 497 more)" in error.message
+    assert error.details is not None and len(error.details) <= 200
