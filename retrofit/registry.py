@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from retrofit.sdk.connector import Connector
+from retrofit.sdk.connector import Connector, ConnectorSettingsError
 from retrofit.sdk.describe import describe_connector
 from retrofit.sdk.errors import PluginError
 from retrofit.sdk.spec import ConnectorSpec
@@ -53,6 +53,18 @@ def describe_all(found: Sequence[tuple[str, object]]) -> list[LoadedConnector]:
 def connectors_from_classes(classes: Sequence[type[Connector]]) -> list[LoadedConnector]:
     """For tests and embedding: the same checks, for classes given directly."""
     return describe_all([(f"{c.__module__}:{c.__qualname__}", c) for c in classes])
+
+
+def misconfigured(connectors: Iterable[LoadedConnector]) -> dict[str, ConnectorSettingsError]:
+    """The connectors whose settings do not load from the environment, each with its one line
+    (`connector 'tryton' is misconfigured: RETROFIT_TRYTON_PASSWORD is required`)."""
+    problems: dict[str, ConnectorSettingsError] = {}
+    for item in connectors:
+        try:
+            item.cls.load_settings()
+        except ConnectorSettingsError as exc:
+            problems[item.spec.name] = exc
+    return problems
 
 
 def load_workflows(eps: Iterable[EntryPoint] | None = None) -> list[type]:

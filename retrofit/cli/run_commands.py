@@ -13,24 +13,37 @@ from typing import Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.text import Text
-from temporalio.client import WorkflowFailureError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from retrofit.cli.identity_client import IdentityClient, IdentityError, starting_client
 from retrofit.cli.output import console, fail, print_json, run_async
+from retrofit.cli.start_input import (
+    StartInputError,
+    check_text,
+    check_workflow_id,
+    parse_input,
+    read_input_argument,
+)
 from retrofit.cli.web_commands import serve_web
 from retrofit.codec.keys import CodecConfigError
 from retrofit.embedded.demo import DemoFailed
 from retrofit.embedded.dev_server import DevServerError
 from retrofit.embedded.stack import embedded_stack
+from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
 from retrofit.identity.directory import Directory, DirectoryError
 from retrofit.identity.keys import IdentityKeyError
 from retrofit.observability import configure_observability, shutdown_tracing
 from retrofit.policy_file import PolicyFileError
-from retrofit.registry import load_workflows
+from retrofit.registry import load_workflows, misconfigured
+from retrofit.sdk.connector import ConnectorSettingsError
 from retrofit.sdk.errors import PluginError
 from retrofit.settings import RetrofitSettings
-from retrofit.task_queues import TaskQueueConfigError, plan_connector_workers, settings_groups
+from retrofit.task_queues import TaskQueueConfigError, plan_connector_workers, queue_for, settings_groups
 from retrofit.worker import build_worker, connect, load_worker_config
 from retrofit.workflow_catalog import find_workflow
 
@@ -121,20 +134,35 @@ def worker(
 
     async def go() -> None:
         config = load_worker_config(settings)
-        client = await connect(settings, serve_metrics=True)
-        if connectors is None and queue is None:
-            workers = [build_worker(client, settings, config=config)]
-        else:
-            plan = plan_connector_workers(
-                settings_groups(settings),
-                [c.spec.name for c in config.connectors],
+        groups = settings_groups(settings)
+        names = [c.spec.name for c in config.connectors]
+        plan = (
+            None
+            if connectors is None and queue is None
+            else plan_connector_workers(
+                groups,
+                names,
                 settings.task_queue,
                 connectors=[n.strip() for n in connectors.split(",") if n.strip()] if connectors else None,
                 queue=queue,
             )
+        )
+        served = (
+            {n for n in names if queue_for(n, groups, settings.task_queue) == settings.task_queue}
+            if plan is None
+            else {n for group in plan.values() for n in group}
+        )
+        # Settings first: a missing variable is one line per connector, before Temporal is dialled.
+        problems = misconfigured(c for c in config.connectors if c.spec.name in served)
+        if problems:
+            fail("\n".join(str(p) for p in problems.values()))
+        client = await connect(settings, serve_metrics=True)
+        if plan is None:
+            workers = [build_worker(client, settings, config=config)]
+        else:
             workers = [
-                build_worker(client, settings, config=config, task_queue=q, serve_connectors=names)
-                for q, names in plan.items()
+                build_worker(client, settings, config=config, task_queue=q, serve_connectors=group)
+                for q, group in plan.items()
             ]
         loop = asyncio.get_running_loop()
 
@@ -161,16 +189,21 @@ def worker(
 
 def start(
     workflow: str = typer.Argument(..., help="Workflow type, e.g. CreditLimitReview."),
-    input: str = typer.Option("{}", "--input", "-i", help="Workflow input as JSON."),
+    input: str = typer.Option(
+        "{}", "--input", "-i", help="Workflow input as JSON; @FILE reads it from a file, - from stdin."
+    ),
     id: str | None = typer.Option(None, "--id", help="Workflow id (default: generated)."),
-    wait: bool = typer.Option(False, "--wait", help="Wait for the result and print it."),
+    wait: bool = typer.Option(
+        False, "--wait", help="Wait for the result and print it, saying which approvals it waits for."
+    ),
     summary: str | None = typer.Option(None, "--summary", help="One line shown in the Temporal UI."),
     as_: str | None = typer.Option(
         None, "--as", help="Log in as this user (default: the `retrofit login` session)."
     ),
 ) -> None:
-    """Start a workflow (business users). The input is validated before anything starts; the
-    start carries your signed identity (the workflow records who started it)."""
+    """Start a workflow (business users). The input is validated before anything starts (JSON,
+    size, depth, Unicode, the workflow's input model); the start carries your signed identity
+    (the workflow records who started it). A workflow id is never reused."""
     settings = RetrofitSettings()
     try:
         info = find_workflow(load_workflows(), workflow)
@@ -178,9 +211,13 @@ def start(
         fail(str(exc))
         return
     try:
-        raw = json.loads(input)
-    except json.JSONDecodeError as exc:
-        fail(f"--input is not valid JSON: {exc}")
+        raw = parse_input(read_input_argument(input))
+        if id is not None:
+            check_workflow_id(id)
+        if summary is not None:
+            check_text(summary, "--summary")
+    except StartInputError as exc:
+        fail(str(exc))
         return
     from retrofit.redaction.boundary import redact_start_input  # detect-secrets: only when starting
 
@@ -190,8 +227,7 @@ def start(
         try:
             arg = info.input_model.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            fail(f"invalid input for {info.name}: {problems}")
+            fail(f"invalid input for {info.name}, nothing started: {field_problems(exc)}")
             return
     workflow_id = id or f"{info.name}-{uuid.uuid4().hex[:12]}"
 
@@ -202,28 +238,94 @@ def start(
         client = await starting_client(
             settings, identity, signed={(workflow_id, info.name): signed.assertion}
         )
-        handle = await client.start_workflow(
-            info.name,
-            arg,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            static_summary=summary or f"{info.name} started from the CLI",
-            static_details=f"Input:\n```json\n{json.dumps(raw, indent=2)[:1500]}\n```",
-        )
+        try:
+            handle = await client.start_workflow(
+                info.name,
+                arg,
+                id=workflow_id,
+                task_queue=settings.task_queue,
+                # An id names one run for good: its audit trail and idempotency keys
+                # (`<id>#<step>`) are the id's, so a second run under it would collide with them.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=summary or f"{info.name} started from the CLI",
+                static_details=f"Input:\n```json\n{json.dumps(raw, indent=2)[:1500]}\n```",
+            )
+        except WorkflowAlreadyStartedError:
+            fail(
+                f"workflow id {workflow_id!r} is already taken (a {info.name} or another workflow was "
+                f"started with it; ids are never reused): see it in the Temporal UI "
+                f"{settings.workflow_url(workflow_id)} or with `retrofit audit show {workflow_id}`, "
+                "or start with another --id"
+            )
+            return
+        except RPCError as exc:  # e.g. a payload over the server's limit: the server's sentence
+            fail(f"Temporal refused the start of {info.name}: {exc.status.name}: {exc.message}")
+            return
         console.print(
             f"started [bold]{info.name}[/] id={handle.id} run={handle.result_run_id} as {signed.subject}"
         )
         console.print(f"UI: {settings.workflow_url(handle.id)}")
         if wait:
-            try:
-                result = await handle.result()
-            except WorkflowFailureError as exc:
-                cause = exc.cause
-                fail(f"workflow failed: {getattr(cause, 'message', None) or cause}")
-                return
-            print_json(result.model_dump(mode="json") if hasattr(result, "model_dump") else result)
+            await _wait_for_result(handle, settings)
 
     _run(go())
+
+
+def field_problems(exc: ValidationError) -> str:
+    """pydantic's errors as `field: why` (never the value given: it may be a secret)."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}"
+        for e in exc.errors(include_url=False, include_input=False)
+    )
+
+
+async def _wait_for_result(handle: WorkflowHandle[Any, Any], settings: RetrofitSettings) -> None:
+    """The result, and meanwhile each request the workflow waits on: who may answer and how."""
+    console.print(f"waiting for {handle.id} to finish (Ctrl-C stops waiting; the workflow keeps running)")
+    result = asyncio.ensure_future(handle.result())
+    said: set[tuple[str, int, bool]] = set()
+    while not result.done():
+        with contextlib.suppress(Exception):  # not yet running, finished meanwhile, or no such query
+            views = await handle.query(PENDING_QUERY, result_type=list[ApprovalView])
+            for view in views:
+                key = (view.request_id, len(view.approved_by), view.escalated)
+                if key not in said:
+                    said.add(key)
+                    # One unwrapped line: the commands in it are meant to be copied.
+                    console.print(escape(waiting_line(view, handle.id, settings)), soft_wrap=True)
+        await asyncio.wait({result}, timeout=_WAIT_POLL_SECONDS)
+    try:
+        output = result.result()
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        fail(f"workflow failed: {getattr(cause, 'message', None) or cause}")
+        return
+    print_json(output.model_dump(mode="json") if hasattr(output, "model_dump") else output)
+
+
+#: How often `--wait` asks the workflow what it waits for.
+_WAIT_POLL_SECONDS = 1.0
+
+
+def waiting_line(view: ApprovalView, workflow_id: str, settings: RetrofitSettings) -> str:
+    """One line: the request, who may answer it, the command that does, and the UI link."""
+    url = settings.workflow_url(workflow_id)
+    if view.kind == "failure":
+        return (
+            f"waiting for a person to resolve {view.request_id}: {view.action} failed ({view.error[:200]}); "
+            f"`retrofit resolve {workflow_id} {view.request_id} {'|'.join(view.choices) or 'retry'}` "
+            f"or in the Temporal UI {url}"
+        )
+    who = ", ".join(
+        f"group {g.removeprefix('group:')}" if g.startswith("group:") else g for g in view.may_approve
+    )
+    count = f"{len(view.approved_by)}/{view.approvers_needed} approvals"
+    return (
+        f"waiting for approval {view.request_id} of {view.action} ({who or 'anyone but the starter'}; "
+        f"{count}{', escalated' if view.escalated else ''}): approve with "
+        f"`retrofit approvals approve {workflow_id} {view.request_id}` (or reject with "
+        f"`retrofit approvals reject {workflow_id} {view.request_id} --reason ...`) or in the Temporal UI {url}"
+    )
 
 
 def demo(
@@ -260,4 +362,5 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
         IdentityError,
         IdentityKeyError,
         DirectoryError,
+        ConnectorSettingsError,
     )

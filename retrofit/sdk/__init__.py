@@ -1,7 +1,7 @@
 """The integrator-facing connector SDK."""
 
 from retrofit.sdk.action import ActionInput, action
-from retrofit.sdk.connector import Connector, ConnectorSettings
+from retrofit.sdk.connector import Connector, ConnectorSettings, ConnectorSettingsError
 from retrofit.sdk.context import ActionContext, capture_exchange, current_call
 from retrofit.sdk.describe import describe_connector
 from retrofit.sdk.effect import Effect
@@ -27,6 +27,7 @@ __all__ = [
     "AuthError",
     "Connector",
     "ConnectorSettings",
+    "ConnectorSettingsError",
     "ConnectorSpec",
     "Delivery",
     "Effect",

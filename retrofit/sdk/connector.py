@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from retrofit.sdk.lookup import LookupResult
 
@@ -23,6 +23,35 @@ class ConnectorSettings(BaseSettings):
     # unset keeps the worker's default; a threshold of 0 turns the breaker off for this system.
     breaker_threshold: int | None = Field(default=None, ge=0)
     breaker_open_seconds: float | None = Field(default=None, gt=0)
+
+
+class ConnectorSettingsError(Exception):
+    """A connector's settings are missing or invalid: one line naming the connector and each
+    environment variable (`connector 'tryton': RETROFIT_TRYTON_PASSWORD is required`). Never
+    the value given: it may be a secret."""
+
+    def __init__(self, connector: str, problems: list[str]) -> None:
+        super().__init__(f"connector {connector!r} is misconfigured: {'; '.join(problems)}")
+        self.connector = connector
+        self.problems = problems
+
+
+def settings_problems(settings: type[ConnectorSettings], prefix: str, exc: ValidationError) -> list[str]:
+    """Each error as `<ENV VAR> is required` or `<ENV VAR>: <why>`, from pydantic's message only
+    (its `str()` repeats the input value, which may be a password)."""
+    problems: list[str] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in error["loc"]]
+        field = settings.model_fields.get(loc[0]) if loc else None
+        alias = field.validation_alias if field is not None else None
+        # An aliased field is read from the alias itself; pydantic-settings adds no prefix then.
+        if not loc:  # a model validator: about the settings as a whole
+            problems.append(f"{prefix}*: {error['msg']}")
+            continue
+        name = alias if isinstance(alias, str) else f"{prefix}{loc[0]}"
+        where = name.upper() + "".join(f"[{part}]" for part in loc[1:])
+        problems.append(f"{where} is required" if error["type"] == "missing" else f"{where}: {error['msg']}")
+    return problems
 
 
 class Connector:
@@ -45,8 +74,16 @@ class Connector:
 
     @classmethod
     def load_settings(cls, **overrides: Any) -> ConnectorSettings:
-        """Read this connector's settings from the environment, with explicit overrides on top."""
-        return cls.Settings(_env_prefix=cls.env_prefix(), **overrides)
+        """Read this connector's settings from the environment, with explicit overrides on top;
+        raises ConnectorSettingsError (one line per problem, no values) when they do not fit."""
+        try:
+            return cls.Settings(_env_prefix=cls.env_prefix(), **overrides)
+        except ValidationError as exc:
+            raise ConnectorSettingsError(
+                cls.name, settings_problems(cls.Settings, cls.env_prefix(), exc)
+            ) from None
+        except SettingsError as exc:  # a complex field's value is not JSON: the message names the field
+            raise ConnectorSettingsError(cls.name, [f"{cls.env_prefix()}*: {exc}"]) from None
 
     async def open(self) -> None:
         """Open clients. Called once per worker before any action runs."""

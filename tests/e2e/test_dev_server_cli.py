@@ -181,7 +181,8 @@ async def test_cli_refuses_bad_input_before_starting_anything(
     code, _, err = await cli("start", "CreditLimitReview", "--input", '{"customer_id": 5}')
     assert (
         code == 1
-        and "invalid input for CreditLimitReview: customer_id: Input should be a valid string" in err
+        and "invalid input for CreditLimitReview, nothing started: customer_id: Input should be a valid string"
+        in err
     )
     code, _, err = await cli("start", "CreditLimitReview", "--input", "{not json")
     assert code == 1 and "--input is not valid JSON" in err
