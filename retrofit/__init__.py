@@ -1,7 +1,7 @@
 """Retrofit: the operational layer that puts AI agents in front of legacy systems.
 
 Integrators import from here: `Connector`, `ConnectorSettings`, `action`, `Effect`, the error tree,
-`current_call`; workflow authors import `run_action`.
+`current_call`; workflow authors import `run_action` and derive start inputs from `WorkflowInput`.
 """
 
 from retrofit.gate import (
@@ -12,6 +12,7 @@ from retrofit.gate import (
     InvalidArgumentsError,
     Policy,
     UnknownActionError,
+    WorkflowInput,
     run_action,
 )
 from retrofit.sdk import (
@@ -51,6 +52,7 @@ __all__ = [
     "RetrySettings",
     "RetryableError",
     "UnknownActionError",
+    "WorkflowInput",
     "action",
     "current_call",
     "run_action",

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+from temporalio.client import Client
 from temporalio.plugin import SimplePlugin
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from retrofit.codec.converter import with_pydantic_payloads
+from retrofit.codec.payloads import RetrofitPayloadConverter
 from retrofit.gate import catalog
 from retrofit.gate.interceptor import RetrofitInterceptor
 from retrofit.gate.policy import Policy
@@ -134,6 +136,23 @@ class RetrofitPlugin(SimplePlugin):
             interceptors=[RetrofitInterceptor()],
             run_context=run_context,
         )
+
+    def configure_worker(self, config: WorkerConfig) -> WorkerConfig:
+        config = super().configure_worker(config)
+        client = config.get("client")
+        if (
+            client is not None
+            and client.data_converter.payload_converter_class is not RetrofitPayloadConverter
+        ):
+            # A worker decodes with its client's converter, and the data-converter parameter
+            # only reaches clients built with this plugin: a worker given any other client still
+            # hands the gate a start input that does not decode (`retrofit.gate.workflow_input`)
+            # instead of failing workflow tasks forever. Same connection, codec kept.
+            client_config = client.config(active_config=True)
+            client_config["data_converter"] = with_pydantic_payloads(client.data_converter)
+            client_config["plugins"] = []  # already applied to the active config
+            config["client"] = Client(**client_config)
+        return config
 
     async def run_worker(self, worker: Worker, next: Callable[[Worker], Awaitable[None]]) -> None:
         if self._search_attributes is not None:

@@ -115,6 +115,7 @@ def demo_worker(
     task_queue: str | None = None,
     llm_settings: LlmSettings | None = None,
     identity: IdentityPin = PIN,
+    workflows: Sequence[type] = SHIPPED_WORKFLOWS,
     **worker_options: Any,
 ) -> Worker:
     """A worker with every built-in connector, each pointed at its demo system; answers are
@@ -122,7 +123,7 @@ def demo_worker(
     for a test that kills this worker and lets another take over)."""
     plugin = RetrofitPlugin(
         connectors=connectors_from_classes([LedgerConnector, ErpConnector, CrmConnector, NorthwindConnector]),
-        workflows=SHIPPED_WORKFLOWS,
+        workflows=workflows,
         audit_url=audit_url,
         policy=policy,
         settings_overrides=systems.connector_settings(),

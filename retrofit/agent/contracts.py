@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from retrofit.gate.policy_merge import PolicyRequest
+from retrofit.gate.workflow_input import WorkflowInput
 from retrofit.llm.contracts import PRIMARY_ENDPOINT, ChatMessage, ModelEndpoint
 from retrofit.redaction import check_patterns, redact_with
 
@@ -98,7 +99,7 @@ class ModelChoice(BaseModel):
         return [first, *(fallback.chosen() for fallback in self.fallbacks)]
 
 
-class AgentTaskInput(BaseModel):
+class AgentTaskInput(WorkflowInput):
     goal: str = Field(min_length=1, max_length=4000, description="what to achieve, in plain words")
     allowed_actions: list[str] = Field(
         min_length=1, description="action names or `connector.*` patterns the agent may call"

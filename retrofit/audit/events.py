@@ -47,6 +47,10 @@ class AuditKind(StrEnum):
     AGENT_FINISHED = "agent.finished"  # why it stopped, with the totals
     WORKFLOW_STARTED = "workflow.started"
     WORKFLOW_COMPLETED = "workflow.completed"
+    # The start input did not decode or fit the workflow: the run failed at once, nothing ran.
+    WORKFLOW_REFUSED = "workflow.refused"
+    # Workflow code built an invalid model from the input: the run failed at once.
+    WORKFLOW_FAILED = "workflow.failed"
 
 
 class ActorKind(StrEnum):

@@ -9,7 +9,13 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 
 from retrofit.codec.aes_gcm import AesGcmCodec
 from retrofit.codec.keys import parse_keyring
+from retrofit.codec.payloads import RetrofitPayloadConverter
 from retrofit.settings import RetrofitSettings
+
+#: pydantic payloads; a workflow start input that does not decode reaches the gate (not a retry loop).
+RETROFIT_DATA_CONVERTER = dataclasses.replace(
+    pydantic_data_converter, payload_converter_class=RetrofitPayloadConverter
+)
 
 
 def codec_from_settings(settings: RetrofitSettings) -> AesGcmCodec | None:
@@ -27,9 +33,9 @@ def data_converter(settings: RetrofitSettings) -> DataConverter:
     """
     codec = codec_from_settings(settings)
     if codec is None:
-        return pydantic_data_converter
+        return RETROFIT_DATA_CONVERTER
     return dataclasses.replace(
-        pydantic_data_converter,
+        RETROFIT_DATA_CONVERTER,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
@@ -39,9 +45,7 @@ def with_pydantic_payloads(existing: DataConverter | None) -> DataConverter:
     """The plugin's converter: pydantic payloads, keeping whatever codec and failure converter
     the client was built with (so a plugin never silently drops encryption)."""
     if existing is None:
-        return pydantic_data_converter
-    if existing.payload_converter_class is pydantic_data_converter.payload_converter_class:
+        return RETROFIT_DATA_CONVERTER
+    if existing.payload_converter_class is RetrofitPayloadConverter:
         return existing
-    return dataclasses.replace(
-        existing, payload_converter_class=pydantic_data_converter.payload_converter_class
-    )
+    return dataclasses.replace(existing, payload_converter_class=RetrofitPayloadConverter)

@@ -22,6 +22,7 @@ from retrofit.gate.policy import (
 )
 from retrofit.gate.run_action import run_action, run_action_for_model
 from retrofit.gate.state import act_as, continue_steps_from
+from retrofit.gate.workflow_input import WorkflowInput
 
 __all__ = [
     "ActionDeniedError",
@@ -40,6 +41,7 @@ __all__ = [
     "ProposedCall",
     "Rule",
     "UnknownActionError",
+    "WorkflowInput",
     "act_as",
     "continue_steps_from",
     "run_action",

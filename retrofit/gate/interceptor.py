@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.worker import (
@@ -29,6 +30,8 @@ from retrofit.gate.answer_identity import (
 )
 from retrofit.gate.approvals import install_approval_handlers
 from retrofit.gate.escalation import install_failure_handlers
+from retrofit.gate.input_refusal import fail_on_invalid_value, refuse_start
+from retrofit.gate.workflow_input import start_problems
 
 
 class _GateInbound(WorkflowInboundInterceptor):
@@ -40,7 +43,15 @@ class _GateInbound(WorkflowInboundInterceptor):
         _read_starter(input.headers)
         install_approval_handlers()
         install_failure_handlers()
-        return await super().execute_workflow(input)
+        problems = start_problems(input.run_fn, input.args)
+        if problems:
+            await refuse_start(problems)
+        try:
+            return await super().execute_workflow(input)
+        except ValidationError as exc:
+            # A value built from the input failed a model's check in workflow code (a customer id
+            # the connector's pattern refuses): a task failure would be retried forever.
+            await fail_on_invalid_value(exc)
 
 
 class _GateOutbound(WorkflowOutboundInterceptor):

@@ -20,7 +20,7 @@ from retrofit.codec import (
     UnknownKeyError,
     parse_keyring,
 )
-from retrofit.codec.converter import data_converter
+from retrofit.codec.converter import RETROFIT_DATA_CONVERTER, data_converter
 from retrofit.codec.server import codec_app
 from retrofit.http_serving import ThreadedUvicorn
 from retrofit.settings import RetrofitSettings
@@ -35,7 +35,7 @@ def _b64(key: bytes) -> str:
 
 def test_no_keys_means_no_codec_and_plain_pydantic_payloads() -> None:
     assert parse_keyring(None, None) is None
-    assert data_converter(RetrofitSettings(codec_keys=None)) is pydantic_data_converter
+    assert data_converter(RetrofitSettings(codec_keys=None)) is RETROFIT_DATA_CONVERTER
 
 
 def test_keys_parse_from_json_or_comma_list() -> None:

@@ -5,8 +5,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from retrofit.gate import WorkflowInput
 
-class FollowUpInput(BaseModel):
+
+class FollowUpInput(WorkflowInput):
     max_invoices: int = Field(default=3, ge=1, le=20, description="how many of the largest overdue invoices")
     min_days_overdue: int = Field(default=1, ge=0, le=3650)
     # The warehouse database keys customers differently from the ERP: ERP id -> warehouse id.

@@ -14,10 +14,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio import workflow
 
-from retrofit.gate import run_action
+from retrofit.gate import WorkflowInput, run_action
 
 
-class SingleActionInput(BaseModel):
+class SingleActionInput(WorkflowInput):
     action: str = Field(description="`connector.action`, as listed by `retrofit connectors list`")
     arguments: dict[str, Any] = Field(default_factory=dict)
 
