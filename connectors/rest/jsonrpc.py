@@ -271,7 +271,8 @@ class JsonRpcConnector(RestConnector):
                 delivery=Delivery.UNKNOWN,
             )
         answered_id = body.get("id")
-        if call_id is not None and answered_id is not None and answered_id != call_id:
+        # Compared as text: some servers echo a numeric id as a string.
+        if call_id is not None and answered_id is not None and str(answered_id) != str(call_id):
             raise NonRetryableError(
                 f"{where}: the answer is for call {truncate(str(answered_id), 40)!r}, not {call_id}",
                 delivery=Delivery.UNKNOWN,

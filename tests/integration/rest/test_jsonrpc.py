@@ -235,6 +235,12 @@ def answered(body: bytes, content_type: str = "application/json") -> httpx.Respo
     return response
 
 
+def test_an_id_echoed_as_text_is_the_same_call() -> None:
+    connector = Probe(Probe.load_settings(base_url="http://rpc.example"))
+    assert connector.rpc_result("m", answered(b'{"id": "7", "result": [1]}'), call_id=7) == [1]
+    assert connector.rpc_result("m", answered(b'{"id": null, "result": 2}'), call_id=7) == 2
+
+
 @pytest.mark.parametrize(
     ("body", "expected", "text"),
     [
