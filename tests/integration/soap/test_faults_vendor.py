@@ -9,6 +9,7 @@ Bing Ads answers every fault as `s:Server`, the one SOAP says means "try again":
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
@@ -16,10 +17,16 @@ from typing import Any
 import pytest
 from lxml import etree  # type: ignore[import-untyped]  # lxml ships no stubs
 from pydantic import SecretStr
+from temporalio.client import WorkflowFailureError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 from zeep import exceptions as zeep_errors
 
 from connectors.soap import soap_error
 from retrofit.execution.error_mapping import classify
+from retrofit.gate.policy import allow_all
+from retrofit.plugin import RetrofitPlugin
+from retrofit.registry import connectors_from_classes
 from retrofit.sdk import (
     ActionInputError,
     AuthError,
@@ -28,6 +35,7 @@ from retrofit.sdk import (
     RetrofitError,
     RetryableError,
 )
+from tests.identity_support import PIN
 from tests.integration.soap import vendor_systems as vendor
 from tests.integration.soap.erp_support import running_call
 from tests.integration.soap.vendor_systems import (
@@ -38,6 +46,8 @@ from tests.integration.soap.vendor_systems import (
     TrackShipment,
     VendorSoap,
 )
+from tests.support import SHIPPED_WORKFLOWS, audit_of, kinds
+from workflows.single_action.workflow import SingleActionInput
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -298,3 +308,48 @@ def test_a_hostile_detail_gives_a_short_message() -> None:
     assert type(error) is ActionInputError  # named vendor errors: a refusal
     assert len(error.message) < 1200 and "(and 497 more)" in error.message
     assert error.details is not None and len(error.details) <= 200
+
+
+# -- through the gate -------------------------------------------------------------------------------
+
+
+async def test_through_the_gate_vendor_errors_fail_once_with_their_codes(
+    time_skipping_env: WorkflowEnvironment, server: VendorSoap, audit_url: str
+) -> None:
+    env = time_skipping_env
+    plugin = RetrofitPlugin(
+        connectors=connectors_from_classes([Bing, Fedex]),
+        workflows=SHIPPED_WORKFLOWS,
+        audit_url=audit_url,
+        policy=allow_all(),
+        settings_overrides={
+            Bing.name: Bing.load_settings(
+                wsdl=server.bing_wsdl_url, developer_token=SecretStr("revoked-dev")
+            ),
+            Fedex.name: Fedex.load_settings(wsdl=server.fedex_wsdl_url),
+        },
+        identity=PIN,
+    )
+    calls = {
+        f"{Fedex.name}.track": ({"tracking_number": vendor.TRACKING_BAD_NUMBER}, "ActionInputError", "6035"),
+        f"{Bing.name}.get_campaigns": ({"account_id": 151}, "AuthError", "105 InvalidCredentials"),
+    }
+    ids = {}
+    async with Worker(env.client, task_queue=f"test-{uuid.uuid4()}", plugins=[plugin]) as worker:
+        for name, (arguments, _, _) in calls.items():
+            ids[name] = f"vendor-{uuid.uuid4().hex[:8]}"
+            with pytest.raises(WorkflowFailureError):
+                await env.client.execute_workflow(
+                    "SingleAction",
+                    SingleActionInput(action=name, arguments=arguments),
+                    id=ids[name],
+                    task_queue=worker.task_queue,
+                )
+    for name, (_, error_type, quoted) in calls.items():
+        records = await audit_of(audit_url, ids[name])
+        attempts = [r for r in records if r.kind.value == "action.attempt_failed"]
+        assert len(attempts) == 1, kinds(records)  # typed, non-retryable: no second attempt
+        assert attempts[0].data["error_type"] == error_type and quoted in attempts[0].data["error"]
+        dumped = json.dumps([r.data for r in records])
+        assert vendor.FEDEX_KEY not in dumped and vendor.AUTHENTICATION_TOKEN not in dumped
+    assert server.requests["track"] == 1 and server.requests["GetCampaignsByAccountId"] == 1
