@@ -120,6 +120,8 @@ _TRANSIENT_CODES = _normalized(
         "RateLimitExceeded",
         "TooManyRequests",
         "InternalError",  # Bing (0): the service's own failure, not our input
+        "UNKNOWN_EXCEPTION",  # Salesforce's internal error (it asks for the ErrorId, not new input)
+        "UNEXPECTED_ERROR",  # NetSuite's
     }
 )
 _INPUT_SEGMENTS = _normalized({"Client", "Sender", "userException"})

@@ -353,3 +353,31 @@ async def test_through_the_gate_vendor_errors_fail_once_with_their_codes(
         dumped = json.dumps([r.data for r in records])
         assert vendor.FEDEX_KEY not in dumped and vendor.AUTHENTICATION_TOKEN not in dumped
     assert server.requests["track"] == 1 and server.requests["GetCampaignsByAccountId"] == 1
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [
+        # Salesforce: the code in exceptionCode, under soapenv:Server.
+        (
+            '<detail><sf:UnexpectedErrorFault xmlns:sf="urn:fault.partner.soap.sforce.com">'
+            "<sf:exceptionCode>UNKNOWN_EXCEPTION</sf:exceptionCode><sf:exceptionMessage>An unexpected "
+            "error occurred. Please include this ErrorId if you contact support: 1234-5678"
+            "</sf:exceptionMessage></sf:UnexpectedErrorFault></detail>",
+            RetryableError,
+        ),
+        (
+            '<detail><sf:InvalidFieldFault xmlns:sf="urn:fault.partner.soap.sforce.com">'
+            "<sf:exceptionCode>INVALID_FIELD</sf:exceptionCode><sf:exceptionMessage>No such column"
+            "</sf:exceptionMessage></sf:InvalidFieldFault></detail>",
+            ActionInputError,
+        ),
+        # An errorcode attribute, lower case.
+        ('<detail><err errorcode="InvalidCredentials">no</err></detail>', AuthError),
+        # No code anywhere: a plain s:Server is still an outage.
+        ("<detail><hostname>erp-7</hostname></detail>", RetryableError),
+    ],
+)
+def test_other_vendors_detail_shapes(detail: str, expected: type[RetrofitError]) -> None:
+    fault = zeep_errors.Fault("refused", code="soapenv:Server", detail=etree.fromstring(detail))  # type: ignore[no-untyped-call]
+    assert type(soap_error("Op", fault, service="crm")) is expected
