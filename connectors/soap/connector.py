@@ -97,6 +97,17 @@ DEFAULT_FAILING_SEVERITIES: Mapping[str, ErrorKind] = {
 }
 
 
+# Severities of one reported item that say it is not the reason for a failure.
+_BENIGN_SEVERITIES = frozenset({"SUCCESS", "NOTE", "WARNING", "INFO", "INFORMATION", "INFORMATIONAL"})
+
+
+def _benign(item: Any) -> bool:
+    if not isinstance(item, Mapping):
+        return False
+    level = item.get("severity") or item.get("severity_code")
+    return str(level or "").strip().upper() in _BENIGN_SEVERITIES
+
+
 @dataclass(frozen=True)
 class SoapAnswer(Generic[_Model]):
     """An answer with its SOAP headers: `result` as the action's model, `headers` as plain data
@@ -240,10 +251,12 @@ class SoapConnector(Connector):
         """The error for an answer whose `severity` field says it failed (None if it did not).
 
         FedEx: `HighestSeverity` ERROR (input) or FAILURE (transient), the reasons in
-        `Notifications` (each `Severity`, `Code`, `Message`; only those of a failing severity
-        are quoted). PayPal and eBay: `severity="ack", errors="errors"` with
-        `failing={"FAILURE": ActionInputError}`. Codes in `error_codes` (FedEx's 1000,
-        "Authentication Failed", as `AuthError`) override what the severity means.
+        `Notifications` (each `Severity`, `Code`, `Message`). PayPal and eBay: `severity="ack",
+        errors="errors", failing={"Failure": ActionInputError, "FailureWithWarning":
+        ActionInputError}` (each error `SeverityCode`, `ErrorCode`, `LongMessage`). Items whose
+        own severity is a benign one (SUCCESS, NOTE, WARNING, INFO) are not quoted. Codes in
+        `error_codes` (FedEx's 1000, "Authentication Failed", as `AuthError`) override what the
+        severity means.
         """
         if not isinstance(answer, Mapping):
             return None
@@ -254,13 +267,7 @@ class SoapConnector(Connector):
             return None
         items = answer.get(errors) or []
         items = [items] if isinstance(items, Mapping) else list(items) if isinstance(items, list) else []
-        failing_items = [
-            item
-            for item in items
-            if not isinstance(item, Mapping)
-            or not item.get("severity")
-            or str(item["severity"]).strip().upper() in table
-        ]
+        failing_items = [item for item in items if not _benign(item)]
         return answer_error(
             self.name,
             operation,

@@ -381,3 +381,27 @@ async def test_through_the_gate_vendor_errors_fail_once_with_their_codes(
 def test_other_vendors_detail_shapes(detail: str, expected: type[RetrofitError]) -> None:
     fault = zeep_errors.Fault("refused", code="soapenv:Server", detail=etree.fromstring(detail))  # type: ignore[no-untyped-call]
     assert type(soap_error("Op", fault, service="crm")) is expected
+
+
+def test_severity_error_reads_ebay_and_paypal_answers() -> None:
+    connector = Fedex(Fedex.load_settings(wsdl="unused.wsdl"))
+    answer = {
+        "ack": "Failure",
+        "errors": [
+            {"short_message": "Deprecated", "error_code": "21917", "severity_code": "Warning"},
+            {
+                "short_message": "Item not found.",
+                "long_message": "The item was not found.",
+                "error_code": "17",
+                "severity_code": "Error",
+            },
+        ],
+    }
+    failing = {"Failure": ActionInputError, "FailureWithWarning": ActionInputError}
+    error = connector.severity_error("GetItem", answer, severity="ack", errors="errors", failing=failing)
+    assert type(error) is ActionInputError
+    assert error.message == "fedex_vendor_test GetItem reported ack FAILURE: 17: The item was not found."
+    assert (
+        connector.severity_error("GetItem", {"ack": "SuccessWithWarning"}, severity="ack", failing=failing)
+        is None
+    )
