@@ -77,6 +77,7 @@ class Exchange:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    raw_path: str  # as sent: `path` is decoded (`%2F` reads as `/`)
 
 
 @contextmanager
@@ -91,7 +92,13 @@ def system_on_loopback(
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             seen.append(
-                Exchange(request.method, request.url.path, dict(request.query_params), dict(request.headers))
+                Exchange(
+                    request.method,
+                    request.url.path,
+                    dict(request.query_params),
+                    dict(request.headers),
+                    request.scope.get("raw_path", b"").decode("latin-1"),
+                )
             )
             return await handler(request)
 

@@ -241,4 +241,6 @@ def _field(f: FieldSpec) -> str:
         args.append(f"description={f.description!r}")
     if not args:
         return f"{_INDENT}{f.name}: {annotation}"
+    if args == ["default=None"]:
+        return f"{_INDENT}{f.name}: {annotation} = None"
     return f"{_INDENT}{f.name}: {annotation} = Field({', '.join(args)})"

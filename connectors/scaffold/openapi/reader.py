@@ -34,8 +34,9 @@ _ACTION_MODULE_NAMES = {"RestConnector", "Effect", "action", "path_segment", "de
 def read_openapi(name: str, source: str, selection: Selection) -> GeneratedPackage:
     doc = load_document(source)
     info = as_dict(doc.root.get("info"))
-    title = " ".join(str(info.get("title") or doc.path.stem).split())[:120]
-    version = " ".join(str(info.get("version") or "").split())[:40]
+    # Both end up inside generated docstrings and comments: no quotes or backslashes to close them.
+    title = _plain(str(info.get("title") or doc.path.stem))[:120]
+    version = _plain(str(info.get("version") or ""))[:40]
 
     operations, skipped = list_operations(doc)
     if not operations and not skipped:
@@ -160,6 +161,10 @@ def _body_model_imports(action: GeneratedAction, module_of: dict[str, str], pack
     used = {n for line in action.body for n in class_names(line)} & set(module_of)
     used -= {action.input_model.name, action.output_model.name}
     return frozenset(f"from {package}.models.{module_of[n]} import {n}" for n in sorted(used))
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("\\", "/").replace('"', "'").split())
 
 
 def _selection_names(op: Operation) -> list[str]:
