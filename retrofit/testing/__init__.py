@@ -1,5 +1,13 @@
 """Test kits for integrators: the connector conformance suite."""
 
-from retrofit.testing.conformance import CallCase, Cases, ConnectorConformance, ErrorCase, WriteCase
+from retrofit.testing.conformance import (
+    CallCase,
+    Cases,
+    ConformanceRun,
+    ConnectorConformance,
+    ErrorCase,
+    WriteCase,
+    Written,
+)
 
-__all__ = ["CallCase", "Cases", "ConnectorConformance", "ErrorCase", "WriteCase"]
+__all__ = ["CallCase", "Cases", "ConformanceRun", "ConnectorConformance", "ErrorCase", "WriteCase", "Written"]

@@ -25,6 +25,16 @@ models, a description and a JSON schema; settings validate and keep secrets secr
 their declared model; captured traffic never contains a secret; errors map to the right retry
 class; a write repeated with the same idempotency key has one effect.
 
+**The read, write, error, secret and lookup checks need a live TEST instance** of the system (the
+static checks above the reads run anywhere). Never point them at production: the write checks
+change data. Each run uses idempotency keys of its own (`conformance-<run id>-<check>`), so a
+second run against a system that kept the first run's data, and remembers its keys, is not taken
+for a replay; use `conformance_run.id` in your `cases` fixture for data that must differ per run
+too (a note's text, a new record's natural key). What a check wrote is journalled: with
+`Cases(cleanup=...)` the suite hands it the writes to undo; without, it says what it left (on the
+terminal, in the test's report section, and appended as JSON lines to the file named by
+`RETROFIT_CONFORMANCE_JOURNAL`).
+
 Optional (skipped when the connector does not override `Connector.lookup`): `lookup` reports a
 write made under a key as landed, with the output the write answered; a key never used is never
 "landed"; and, with `lose_next_answer` (arrange for the system to apply the next write and drop its
@@ -35,7 +45,9 @@ answer), the lost write fails with an error that says it may have landed (`Deliv
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +82,17 @@ class ErrorCase(CallCase):
     arrange: Callable[[], None] = field(default=lambda: None)
 
 
+@dataclass(frozen=True)
+class Written:
+    """One write a check made: what to undo, or what it left in the test system."""
+
+    action: str
+    idempotency_key: str
+    arguments: dict[str, Any]
+    #: What the write answered; None when it raised (it may still have landed).
+    output: dict[str, Any] | None
+
+
 @dataclass
 class Cases:
     reads: Sequence[CallCase] = ()
@@ -78,6 +101,31 @@ class Cases:
     secrets: Sequence[str] = ()
     #: Optional: make the system apply the next write and lose its answer (drop the connection).
     lose_next_answer: Callable[[], None] | None = None
+    #: Optional: undo the writes a check made (called once after the check, with every write it
+    #: tried); without it the suite reports what it left in the system.
+    cleanup: Callable[[Sequence[Written]], None] | None = None
+
+
+class ConformanceRun:
+    """One check's run: a fresh id for its idempotency keys (and for any data the plugin's cases
+    want unique per run), and the journal of the writes it made."""
+
+    def __init__(self) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.written: list[Written] = []
+
+    def key(self, label: str) -> str:
+        """An idempotency key no earlier run used: `conformance-<run id>-<label>`."""
+        return f"conformance-{self.id}-{label}"
+
+    def report(self, connector: str) -> list[str]:
+        """One line per write left in the system (a repeat under the same key is the same write)."""
+        once = {(w.action, w.idempotency_key): w for w in self.written}.values()
+        return [
+            f"conformance run {self.id} left in {connector}: {w.action} (idempotency key {w.idempotency_key}) "
+            f"{json.dumps(w.arguments, default=str)[:300]}"
+            for w in once
+        ]
 
 
 class ConnectorConformance:
@@ -96,6 +144,24 @@ class ConnectorConformance:
         return Cases()
 
     # --- fixtures the suite provides ------------------------------------------------------
+
+    @pytest.fixture
+    def conformance_run(self) -> ConformanceRun:
+        """This check's run id and write journal; request it in `cases` for per-run data."""
+        return ConformanceRun()
+
+    @pytest.fixture
+    def journal(
+        self, conformance_run: ConformanceRun, cases: Cases, request: pytest.FixtureRequest
+    ) -> Iterator[ConformanceRun]:
+        """The run, for checks that write; afterwards the writes are cleaned up or reported."""
+        yield conformance_run
+        if not conformance_run.written:
+            return
+        if cases.cleanup is not None:
+            cases.cleanup(list(conformance_run.written))
+            return
+        _report_left(request, conformance_run.report(self.entry_point))
 
     @pytest.fixture
     def loaded(self) -> LoadedConnector:
@@ -148,26 +214,34 @@ class ConnectorConformance:
             assert secret_fields, "the connector has secrets but no SecretStr settings field"
 
     async def test_reads_return_their_declared_model(
-        self, loaded: LoadedConnector, connector: Connector, cases: Cases
+        self, loaded: LoadedConnector, connector: Connector, cases: Cases, conformance_run: ConformanceRun
     ) -> None:
         reads = [c for c in cases.reads if _spec(loaded, c.action).effect.value == "read"]
         if not reads:
-            pytest.skip("no read cases given")
+            pytest.skip(f"no read cases given ({_LIVE})")
         for case in reads:
             spec = _spec(loaded, case.action)
-            output, _ = await _call(connector, spec, case.arguments, key=f"conformance-read-{spec.method}")
+            output, _ = await _call(
+                connector, spec, case.arguments, key=conformance_run.key(f"read-{spec.method}")
+            )
             assert isinstance(output, spec.output_model)
 
     async def test_captured_traffic_never_contains_a_secret(
-        self, loaded: LoadedConnector, connector: Connector, cases: Cases
+        self, loaded: LoadedConnector, connector: Connector, cases: Cases, journal: ConformanceRun
     ) -> None:
         if not cases.secrets:
             pytest.skip("no secrets given")
         calls: list[CallCase] = [*cases.reads, *([cases.write] if cases.write else [])]
+        if not calls:
+            pytest.skip(f"no read or write cases given ({_LIVE})")
         captured: list[dict[str, Any]] = []
-        for case in calls:
+        for index, case in enumerate(calls):
             _, exchanges = await _call(
-                connector, _spec(loaded, case.action), case.arguments, key="conformance-secrets"
+                connector,
+                _spec(loaded, case.action),
+                case.arguments,
+                key=journal.key(f"secrets-{index}"),
+                journal=journal,
             )
             captured += exchanges
         text = json.dumps(captured, default=str)
@@ -175,15 +249,19 @@ class ConnectorConformance:
             assert secret not in text, "a secret leaked into captured traffic (the audit trail)"
 
     async def test_errors_map_to_the_right_retry_class(
-        self, loaded: LoadedConnector, connector: Connector, cases: Cases
+        self, loaded: LoadedConnector, connector: Connector, cases: Cases, journal: ConformanceRun
     ) -> None:
         if not cases.errors:
-            pytest.skip("no error cases given")
+            pytest.skip(f"no error cases given ({_LIVE})")
         for index, case in enumerate(cases.errors):
             case.arrange()
             with pytest.raises(RetrofitError) as info:
                 await _call(
-                    connector, _spec(loaded, case.action), case.arguments, key=f"conformance-error-{index}"
+                    connector,
+                    _spec(loaded, case.action),
+                    case.arguments,
+                    key=journal.key(f"error-{index}"),
+                    journal=journal,
                 )
             assert isinstance(info.value, case.expected), (
                 f"{case.action} raised {type(info.value).__name__}, expected {case.expected.__name__}"
@@ -191,52 +269,60 @@ class ConnectorConformance:
             assert classify(info.value).retryable == case.expected.retryable
 
     async def test_a_repeated_write_with_the_same_key_has_one_effect(
-        self, loaded: LoadedConnector, connector: Connector, cases: Cases
+        self, loaded: LoadedConnector, connector: Connector, cases: Cases, journal: ConformanceRun
     ) -> None:
         if cases.write is None:
-            pytest.skip("no write case given (the system supports no idempotency keys)")
+            pytest.skip(f"no write case given ({_LIVE}; or the system supports no idempotency keys)")
         spec = _spec(loaded, cases.write.action)
         assert spec.effect.value != "read", f"{spec.name} is not a write"
+        # A key of this run only: a system that remembers the keys of an earlier run would
+        # otherwise replay its answer, and the first call here would have no effect at all.
+        key = journal.key("write")
         before = cases.write.effects()
-        first, _ = await _call(connector, spec, cases.write.arguments, key="conformance-write-1")
+        first, _ = await _call(connector, spec, cases.write.arguments, key=key, journal=journal)
         after_one = cases.write.effects()
-        second, _ = await _call(connector, spec, cases.write.arguments, key="conformance-write-1")
-        assert cases.write.effects() == after_one != before, "the repeat applied a second effect"
+        assert after_one != before, (
+            "the first write under a fresh key had no effect (does `effects` count this write?)"
+        )
+        second, _ = await _call(connector, spec, cases.write.arguments, key=key, journal=journal)
+        assert cases.write.effects() == after_one, "the repeat applied a second effect"
         assert first == second
 
     async def test_lookup_reports_a_write_by_its_idempotency_key(
-        self, loaded: LoadedConnector, connector: Connector, cases: Cases
+        self, loaded: LoadedConnector, connector: Connector, cases: Cases, journal: ConformanceRun
     ) -> None:
         if not loaded.cls.supports_lookup():
             pytest.skip("optional: the connector has no lookup (lost answers stay 'outcome unknown')")
         if cases.write is None:
-            pytest.skip("no write case given")
+            pytest.skip(f"no write case given ({_LIVE})")
         spec = _spec(loaded, cases.write.action)
-        written, _ = await _call(connector, spec, cases.write.arguments, key="conformance-lookup-1")
-        found = await connector.lookup("conformance-lookup-1")
+        key = journal.key("lookup")
+        written, _ = await _call(connector, spec, cases.write.arguments, key=key, journal=journal)
+        found = await connector.lookup(key)
         assert found.status is LookupStatus.LANDED, f"lookup of a write that landed said {found.status}"
         assert spec.output_model.model_validate(found.output or {}) == written, (
             "lookup must report the output the write answered"
         )
-        never = await connector.lookup("conformance-lookup-never-used")
+        never = await connector.lookup(journal.key("lookup-never-used"))
         assert never.status is not LookupStatus.LANDED, "lookup said a key never used had landed"
 
     async def test_a_lost_answer_may_have_landed_and_lookup_finds_it(
-        self, loaded: LoadedConnector, connector: Connector, cases: Cases
+        self, loaded: LoadedConnector, connector: Connector, cases: Cases, journal: ConformanceRun
     ) -> None:
         if not loaded.cls.supports_lookup():
             pytest.skip("optional: the connector has no lookup")
         if cases.write is None or cases.lose_next_answer is None:
-            pytest.skip("no write case or no way to lose an answer given")
+            pytest.skip(f"no write case or no way to lose an answer given ({_LIVE})")
         spec = _spec(loaded, cases.write.action)
+        key = journal.key("lost")
         cases.lose_next_answer()
         with pytest.raises(RetrofitError) as info:
-            await _call(connector, spec, cases.write.arguments, key="conformance-lost-1")
+            await _call(connector, spec, cases.write.arguments, key=key, journal=journal)
         assert info.value.delivery is Delivery.UNKNOWN, (
             f"a dropped answer raised {type(info.value).__name__} saying {info.value.delivery}: "
             "it must say the write may have landed"
         )
-        found = await connector.lookup("conformance-lost-1")
+        found = await connector.lookup(key)
         assert found.status is LookupStatus.LANDED, f"the write landed, but lookup said {found.status}"
 
 
@@ -247,10 +333,41 @@ def _spec(loaded: LoadedConnector, action: str) -> ActionSpec:
     raise AssertionError(f"{action!r} is not an action of {loaded.spec.name!r}")
 
 
+_LIVE = "read/write checks need a live test instance: point `settings` at one and give `cases`"
+_JOURNAL_ENV = "RETROFIT_CONFORMANCE_JOURNAL"
+
+
 async def _call(
-    connector: Connector, spec: ActionSpec, arguments: dict[str, Any], *, key: str
+    connector: Connector,
+    spec: ActionSpec,
+    arguments: dict[str, Any],
+    *,
+    key: str,
+    journal: ConformanceRun | None = None,
 ) -> tuple[BaseModel, list[dict[str, Any]]]:
-    """Call an action as the framework does: validated input, a bound call context, typed output."""
-    with running_call(spec.name, key, workflow_id="conformance", run_id="conformance") as context:
-        result = await getattr(connector, spec.method)(spec.input_model.model_validate(arguments))
+    """Call an action as the framework does: validated input, a bound call context, typed output.
+    A write is journalled whether it answered or raised (a raised write may still have landed)."""
+    output: dict[str, Any] | None = None
+    try:
+        with running_call(spec.name, key, workflow_id="conformance", run_id="conformance") as context:
+            result = await getattr(connector, spec.method)(spec.input_model.model_validate(arguments))
+        output = result.model_dump(mode="json")
+    finally:
+        if journal is not None and spec.effect.value != "read":
+            journal.written.append(Written(spec.name, key, dict(arguments), output))
     return spec.output_model.model_validate(result.model_dump()), context.exchanges
+
+
+def _report_left(request: pytest.FixtureRequest, lines: list[str]) -> None:
+    """Say what a check left in the test system, where a person or a CI log will see it."""
+    text = "\n".join(lines)
+    request.node.add_report_section("teardown", "conformance writes left in the system", text)
+    request.node.user_properties.append(("conformance_writes", text))
+    journal = os.environ.get(_JOURNAL_ENV)
+    if journal:
+        with open(journal, "a", encoding="utf-8") as out:
+            out.writelines(json.dumps({"test": request.node.nodeid, "left": line}) + "\n" for line in lines)
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            print("\n" + text, flush=True)
