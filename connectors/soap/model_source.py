@@ -36,9 +36,15 @@ BASE_SOURCE = '''"""The base of every generated model, and how `xsi:type` unions
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator
+
+# pydantic builds the schemas of mutually recursive types depth-first: NetSuite's 300 search
+# record types form one cycle and need more than Python's default 1000 frames.
+if sys.getrecursionlimit() < 10000:
+    sys.setrecursionlimit(10000)
 
 
 class SoapModel(BaseModel):
@@ -408,6 +414,8 @@ class _Module:
             if "Any" not in self.typing:
                 stdlib = [line for line in stdlib if not line.startswith("from typing")]
                 stdlib.append(f"from typing import {', '.join(sorted(self.typing | {'Any'}))}")
+            self.imports.add("import sys")
+            stdlib = sorted({*stdlib, "import sys"}, key=lambda line: (not line.startswith("import "), line))
             base_body = BASE_SOURCE.split("from pydantic import BaseModel, ConfigDict, Discriminator\n", 1)[1]
             blocks.insert(0, base_body.strip())
         else:
