@@ -48,6 +48,8 @@ INSERT INTO "{ODD.replace('"', '""')}" ("class", "json", "limit", "when", "price
 VALUES ('a', '{{}}', 1, '1996-07-04 00:00:00.000', 12, x'00ff'), ('b', NULL, 2, 'not a date', 3.5, NULL);
 CREATE TABLE nokey (a TEXT, b INTEGER);
 INSERT INTO nokey VALUES ('x', 1), ('y', 2), ('x', 1);
+CREATE TABLE twins ("x y" INTEGER PRIMARY KEY, "x_y" INTEGER);
+INSERT INTO twins VALUES (1, 2);
 CREATE TABLE mixed (code TEXT PRIMARY KEY, n INTEGER);
 INSERT INTO mixed VALUES ('A', 1), ('B', 'two'), (3, 3);
 CREATE TABLE onlyblob (id BLOB PRIMARY KEY, data BLOB);
@@ -132,6 +134,12 @@ async def test_hostile_names_and_legacy_storage_generate_typed_code_that_runs(
         mixed = importlib.import_module(f"{group}.models.mixed")
         rows = (await connector.list_mixed(mixed.ListMixed())).rows
         assert {r.n for r in rows} == {1, "two", 3}
+
+        # "x y" and "x_y": the answer survives the gate's dump by field name and validation.
+        twins = importlib.import_module(f"{group}.models.twins")
+        (pair,) = (await connector.list_twins(twins.ListTwins())).rows
+        again = type(pair).model_validate(pair.model_dump(mode="json"))
+        assert (again.x_y, again.x_y_2) == (pair.x_y, pair.x_y_2) == (2, 1)
 
         nokey = importlib.import_module(f"{group}.models.nokey")
         first = await connector.list_nokey(nokey.ListNokey(limit=2))

@@ -38,8 +38,12 @@ def table_names(shape: TableShape, groups: Namespace, actions: Namespace) -> Tab
     group = groups.claim(snake(shape.name, fallback="table"))
     base = pascal(shape.name, fallback="Table")
     fields = Namespace(set(_TAKEN))
-    mapping = {}
-    for column in shape.columns:
+    mapping: dict[str, str] = {}
+    # Columns already spelt as their field claim it first: a field's alias (its column) must
+    # never be another field's name, or an answer dumped by field name and validated again (the
+    # gate does) would fill one field from the other ("x y" and "x_y").
+    own = [c for c in shape.columns if snake(c.name, fallback="column") == c.name and c.name not in _TAKEN]
+    for column in [*own, *(c for c in shape.columns if c not in own)]:
         wanted = snake(column.name, fallback="column")
         if wanted in _TAKEN:
             wanted = f"{wanted}_"
