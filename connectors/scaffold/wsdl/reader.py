@@ -162,7 +162,7 @@ def _plan(
     return _Planned(
         info=info,
         group=group,
-        method=methods.claim(snake(info.name)),
+        method=methods.claim(_method_name(info.name)),
         prefix=prefixes.claim(pascal(info.name)),
         input_fields=kept,
         output_fields=fields_out,
@@ -170,6 +170,11 @@ def _plan(
         body=registry.constant("BODY", body) if body else None,
         notes=tuple(notes),
     )
+
+
+def _method_name(operation: str) -> str:
+    name = snake(operation)
+    return f"{name}_" if name in _TAKEN_METHODS else name  # `call` -> `call_`, not `call_2`
 
 
 def _messages(plan: _Planned) -> list[MessageModel]:
