@@ -31,6 +31,8 @@ import pytest
 pytest.importorskip("playwright.async_api", reason="playwright is not installed: pip install -e '.[dev]'")
 
 from playwright.async_api import Page, expect
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from retrofit.agent.contracts import AgentTaskInput, AgentTaskResult, StopReason, ToolOutcome
 from retrofit.llm.scripted_server import Script
@@ -138,3 +140,48 @@ async def test_business_user_starts_an_agent_from_the_ui_start_form(
     assert description.task_queue == worker.task_queue
     records = await audit_of(audit_url, workflow_id)
     assert records[0].data["goal"] == TASK["goal"]
+
+
+async def test_malformed_input_from_the_ui_start_form_fails_at_once_audited(
+    ui_server: UiServer, page: Page, demo_systems: DemoSystems, audit_url: str, screenshots: Screenshots
+) -> None:
+    """What a user can type into the form's Data box that is no AgentTaskInput: each start ends
+    Failed at once with InvalidWorkflowInput (never RUNNING with failing workflow tasks)."""
+    client = ui_server.env.client
+    typed = {"wrong-type": '{"goal": 5}', "null": "null", "number": "42", "list": "[]"}
+    prefix = f"ui-malformed-{uuid.uuid4().hex[:8]}"
+    async with demo_worker(client, demo_systems, audit_url) as worker:
+        for case, text in typed.items():
+            await _open_start_form(page, ui_server.url)
+            await page.get_by_label("Workflow ID").fill(f"{prefix}-{case}")
+            await page.get_by_label("Task Queue").fill(worker.task_queue)
+            await page.get_by_label("Workflow Type").fill("AgentTask")
+            await page.get_by_role("textbox", name="Data").fill(text)
+            await expect(page.get_by_text("Task Queue is Active", exact=True)).to_be_visible(
+                timeout=STEP_TIMEOUT_MS
+            )
+            # Leave the editor first, as a user does: the form takes the Data text on blur.
+            await page.get_by_role("heading", name="Start Workflow").click(timeout=STEP_TIMEOUT_MS)
+            start = page.get_by_test_id("start-workflow-button")
+            await expect(start).to_be_enabled(timeout=STEP_TIMEOUT_MS)
+            await start.click(timeout=STEP_TIMEOUT_MS)
+            try:
+                await expect(page.get_by_test_id("toast-live-region-polite")).to_contain_text(
+                    "Workflow started successfully", timeout=STEP_TIMEOUT_MS
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{case}: {(await page.inner_text('main'))[-1500:]}") from exc
+        for case in typed:
+            handle = client.get_workflow_handle(f"{prefix}-{case}")
+            with pytest.raises(WorkflowFailureError) as caught:
+                await asyncio.wait_for(handle.result(), timeout=60)
+            assert isinstance(caught.value.cause, ApplicationError)
+            assert caught.value.cause.type == "InvalidWorkflowInput", (case, caught.value.cause)
+            assert [r.kind.value for r in await audit_of(audit_url, handle.id)] == ["workflow.refused"], case
+        ui = WorkflowPage(page, ui_server.url, f"{prefix}-wrong-type")
+        await ui.open()
+        await ui.expect_status("Failed")
+        await expect(page.get_by_text("AgentTask refused its input, nothing ran").first).to_be_visible(
+            timeout=STEP_TIMEOUT_MS
+        )
+        await screenshots.take(page, "malformed-refused")
