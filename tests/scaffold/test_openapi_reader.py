@@ -134,6 +134,14 @@ HOSTILE: dict[str, Any] = {
                 "responses": {"204": {"description": "x"}},
             },
         },
+        # Foreign text that would end a generated comment or docstring, or fool a reader of it.
+        "/inject\nimport os; os.system('echo pwned')\n#": {
+            "get": {
+                "operationId": "inject\nraise SystemExit",
+                "summary": "nul \x00 bidi \u202e esc \x1b[2J line \u2028 end",
+                "responses": {"204": {"description": "x"}},
+            }
+        },
         "/cookie": {
             "get": {
                 "operationId": "needsCookie",
@@ -240,7 +248,17 @@ def test_what_cannot_be_generated_is_skipped_with_its_reason(hostile: tuple[Gene
     methods = {a.method: a for a in package.actions}
     # `open` is a builtin (and RestConnector's); the duplicate id and the id with slashes still get
     # names of their own.
-    assert set(methods) == {"open_", "open__2", "delete_things_thing_id", "list_things", "form_patch"}
+    assert set(methods) == {
+        "open_",
+        "open__2",
+        "delete_things_thing_id",
+        "list_things",
+        "form_patch",
+        "inject_raise_system_exit",
+    }
+    injected = methods["inject_raise_system_exit"]
+    assert injected.source_ref == "GET /inject import os; os.system('echo pwned') # (inject raise SystemExit)"
+    assert injected.summary == "nul bidi esc [2J line end"
     assert methods["delete_things_thing_id"].effect.effect is Effect.DESTRUCTIVE
     assert methods["open_"].notes == ("optional cookie parameter 'session' left out",)
     notes = " ".join(package.review)
@@ -262,6 +280,12 @@ def test_generated_package_passes_ruff_and_mypy_strict(hostile: tuple[GeneratedP
     _, out = hostile
     ruff = run(VENV_BIN / "ruff", "check", "--select", "E9,F", out)
     assert ruff.returncode == 0, ruff.stdout
+    for source in out.rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        assert not any(c in text for c in "\x00\x1b\u202e\u2028"), source
+        assert not any(
+            line.lstrip().startswith(("import os;", "raise SystemExit")) for line in text.splitlines()
+        )
     checked = mypy_strict(out)
     assert checked.returncode == 0, checked.stdout[-3000:]
 

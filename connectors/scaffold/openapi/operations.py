@@ -14,7 +14,7 @@ from typing import Any
 
 from connectors.scaffold.effects import from_http_method
 from connectors.scaffold.naming import Namespace, pascal, snake
-from connectors.scaffold.openapi.document import Document, RefError, as_dict, as_list
+from connectors.scaffold.openapi.document import Document, RefError, as_dict, as_list, printable
 from connectors.scaffold.openapi.schemas import FieldSpec, SchemaReader, describe, field_name
 from connectors.scaffold.package import GeneratedAction, ModelRef, Skipped
 
@@ -40,7 +40,8 @@ class Operation:
 
     @property
     def ref(self) -> str:
-        return f"{self.method} {self.path}"
+        """How comments, the README and the terminal name it: printable, whatever the path holds."""
+        return printable(f"{self.method} {self.path}")
 
 
 def _is_json(media: str) -> bool:
@@ -56,17 +57,17 @@ def list_operations(doc: Document) -> tuple[list[Operation], list[Skipped]]:
         try:
             item = doc.deref(item)
         except RefError as exc:
-            skipped.append(Skipped(path, f"path item: {exc}"))
+            skipped.append(Skipped(printable(path), f"path item: {exc}"))
             continue
         if not isinstance(item, dict):
-            skipped.append(Skipped(path, "path item is not an object"))
+            skipped.append(Skipped(printable(path), "path item is not an object"))
             continue
         shared = as_list(item.get("parameters"))
         for method in METHODS:
             op = item.get(method)
             if op is None:
                 continue
-            ref = f"{method.upper()} {path}"
+            ref = printable(f"{method.upper()} {path}")
             if not isinstance(op, dict):
                 skipped.append(Skipped(ref, "operation is not an object"))
                 continue
@@ -257,8 +258,10 @@ class ActionBuilder:
             method=method,
             effect=from_http_method(operation.method),
             summary=summary,
-            source_ref=operation.ref
-            + (f" ({operation.operation_id})" if operation.op.get("operationId") else ""),
+            # Shown in a comment above the method: foreign text must not end that comment.
+            source_ref=printable(
+                operation.ref + (f" ({operation.operation_id})" if operation.op.get("operationId") else "")
+            )[:300],
             input_model=ModelRef("", input_name),  # module filled in once modules are assigned
             output_model=output,
             body=tuple(lines),
@@ -292,7 +295,7 @@ class ActionBuilder:
         )
         media = json_media or form_media
         if media is None:
-            kinds = ", ".join(sorted(map(str, content)))
+            kinds = printable(", ".join(sorted(map(str, content))))
             if required:
                 raise SkipOperation(
                     f"request body is {kinds} (binary or multipart): write this action by hand"
@@ -337,7 +340,7 @@ class ActionBuilder:
             self.needs_binary = True
             notes.append(
                 "answers a file ("
-                + ", ".join(sorted(map(str, content)))[:120]
+                + printable(", ".join(sorted(map(str, content))))[:120]
                 + "): returned base64-encoded; "
                 "a result travels through workflow history, so keep files small (about 1 MB)"
             )
@@ -365,7 +368,7 @@ class ActionBuilder:
 
 
 def _summary(op: dict[str, Any]) -> str:
-    return " ".join(str(op.get("summary") or op.get("description") or "").split())[:1000]
+    return printable(str(op.get("summary") or op.get("description") or ""))[:1000]
 
 
 def _path_expression(path: str, exprs: dict[str, str]) -> str:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from connectors.scaffold.naming import RESERVED, Namespace, pascal, snake
-from connectors.scaffold.openapi.document import Document, RefError, as_list
+from connectors.scaffold.openapi.document import Document, RefError, as_list, printable
 
 Variant = Literal["in", "out"]
 
@@ -56,7 +56,7 @@ def describe(schema: Any) -> str:
     if not isinstance(schema, dict):
         return ""
     text = schema.get("description") or schema.get("title") or ""
-    text = " ".join(str(text).split())
+    text = printable(str(text))
     return text if len(text) <= _MAX_DESCRIPTION else text[: _MAX_DESCRIPTION - 1] + "…"
 
 
