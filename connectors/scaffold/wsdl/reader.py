@@ -95,7 +95,7 @@ def read_wsdl(name: str, source: str, selection: Selection) -> GeneratedPackage:
     for plan in planned:
         groups.setdefault(plan.group, []).append(_action(plan, pkg))
     services = sorted({op.service for op in every})
-    review = _review(source, services, repeated, left_out_headers, graph)
+    review = _review(name, source, services, repeated, left_out_headers, graph)
     unmatched = selection.unmatched([op.name for op in every])
     if unmatched:
         review.append(f"--operations patterns that matched nothing: {', '.join(unmatched)}")
@@ -229,10 +229,10 @@ def _wsdl_setting(path: Path) -> SettingField:
 
 
 def _review(
-    source: str, services: list[str], repeated: int, left_out: set[str], graph: TypeGraph
+    name: str, source: str, services: list[str], repeated: int, left_out: set[str], graph: TypeGraph
 ) -> list[str]:
     notes = [
-        f"The WSDL setting defaults to `{source}` as given to the generator: set RETROFIT_<NAME>_WSDL "
+        f"The WSDL setting defaults to `{source}` as given to the generator: set RETROFIT_{name.upper()}_WSDL "
         "(or ship the WSDL with the package) before you deploy.",
         "Enumerations are strict `Literal`s: a value the system adds later fails validation of an "
         "answer. Widen a field to `str` where that matters.",
