@@ -34,7 +34,8 @@ from retrofit.codec.keys import CodecConfigError
 from retrofit.embedded.demo import DemoFailed
 from retrofit.embedded.dev_server import DevServerError
 from retrofit.embedded.stack import embedded_stack
-from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView
+from retrofit.gate.approval_models import PENDING_QUERY, ApprovalView, answerers
+from retrofit.gate.workflow_input import validation_problems
 from retrofit.identity.directory import Directory, DirectoryError
 from retrofit.identity.keys import IdentityKeyError
 from retrofit.observability import configure_observability, shutdown_tracing
@@ -227,7 +228,7 @@ def start(
         try:
             arg = info.input_model.model_validate(raw)
         except ValidationError as exc:
-            fail(f"invalid input for {info.name}, nothing started: {field_problems(exc)}")
+            fail(f"invalid input for {info.name}, nothing started: {'; '.join(validation_problems(exc))}")
             return
     workflow_id = id or f"{info.name}-{uuid.uuid4().hex[:12]}"
 
@@ -271,14 +272,6 @@ def start(
     _run(go())
 
 
-def field_problems(exc: ValidationError) -> str:
-    """pydantic's errors as `field: why` (never the value given: it may be a secret)."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}"
-        for e in exc.errors(include_url=False, include_input=False)
-    )
-
-
 async def _wait_for_result(handle: WorkflowHandle[Any, Any], settings: RetrofitSettings) -> None:
     """The result, and meanwhile each request the workflow waits on: who may answer and how."""
     console.print(f"waiting for {handle.id} to finish (Ctrl-C stops waiting; the workflow keeps running)")
@@ -316,13 +309,9 @@ def waiting_line(view: ApprovalView, workflow_id: str, settings: RetrofitSetting
             f"`retrofit resolve {workflow_id} {view.request_id} {'|'.join(view.choices) or 'retry'}` "
             f"or in the Temporal UI {url}"
         )
-    who = ", ".join(
-        f"group {g.removeprefix('group:')}" if g.startswith("group:") else g for g in view.may_approve
-    )
-    count = f"{len(view.approved_by)}/{view.approvers_needed} approvals"
     return (
-        f"waiting for approval {view.request_id} of {view.action} ({who or 'anyone but the starter'}; "
-        f"{count}{', escalated' if view.escalated else ''}): approve with "
+        f"waiting for approval {view.request_id} of {view.action} ({answerers(view, 'anyone but the starter')}; "
+        f"{len(view.approved_by)}/{view.approvers_needed} approvals{', escalated' if view.escalated else ''}): approve with "
         f"`retrofit approvals approve {workflow_id} {view.request_id}` (or reject with "
         f"`retrofit approvals reject {workflow_id} {view.request_id} --reason ...`) or in the Temporal UI {url}"
     )

@@ -134,3 +134,11 @@ class DecideResult(BaseModel):
 def arguments_hash(action: str, arguments: dict[str, Any]) -> str:
     canonical = json.dumps({"action": action, "arguments": arguments}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def answerers(view: ApprovalView, anyone: str) -> str:
+    """Who may answer a request, for a person to read: `alice, group finance`, or `anyone`."""
+    named = ", ".join(
+        f"group {g.removeprefix('group:')}" if g.startswith("group:") else g for g in view.may_approve
+    )
+    return named or anyone

@@ -13,7 +13,7 @@ from retrofit.audit.events import Actor, ActorKind, AuditKind
 from retrofit.gate.answer_identity import requests_verified, started_by
 from retrofit.gate.audit_calls import record_events, workflow_event
 from retrofit.gate.refusal import refusal
-from retrofit.gate.workflow_input import INVALID_WORKFLOW_INPUT
+from retrofit.gate.workflow_input import INVALID_WORKFLOW_INPUT, validation_problems
 
 #: At most this many problems go into the message (all of them go into the audit record).
 _SHOWN = 5
@@ -28,47 +28,27 @@ async def _starter() -> dict[str, Any]:
     return {"started_by": started_by().record()}
 
 
+async def _record(kind: AuditKind, suffix: str, reason: str, problems: tuple[str, ...]) -> None:
+    actor = Actor(kind=ActorKind.SYSTEM, name="retrofit")
+    data = {"reason": reason, "problems": list(problems), **await _starter()}
+    await record_events([workflow_event(kind, suffix, actor=actor, step=None, data=data)])
+
+
+def _shown(problems: tuple[str, ...]) -> str:
+    more = len(problems) - _SHOWN
+    return "; ".join(problems[:_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+
+
 async def refuse_start(problems: tuple[str, ...]) -> NoReturn:
-    info = workflow.info()
-    await record_events(
-        [
-            workflow_event(
-                AuditKind.WORKFLOW_REFUSED,
-                "input-refused",
-                actor=Actor(kind=ActorKind.SYSTEM, name="retrofit"),
-                step=None,
-                data={"reason": "invalid_input", "problems": list(problems), **await _starter()},
-            )
-        ]
-    )
-    shown = "; ".join(problems[:_SHOWN]) + (
-        f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else ""
-    )
-    raise refusal(
-        f"{info.workflow_type} refused its input, nothing ran: {shown}", INVALID_WORKFLOW_INPUT
-    ) from None
+    await _record(AuditKind.WORKFLOW_REFUSED, "input-refused", "invalid_input", problems)
+    message = f"{workflow.info().workflow_type} refused its input, nothing ran: {_shown(problems)}"
+    raise refusal(message, INVALID_WORKFLOW_INPUT) from None
 
 
 async def fail_on_invalid_value(error: ValidationError) -> NoReturn:
-    info = workflow.info()
-    problems = [
-        f"{error.title}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
-        if e["loc"]
-        else f"{error.title}: {e['msg']}"
-        for e in error.errors(include_url=False, include_input=False)
-    ]
-    await record_events(
-        [
-            workflow_event(
-                AuditKind.WORKFLOW_FAILED,
-                "invalid-value",
-                actor=Actor(kind=ActorKind.SYSTEM, name="retrofit"),
-                step=None,
-                data={"reason": "invalid_value", "problems": problems, **await _starter()},
-            )
-        ]
+    problems = validation_problems(error, prefix=error.title)
+    await _record(AuditKind.WORKFLOW_FAILED, "invalid-value", "invalid_value", problems)
+    message = (
+        f"{workflow.info().workflow_type} stopped: a value from its input is invalid: {_shown(problems)}"
     )
-    raise refusal(
-        f"{info.workflow_type} stopped: a value from its input is invalid: {'; '.join(problems[:_SHOWN])}",
-        INVALID_WORKFLOW_INPUT,
-    ) from None
+    raise refusal(message, INVALID_WORKFLOW_INPUT) from None

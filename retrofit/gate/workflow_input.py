@@ -46,16 +46,21 @@ def is_workflow_input(type_hint: object) -> TypeGuard[type[WorkflowInput]]:
     return inspect.isclass(type_hint) and issubclass(type_hint, WorkflowInput)
 
 
+def validation_problems(error: ValidationError, prefix: str = "") -> tuple[str, ...]:
+    """pydantic's errors as `field: why` (`prefix.field` when given), never the value given."""
+    return tuple(
+        f"{'.'.join([prefix, *map(str, e['loc'])] if prefix else map(str, e['loc'])) or 'input'}: {e['msg']}"
+        for e in error.errors(include_url=False, include_input=False)
+    )
+
+
 def decode_problems(error: BaseException) -> tuple[str, ...]:
     """Why a payload did not decode, as `field: why`, without the values."""
     cause: BaseException | None = error
     while cause is not None and not isinstance(cause, ValidationError | json.JSONDecodeError):
         cause = cause.__cause__
     if isinstance(cause, ValidationError):
-        return tuple(
-            f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}"
-            for e in cause.errors(include_url=False, include_input=False)
-        )
+        return validation_problems(cause)
     if isinstance(cause, json.JSONDecodeError):
         return (f"input: not JSON ({cause.msg} at position {cause.pos})",)
     if isinstance(error, KeyError):  # the composite converter's "Unknown payload encoding ..."

@@ -26,7 +26,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from retrofit.cli.identity_client import IdentityError
-from retrofit.gate.approval_models import PENDING_QUERY, ApprovalStatus, ApprovalView
+from retrofit.gate.approval_models import PENDING_QUERY, ApprovalStatus, ApprovalView, answerers
 from retrofit.identity.starter_header import StarterHeaderInterceptor
 from retrofit.mcp.serving.caller import Caller, CallerIdentity
 from retrofit.redaction.boundary import redact
@@ -55,13 +55,9 @@ def waiting_message(view: ApprovalView, settings: RetrofitSettings, workflow_id:
             f"{view.action} failed and waits for a person to resolve {view.request_id} "
             f"({', '.join(view.choices)}) in the Temporal UI: {url}"
         )
-    who = ", ".join(
-        f"group {g.removeprefix('group:')}" if g.startswith("group:") else g for g in view.may_approve
-    )
-    count = f"{len(view.approved_by)}/{view.approvers_needed} approvals"
     return (
-        f"waiting for approval {view.request_id} in the Temporal UI ({who or 'anyone but you'}; "
-        f"{count}): {url}"
+        f"waiting for approval {view.request_id} in the Temporal UI ({answerers(view, 'anyone but you')}; "
+        f"{len(view.approved_by)}/{view.approvers_needed} approvals): {url}"
     )
 
 
