@@ -76,6 +76,16 @@ def new_connector(
         fail("--operations applies to --from-openapi and --from-wsdl; use --tables for a database")
         return
     target = out if out is not None else Path(f"{name}-connector")
+    if target.exists() and not target.is_dir():
+        fail(f"--out {escape(str(target))} is a file, not a directory")
+        return
+    taken = _installed_connector(name)
+    if taken is not None and not force:
+        # Two plugins with one name break every worker's catalog; regenerating your own is --force.
+        fail(
+            f"a connector named {name!r} is already installed ({escape(taken)}); choose another NAME or pass --force"
+        )
+        return
 
     from connectors.scaffold.errors import SourceError
     from connectors.scaffold.selection import Selection
@@ -102,11 +112,23 @@ def new_connector(
     except (SourceError, PackageExistsError) as exc:
         fail(escape(str(exc)))
         return
+    except OSError as exc:
+        fail(escape(f"cannot write {target}: {exc.strerror or exc}"))
+        return
     except ImportError as exc:
         # A reader not installed (or its optional stack missing): say which, not a traceback.
         fail(escape(f"this source needs a module that is not installed: {exc.name or exc}"))
         return
     _report(package, target, len(written), time.perf_counter() - started)
+
+
+def _installed_connector(name: str) -> str | None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="retrofit.connectors"):
+        if ep.name == name:
+            return f"{ep.name} = {ep.value}"
+    return None
 
 
 def _report(package: GeneratedPackage, target: Path, files: int, seconds: float) -> None:

@@ -165,3 +165,16 @@ def test_unreadable_descriptions_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(
         new("x", "--from-openapi", odd, cwd=tmp_path), "[bold]odd.yaml is not an OpenAPI document"
     )
+
+
+def test_refuses_a_name_already_installed_and_an_out_that_is_a_file(tmp_path: Path) -> None:
+    # `ledger` is a built-in connector: a second plugin with its name would break every worker.
+    assert_one_line_error(
+        new("ledger", "--from-openapi", DIALOGPORTEN, "--out", tmp_path / "pkg", cwd=tmp_path),
+        "a connector named 'ledger' is already installed (ledger = connectors.ledger.connector:LedgerConnector)",
+    )
+    assert not (tmp_path / "pkg").exists()
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    assert_one_line_error(
+        new("x", "--from-openapi", DIALOGPORTEN, "--out", tmp_path / "file", cwd=tmp_path), "is a file"
+    )

@@ -23,6 +23,9 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _IDEMPOTENCY_HEADERS = {"idempotency-key"}
 _TEMPLATE = re.compile(r"\{([^{}]*)\}")
+# Query parameters that page through a list: the action returns one page, and says so.
+_PAGING = {"page", "pagesize", "limit", "offset", "cursor", "pagetoken", "nextpagetoken", "continuationtoken"}
+_PAGING |= {"skip", "top", "$top", "$skip", "perpage", "startindex", "after", "marker"}
 
 
 class SkipOperation(Exception):
@@ -200,6 +203,14 @@ class ActionBuilder:
                 query.append(f"{original!r}: {value}")
             else:
                 headers.append(f"{original!r}: {value}")
+        paging = [
+            p["name"] for p in operation.params if str(p["in"]).lower() == "query" and _paging(str(p["name"]))
+        ]
+        if paging and operation.method == "GET":
+            notes.append(
+                f"returns one page ({', '.join(map(repr, paging))}): pass the next page's value to read "
+                "more, or walk the pages with `self.paginate()` and a page strategy"
+            )
         missing = template_names - set(path_exprs)
         if missing:
             raise SkipOperation(f"path parameter(s) {', '.join(sorted(missing))} not declared")
@@ -365,6 +376,10 @@ class ActionBuilder:
         if ann == "Any":
             notes.append("the answer is untyped in the description (Any)")
         return ModelRef("", name), "root", "application/json"
+
+
+def _paging(name: str) -> bool:
+    return name.lower().replace("_", "").replace("-", "") in _PAGING
 
 
 def _summary(op: dict[str, Any]) -> str:
