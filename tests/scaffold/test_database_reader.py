@@ -48,6 +48,8 @@ INSERT INTO "{ODD.replace('"', '""')}" ("class", "json", "limit", "when", "price
 VALUES ('a', '{{}}', 1, '1996-07-04 00:00:00.000', 12, x'00ff'), ('b', NULL, 2, 'not a date', 3.5, NULL);
 CREATE TABLE nokey (a TEXT, b INTEGER);
 INSERT INTO nokey VALUES ('x', 1), ('y', 2), ('x', 1);
+CREATE TABLE nullkey (code TEXT PRIMARY KEY, v INTEGER);
+INSERT INTO nullkey VALUES (NULL, 1), ('a', 2);
 CREATE TABLE twins ("x y" INTEGER PRIMARY KEY, "x_y" INTEGER);
 INSERT INTO twins VALUES (1, 2);
 CREATE TABLE mixed (code TEXT PRIMARY KEY, n INTEGER);
@@ -104,6 +106,10 @@ async def test_hostile_names_and_legacy_storage_generate_typed_code_that_runs(
     assert skipped["writes to table nokey"] == "no usable primary key to find the written row by"
     assert "writes to view computed" in skipped
     assert {"order_details", "order_details_2", "select"} <= set(package.groups)
+    # A NULL in a TEXT primary key (SQLite allows it): keyset paging would stop there.
+    (nullkey,) = package.groups["nullkey"]
+    assert "offset" in nullkey.effect.reason and any("some rows hold NULL" in n for n in nullkey.notes)
+    assert "keyset" in package.groups["mixed"][0].effect.reason
 
     out = tmp_path / "pkg"
     write_package(package, out)

@@ -145,7 +145,7 @@ def _shape(conn: Connection, table: str, kind: Literal["table", "view"]) -> Tabl
 
 def _plan(shape: TableShape, names: TableNames, writes: Selection, skipped: list[Skipped]) -> TablePlan:
     keys = [shape.column(c) for c in shape.key]
-    keyed = bool(keys) and all(c.type is not None and not c.binary for c in keys)
+    keyed = bool(keys) and all(c.type is not None and not c.binary and not c.null_key for c in keys)
     paging: Paging = "keyset" if shape.kind == "table" and keyed else "offset"
     insert = update = False
     if not writes.everything and writes.matches(shape.name):

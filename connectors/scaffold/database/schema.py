@@ -36,6 +36,9 @@ class ColumnShape:
     has_default: bool
     binary: bool
     length: int | None = None  # the declared maximum length of a text column
+    #: A key column holding NULL in sampled rows (SQLite allows it outside INTEGER keys):
+    #: keyset paging cannot continue past such a row.
+    null_key: bool = False
     note: str = ""
 
 
@@ -94,6 +97,8 @@ def _column(column: Column[object], sampled: frozenset[str] | None, *, single_ke
     shown = str(column.type) if not isinstance(column.type, NullType) else "(no declared type)"
     note = ""
     pytype = declared
+    nulls = sampled is not None and "null" in sampled
+    sampled = sampled - {"null"} if sampled is not None else None
     if sampled is not None:
         if declared is None:
             pytype = from_storage(sampled)
@@ -103,6 +108,10 @@ def _column(column: Column[object], sampled: frozenset[str] | None, *, single_ke
             pytype = widen(declared, sampled - {"null"})
             held = ", ".join(sorted(sampled - declared.accepts))
             note = f"declared {shown} but some rows hold {held}: typed {pytype.annotation}"
+    if column.primary_key and column.nullable and sampled is not None and not note:
+        note = "the primary key allows NULL (SQLite, outside INTEGER keys): " + (
+            "some rows hold NULL, so the table pages by offset" if nulls else "none in the sampled rows"
+        )
     if pytype is None:
         note = f"type {shown} has no Python type here: left out of the models"
     elif pytype.loose and not note:
@@ -123,6 +132,7 @@ def _column(column: Column[object], sampled: frozenset[str] | None, *, single_ke
         has_default=column.server_default is not None,
         binary=binary,
         length=_length(column),
+        null_key=bool(column.primary_key and nulls),
         note=note,
     )
 
@@ -133,12 +143,12 @@ def _length(column: Column[object]) -> int | None:
 
 
 def _storage_classes(conn: Connection, table: Table) -> dict[str, frozenset[str]]:
-    """Column -> the SQLite storage classes (`typeof`) its first SAMPLE_ROWS rows hold, NULL aside."""
+    """Column -> the SQLite storage classes (`typeof`) its first SAMPLE_ROWS rows hold ('null' too)."""
     sample = select(*table.columns).limit(SAMPLE_ROWS).subquery()
     columns = list(sample.columns)
     row = conn.execute(select(*(func.group_concat(distinct(func.typeof(c))) for c in columns))).one()
     return {
-        column.name: frozenset((found or "").split(",")) - {"null", ""}
+        column.name: frozenset((found or "").split(",")) - {""}
         for column, found in zip(columns, row, strict=True)
     }
 
