@@ -171,16 +171,17 @@ class ModelRenderer:
             return f"e:{spec.enum}"
         return None
 
-    def type_modules(self, *, max_classes: int = 120, prefix: str = "types") -> list[tuple[str, list[str]]]:
-        """(module name, units in order) for the shared types, dependencies first."""
+    def type_modules(self, *, max_lines: int = 1000, prefix: str = "types") -> list[tuple[str, list[str]]]:
+        """(module name, units in order) for the shared types, dependencies first, about `max_lines`
+        lines each (a strongly connected component is never split, so one may be longer)."""
         deps = self._units()
         modules: list[tuple[str, list[str]]] = []
         current: list[str] = []
         count = 0
         for component in _components(deps):
             ordered = self._order_component(component)
-            size = sum(2 if self._two_classes(u) else 1 for u in ordered)
-            if current and count + size > max_classes:
+            size = sum(self._lines(u) for u in ordered)
+            if current and count + size > max_lines:
                 modules.append((f"{prefix}_{len(modules) + 1}", current))
                 current, count = [], 0
             current += ordered
@@ -191,8 +192,14 @@ class ModelRenderer:
             modules[-1] = (f"{prefix}_{len(modules)}", modules[-1][1])
         return modules
 
-    def _two_classes(self, unit: str) -> bool:
-        return unit in self.graph.nodes and self.graph.nodes[unit].in_hierarchy
+    def _lines(self, unit: str) -> int:
+        """Roughly how many lines a unit renders to."""
+        if unit.startswith("e:"):
+            return 2
+        if unit.startswith("u:"):
+            return 8 + len(self.graph.variants(unit[2:]))
+        node = self.graph.nodes[unit]
+        return 6 + len(node.fields) + (7 if node.in_hierarchy else 0)
 
     def _order_component(self, component: list[str]) -> list[str]:
         def depth(unit: str) -> int:
@@ -208,10 +215,10 @@ class ModelRenderer:
 
     # -- source -----------------------------------------------------------------------------------
 
-    def render(self, *, max_classes: int = 120, single_module: str | None = None) -> dict[str, str]:
+    def render(self, *, max_lines: int = 1000, single_module: str | None = None) -> dict[str, str]:
         """Module name -> source. `single_module` puts everything (with the base) in one module."""
         if single_module is not None:
-            units = [u for _, group in self.type_modules(max_classes=10**9) for u in group]
+            units = [u for _, group in self.type_modules(max_lines=10**9) for u in group]
             module = _Module(self, single_module, inline_base=True)
             for unit in units:
                 module.add_unit(unit)
@@ -220,7 +227,7 @@ class ModelRenderer:
             return {single_module: module.source("Models generated from a WSDL by connectors.soap.codegen.")}
         out: dict[str, str] = {"base": BASE_SOURCE}
         location: dict[str, str] = {}
-        for module_name, units in self.type_modules(max_classes=max_classes):
+        for module_name, units in self.type_modules(max_lines=max_lines):
             module = _Module(self, module_name, location=location)
             for unit in units:
                 module.add_unit(unit)

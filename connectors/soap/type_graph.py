@@ -155,7 +155,11 @@ class TypeGraph:
             node.base = self.complex(base_type, _local(base_type) or "Base")
             inherited = {f.xml_name for f in self.all_fields(node.base)}
         node.abstract = key in self.facets.abstract
-        node.fields = [f for f in self._fields(xsd_type, key) if f.xml_name not in inherited]
+        node.fields = [
+            f
+            for f in self._fields(xsd_type, key)
+            if f.xml_name not in inherited and not (f.xml_name == "_value_1" and f.ref and f.ref == node.base)
+        ]  # zeep gives an empty extension of an empty base a stand-in `_value_1` of the base type
         for subtype in self._subtype_index().get(key, []):
             sub_key = self.complex(subtype, _local(subtype) or "Subtype")
             if sub_key not in node.subtypes:
