@@ -147,7 +147,8 @@ def _report(package: GeneratedPackage, target: Path, files: int, seconds: float)
         chosen = [a for a in actions if a.effect.effect is effect]
         if not chosen:
             continue
-        reasons = Counter(a.effect.reason for a in chosen)
+        # "name 'getUser' starts with a reading verb": count the rule, not each operation's name.
+        reasons = Counter(re.sub(r"'[^']*'", "…", a.effect.reason) for a in chosen)
         why = ", ".join(f"{reason} ×{n}" for reason, n in reasons.most_common(4))
         console.print(f"  {effect.value.upper():<12} {len(chosen):>4}  ({escape(why)})")
         if effect is Effect.READ:
