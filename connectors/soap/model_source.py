@@ -32,6 +32,12 @@ from connectors.soap.type_graph import FieldDef, TypeGraph, TypeNode
 _BUILTINS = ("str", "int", "bool", "float", "bytes", "list")
 _DATETIME = {"datetime": "_dt.datetime", "date": "_dt.date", "time": "_dt.time"}
 
+#: Names the generated modules define or import themselves: no schema type may take one.
+_MODULE_NAMES = frozenset(
+    {"SoapModel", "xsi_type", "BaseModel", "ConfigDict", "Discriminator", "SecretStr", "Tag"}
+    | {"Annotated", "Any", "Literal", "TypeAlias", "Union", "Decimal", "Field"}
+)
+
 BASE_SOURCE = '''"""The base of every generated model, and how `xsi:type` unions pick their member."""
 
 from __future__ import annotations
@@ -89,7 +95,7 @@ class ModelRenderer:
     ) -> None:
         self.graph = graph
         self.messages = list(messages)
-        self._taken: set[str] = {"SoapModel", "xsi_type", *taken, *(m.class_name for m in messages)}
+        self._taken: set[str] = {*_MODULE_NAMES, *taken, *(m.class_name for m in messages)}
         self.class_names: dict[str, str] = {}
         self.enum_names: dict[str, str] = {}
         self.reachable = self._reach()
@@ -97,22 +103,24 @@ class ModelRenderer:
 
     # -- naming ---------------------------------------------------------------------------------
 
-    def _claim(self, wanted: str, namespace: str) -> str:
-        name = wanted
-        if name in self._taken:
-            name = f"{_namespace_word(namespace)}{wanted}"
+    def _claim(self, wanted: str, namespace: str, suffixes: tuple[str, ...] = ("",)) -> str:
+        """A free name (with every `suffix` free too): the wanted one, else namespace-prefixed, else numbered."""
+
+        def free(candidate: str) -> bool:
+            return all(f"{candidate}{suffix}" not in self._taken for suffix in suffixes)
+
+        name = wanted if free(wanted) else f"{_namespace_word(namespace)}{wanted}"
         base, n = name, 2
-        while name in self._taken:
+        while not free(name):
             name, n = f"{base}{n}", n + 1
-        self._taken.add(name)
+        self._taken.update(f"{name}{suffix}" for suffix in suffixes)
         return name
 
     def _name_everything(self) -> None:
         for key in self.reachable:
             node = self.graph.nodes[key]
-            self.class_names[key] = self._claim(_pascal(node.local), node.namespace)
-            if node.in_hierarchy:
-                self._taken.update({f"{self.class_names[key]}Fields", f"{self.class_names[key]}Variants"})
+            suffixes = ("", "Fields", "Variants") if node.in_hierarchy else ("",)
+            self.class_names[key] = self._claim(_pascal(node.local), node.namespace, suffixes)
         for key in sorted(self._enums()):
             local = key.rsplit("}", 1)[-1]
             namespace = key[1:].split("}", 1)[0] if key.startswith("{") else ""

@@ -190,3 +190,33 @@ def test_bing_headers_become_settings_and_groups_stay_small(tmp_path: Path) -> N
     assert all(len(actions) <= 20 for actions in package.groups.values())
     assert all(len(src.splitlines()) < 1500 for src in package.model_modules.values())
     assert all(a.effect.reason for a in package.actions)
+
+
+def test_type_names_never_shadow_what_the_modules_use(tmp_path: Path) -> None:
+    names = ("Tag", "Union", "SoapModel", "Literal", "ShapeFields", "Shape")
+    extra = "".join(
+        f'<xs:complexType name="{n}"><xs:sequence><xs:element name="V" type="xs:string" minOccurs="0"/>'
+        "</xs:sequence></xs:complexType>"
+        for n in names
+    ) + (
+        '<xs:complexType name="Circle"><xs:complexContent><xs:extension base="tns:Shape"><xs:sequence>'
+        '<xs:element name="R" type="xs:int"/></xs:sequence></xs:extension></xs:complexContent></xs:complexType>'
+    )
+    fields = "".join(f'<xs:element name="F{n}" type="tns:{n}" minOccurs="0"/>' for n in names)
+    package = read_wsdl(
+        "names", str(_wsdl(tmp_path, ["GetThing"], fields=fields, schema_extra=extra)), EVERYTHING
+    )
+    out = tmp_path / "out"
+    write_package(package, out)
+    sys.path.insert(0, str(out))
+    try:
+        models = importlib.import_module("names_connector.models.s")
+        value = models.GetThingInput.model_validate(
+            {"f_tag": {"v": "a"}, "f_union": {"v": "b"}, "f_shape": {"xsi_type": "Circle", "r": 3}}
+        )
+        assert type(value.f_shape).__name__ == "Circle" and value.f_tag.v == "a"
+        assert type(value.f_tag).__name__ != "Tag" and type(value.f_union).__name__ != "Union"
+    finally:
+        sys.path.remove(str(out))
+        for name in [m for m in sys.modules if m.startswith("names_connector")]:
+            del sys.modules[name]
