@@ -186,6 +186,12 @@ def test_the_password_is_never_written(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as info:
         everything("erp", url)
     assert "hunter2" not in str(info.value) and "cannot read the database" in str(info.value)
+    # libpq also takes the password as a query parameter.
+    query = "postgresql://scaffold@127.0.0.1:9/erp?sslmode=disable&password=qq-Secret&sslpassword=zz-Secret"
+    assert without_password(query) == "postgresql://scaffold@127.0.0.1:9/erp?sslmode=disable"
+    with pytest.raises(SourceError) as info:
+        everything("erp", query)
+    assert "Secret" not in str(info.value)
 
 
 def test_unusable_urls_and_names_are_one_sentence(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from connectors.scaffold.database.actions import insert_action, list_action, merged_imports, update_action
-from connectors.scaffold.database.connect import parse_url, read_only, without_password
+from connectors.scaffold.database.connect import parse_url, read_only, secrets_in, without_password
 from connectors.scaffold.database.models import Paging, TablePlan, model_module
 from connectors.scaffold.database.naming import TableNames
 from connectors.scaffold.database.naming import table_names as names_for
@@ -53,10 +53,10 @@ def read_database(name: str, url: str, tables: Selection, writes: Selection) -> 
     if not _NAME.match(name):
         raise SourceError(f"the connector name {name!r} must be lower case letters, digits and _")
     parsed = parse_url(url)
-    secret = parsed.password
+    secrets = secrets_in(parsed)
     skipped: list[Skipped] = []
     shapes: list[TableShape] = []
-    with read_only(parsed, secret) as conn:
+    with read_only(parsed, secrets) as conn:
         found_tables, found_views = table_names(conn)
         everything = [*found_tables, *found_views]
         kinds: tuple[tuple[Literal["table", "view"], list[str]], ...] = (
@@ -104,7 +104,7 @@ def read_database(name: str, url: str, tables: Selection, writes: Selection) -> 
     database = parsed.database or "(default)"
     counts = f"{sum(s.kind == 'table' for s in shapes)} tables, {sum(s.kind == 'view' for s in shapes)} views"
     title = f"{_DIALECTS.get(dialect, dialect)} database {database.rsplit('/', 1)[-1]} ({counts})"
-    review += _package_notes(name, dialect, secret is not None, writing)
+    review += _package_notes(name, dialect, bool(secrets), writing)
     return GeneratedPackage(
         connector=ConnectorSpec(
             name=name,
