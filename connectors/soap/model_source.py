@@ -373,9 +373,20 @@ class _Module:
             return (
                 f"    {spec.name}: {annotation}" if spec.required else f"    {spec.name}: {annotation} = []"
             )
+        if spec.required and self._all_fixed(spec):
+            # FedEx's `Version`: required, but every field is fixed, so it is filled in for you.
+            self.pydantic.add("Field")
+            return f"    {spec.name}: {inner} = Field(default_factory={inner})"
         if spec.required:
             return f"    {spec.name}: {inner}"
         return f"    {spec.name}: {inner} | None = None"
+
+    def _all_fixed(self, spec: FieldDef) -> bool:
+        """A complex type with at least one fixed field and nothing else required (not polymorphic)."""
+        if spec.kind != "complex" or not spec.ref or self.r.graph.nodes[spec.ref].in_hierarchy:
+            return False
+        fields = self.r.graph.all_fields(spec.ref)
+        return any(f.fixed is not None for f in fields) and not any(f.required for f in fields)
 
     def _inner(self, spec: FieldDef, b: str) -> str:
         r = self.r
