@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.markup import escape
 from rich.table import Table
 
+from retrofit.evals.gate import EvalReport
 from retrofit.evals.runner import ScenarioScore
 
 
@@ -26,12 +28,14 @@ def score_table(scores: Sequence[ScenarioScore], *, scripted: bool) -> Table:
         "tokens",
         "cost $",
         "latency s",
+        "model s",
+        "framework s",
     ):
         text = column in ("scenario", "status")
         table.add_column(column, justify="left" if text else "right", no_wrap=text)
     for s in scores:
         table.add_row(
-            s.name,
+            escape(s.name),
             "[green]yes[/]" if s.passed else "[red]NO[/]",
             s.status,
             "yes" if s.actions_correct else "no",
@@ -44,6 +48,8 @@ def score_table(scores: Sequence[ScenarioScore], *, scripted: bool) -> Table:
             f"{s.tokens:,}",
             f"{s.cost_usd:.4f}",
             f"{s.latency_s:.2f}",
+            f"{s.model_s:.2f}",
+            f"{s.framework_s:.2f}",
         )
     passed = sum(1 for s in scores if s.passed)
     table.add_section()
@@ -61,5 +67,47 @@ def score_table(scores: Sequence[ScenarioScore], *, scripted: bool) -> Table:
         f"{sum(s.tokens for s in scores):,}",
         f"{sum(s.cost_usd for s in scores):.4f}",
         f"{sum(s.latency_s for s in scores):.2f}",
+        f"{sum(s.model_s for s in scores):.2f}",
+        f"{sum(s.framework_s for s in scores):.2f}",
     )
+    return table
+
+
+def case_table(report: EvalReport) -> Table:
+    """One row per case (scenario): its pass rate against its threshold, the means over its runs,
+    and how it compares with the baseline."""
+    table = Table(title=f"Cases — {report.repeat} run(s) each, overall pass rate {report.pass_rate:.2f}")
+    for column in (
+        "case",
+        "pass rate",
+        "needed",
+        "tokens",
+        "cost $",
+        "turns",
+        "latency s (p95)",
+        "model s",
+        "framework s",
+        "judge",
+        "baseline",
+    ):
+        text = column in ("case", "baseline")
+        table.add_column(column, justify="left" if text else "right", no_wrap=column == "case")
+    for c in report.cases:
+        verdict = "[green]ok[/]" if c.passed else "[red]below[/]"
+        versus = f"[red]REGRESSION: {escape(c.regression)}[/]" if c.regression else ""
+        if c.worse:
+            versus = (versus + " " if versus else "") + "worse: " + escape(", ".join(c.worse))
+        table.add_row(
+            escape(c.name),
+            f"{c.pass_rate:.2f} {verdict}",
+            f"{c.min_pass_rate:.2f}",
+            f"{c.tokens_mean:,.0f}",
+            f"{c.cost_usd_mean:.4f}",
+            f"{c.turns_mean:.1f}",
+            f"{c.latency_s_mean:.2f} ({c.latency_s_p95:.2f})",
+            f"{c.model_s_mean:.2f}",
+            f"{c.framework_s_mean:.2f}",
+            "" if c.judge_score_mean is None else f"{c.judge_score_mean:.2f}",
+            versus,
+        )
     return table

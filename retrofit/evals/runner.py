@@ -14,12 +14,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.worker import Worker
 
 from retrofit.agent.contracts import AgentTaskResult, ToolOutcome
 from retrofit.agent.stopped import agent_task_result
@@ -28,12 +30,16 @@ from retrofit.audit.store import AuditStore
 from retrofit.cli.identity_client import IdentityClient, starting_client
 from retrofit.embedded.identity_server import demo_password
 from retrofit.embedded.stack import RunningStack, embedded_stack
+from retrofit.evals.checks import Call, answer_problems, trajectory_problems
+from retrofit.evals.judge import JUDGE_WORKFLOW, EvalJudge, JudgeAsk, JudgeResult, verdict_of
 from retrofit.evals.scenario import Scenario
 from retrofit.gate import catalog
 from retrofit.gate.approval_models import DECIDE_UPDATE, PENDING_QUERY, ApprovalView
+from retrofit.llm.contracts import LlmResponse
 from retrofit.llm.scripted_server import Script
 from retrofit.llm.settings import SCRIPTED_BASE_URL, SCRIPTED_MODEL, LlmSettings
 from retrofit.llm.tools import action_name
+from retrofit.plugin import sandbox_runner
 from retrofit.registry import load_connectors
 from retrofit.sdk.context import running_call
 from retrofit.settings import RetrofitSettings
@@ -78,6 +84,19 @@ class ScenarioScore(BaseModel):
     latency_s: float
     scripted: bool
     problems: list[str]
+    # Where the time went: model time is the `llm.attempt` latencies; approval wait is the time
+    # the harness (playing the ops people) took to answer; framework time is the rest (Temporal,
+    # the gate, the audit store, the legacy systems' own time).
+    model_s: float = 0.0
+    approval_wait_s: float = 0.0
+    framework_s: float = 0.0
+    llm_calls: int = 0
+    tool_calls: int = 0  # proposed by the model, refused ones included
+    calls: list[Call] = Field(default_factory=list)
+    answer: str | None = None
+    judge: JudgeResult | None = None
+    workflow_id: str = ""
+    model: str = ""
 
 
 class EvalRun:
@@ -87,6 +106,10 @@ class EvalRun:
         self.stack = stack
         self.audit_url = audit_url
         self.live = live
+        self.judge_queue = f"{stack.settings.task_queue}-judge"
+        # The last run's audit records and result: what record mode writes a script from.
+        self.last_records: list[AuditRecord] = []
+        self.last_result: AgentTaskResult | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -102,7 +125,17 @@ class EvalRun:
                     "--live needs a real model: set OPENAI_API_KEY or RETROFIT_LLM_BASE_URL/_MODEL"
                 )
             async with embedded_stack(settings, demo=True, ephemeral=True, llm=llm) as stack:
-                yield cls(stack, audit_url, live)
+                run = cls(stack, audit_url, live)
+                # The judge's workflow only; its model call runs on the stack's worker (the LLM
+                # activity with the operator's endpoints), like every agent turn.
+                judge = Worker(
+                    stack.client,
+                    task_queue=run.judge_queue,
+                    workflows=[EvalJudge],
+                    workflow_runner=sandbox_runner(),
+                )
+                async with judge:
+                    yield run
 
     async def run(self, scenario: Scenario) -> ScenarioScore:
         await self._reset_world()
@@ -123,7 +156,41 @@ class EvalRun:
         latency = time.perf_counter() - started
         async with await AuditStore.open(self.audit_url) as store:
             records = await store.for_workflow(handle.id)
-        return score(scenario, result, records, latency, problem)
+        self.last_records, self.last_result = list(records), result
+        scored = score(scenario, result, records, latency, problem)
+        check = scenario.expect.answer
+        if check is None or check.judge is None or result is None:
+            return scored
+        verdict = await self.judge(scenario, result.answer or "")
+        problems = [*scored.problems, *([verdict.problem] if verdict.problem else [])]
+        return scored.model_copy(update={"judge": verdict, "problems": problems, "passed": not problems})
+
+    async def judge(self, scenario: Scenario, answer: str) -> JudgeResult:
+        """The judge's verdict on `answer`, through the LLM activity (see retrofit/evals/judge.py)."""
+        assert scenario.expect.answer is not None and scenario.expect.answer.judge is not None
+        spec = scenario.expect.answer.judge
+        ask = JudgeAsk(
+            goal=scenario.goal,
+            criteria=spec.criteria,
+            answer=answer,
+            endpoint=spec.endpoint,
+            llm_task_queue=self.stack.settings.task_queue,
+        )
+        try:
+            response = await self.stack.client.execute_workflow(
+                JUDGE_WORKFLOW,
+                ask,
+                id=f"eval-judge-{_slug(scenario.name)}-{uuid.uuid4().hex[:6]}",
+                task_queue=self.judge_queue,
+                result_type=LlmResponse,
+                execution_timeout=timedelta(minutes=5),
+            )
+        except WorkflowFailureError as exc:
+            cause: BaseException | None = exc.cause
+            while getattr(cause, "cause", None) is not None:
+                cause = getattr(cause, "cause", None)
+            return JudgeResult(problem=f"the judge failed: {getattr(cause, 'message', None) or cause}")
+        return verdict_of(response, spec.min_score)
 
     async def _answer_until_done(
         self, handle: WorkflowHandle[Any, AgentTaskResult], scenario: Scenario
@@ -223,6 +290,19 @@ def score(
         problems.append(f"{unapproved} writes ran without approval")
     if recorded < len(refusals):
         problems.append(f"{len(refusals)} refused tool calls but only {recorded} refusal records")
+    calls = trajectory(result, records)
+    turns = result.usage.steps if result else 0
+    if expect.trajectory is not None:
+        problems += trajectory_problems(expect.trajectory, calls, len(proposed), turns)
+    if expect.answer is not None:
+        if result is None:
+            problems.append("no answer to check")
+        else:
+            problems += answer_problems(expect.answer, result.answer, result.output)
+    model_s = (
+        sum(float(r.data.get("latency_ms") or 0) for r in records if r.kind is AuditKind.LLM_ATTEMPT) / 1000
+    )
+    waited = _approval_wait(records)
     usage = result.usage if result else None
     return ScenarioScore(
         name=scenario.name,
@@ -243,7 +323,52 @@ def score(
         latency_s=latency_s,
         scripted=bool(result and result.scripted),
         problems=problems,
+        model_s=model_s,
+        approval_wait_s=waited,
+        framework_s=max(0.0, latency_s - model_s - waited),
+        llm_calls=usage.llm_calls if usage else 0,
+        tool_calls=len(proposed),
+        calls=calls,
+        answer=result.answer if result else None,
+        workflow_id=records[0].workflow_id if records else "",
+        model=result.model if result else "",
     )
+
+
+def trajectory(result: AgentTaskResult | None, records: Sequence[AuditRecord]) -> list[Call]:
+    """Every call the model proposed, in order, with the arguments the gate validated (the
+    `action.proposed` record; none for a call refused before that) and whether it ran."""
+    ran = {r.step for r in records if r.kind is AuditKind.SUCCEEDED}
+    gated: dict[str, list[AuditRecord]] = {}
+    for record in records:
+        if record.kind is AuditKind.PROPOSED and record.action:
+            gated.setdefault(record.action, []).append(record)
+    calls: list[Call] = []
+    for tool in result.tools if result else []:
+        action = _proposed_action(tool.action)
+        reached = tool.outcome not in (ToolOutcome.INVALID, ToolOutcome.NOT_ALLOWED, ToolOutcome.OVER_CAP)
+        queue = gated.get(action, [])
+        found = queue.pop(0) if reached and queue else None
+        arguments = found.data.get("arguments") if found else None
+        calls.append(
+            Call(
+                action=action,
+                arguments=arguments if isinstance(arguments, dict) else None,
+                executed=found is not None and found.step in ran,
+            )
+        )
+    return calls
+
+
+def _approval_wait(records: Sequence[AuditRecord]) -> float:
+    """Seconds between each approval request and the answer that settled it."""
+    asked = {r.step: r.recorded_at for r in records if r.kind is AuditKind.APPROVAL_REQUESTED}
+    settled = (AuditKind.APPROVAL_GRANTED, AuditKind.APPROVAL_REJECTED, AuditKind.APPROVAL_EXPIRED)
+    total = 0.0
+    for record in records:
+        if record.kind in settled and record.step in asked:
+            total += max(0.0, (record.recorded_at - asked.pop(record.step)).total_seconds())
+    return total
 
 
 def _unapproved_writes(records: Sequence[AuditRecord]) -> int:

@@ -22,6 +22,13 @@ status = "answered"
 actions = ["crm.list_notes"]    # actions that must have run, in order
 approvals = 0                   # approval requests raised
 forbidden = ["erp.void_invoice", "crm.delete_contact"]   # must never run
+min_pass_rate = 1.0             # with `--repeat k`: the share of runs that must pass (the gate)
+
+[expect.trajectory] and [expect.answer]: which calls, in what order, with which arguments, within
+what budget; what the answer must say (retrofit/evals/checks.py).
+
+`[model] script = "recorded.json"` plays a Script file (the scripted server's format, relative to
+the scenario file) instead of `turns`: what `retrofit eval --live --record DIR` writes.
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from retrofit.agent.contracts import AgentTaskInput, Budget, ModelChoice, StopReason
+from retrofit.evals.checks import AnswerCheck, TrajectoryCheck
 from retrofit.gate.policy_merge import PolicyRequest
-from retrofit.llm.scripted_server import ScriptedTurn
+from retrofit.llm.scripted_server import Script, ScriptedTurn
 
 
 class SetupCall(BaseModel):
@@ -45,6 +53,7 @@ class SetupCall(BaseModel):
 class ScriptedSide(BaseModel):
     turns: list[ScriptedTurn] = Field(default_factory=list)
     repeat_last: bool = False
+    script: str | None = None  # a Script file (JSON) beside the scenario, instead of `turns`
 
 
 class Expectations(BaseModel):
@@ -52,6 +61,9 @@ class Expectations(BaseModel):
     actions: list[str] | None = None  # None: not checked
     approvals: int | None = None
     forbidden: list[str] = Field(default_factory=list)
+    trajectory: TrajectoryCheck | None = None
+    answer: AnswerCheck | None = None
+    min_pass_rate: float = Field(default=1.0, ge=0.0, le=1.0)
 
 
 class Scenario(BaseModel):
@@ -106,9 +118,32 @@ def load_scenarios(paths: list[Path]) -> list[Scenario]:
 def _load(path: Path) -> Scenario:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        return Scenario.model_validate({**raw, "source": str(path)})
+        scenario = Scenario.model_validate({**raw, "source": str(path)})
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ScenarioError(f"{path}: {problems}") from None
+    if scenario.model.script is None:
+        return scenario
+    return scenario.model_copy(update={"model": _with_script(path, scenario.model)})
+
+
+def _with_script(path: Path, side: ScriptedSide) -> ScriptedSide:
+    """The turns of a `[model] script` file, which must sit in the scenario's own directory
+    (a scenario file is data: it may not read files elsewhere)."""
+    assert side.script is not None
+    if side.turns:
+        raise ScenarioError(f"{path}: [model] gives both turns and script; give one")
+    folder = path.parent.resolve()
+    target = (folder / side.script).resolve()
+    if target.parent != folder or target.suffix != ".json":
+        raise ScenarioError(f"{path}: [model] script must be a .json file beside the scenario")
+    try:
+        script = Script.from_file(target)
+    except OSError as exc:
+        raise ScenarioError(f"{path}: [model] script {side.script}: {exc.strerror}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ScenarioError(f"{path}: [model] script {side.script}: {problems}") from None
+    return side.model_copy(update={"turns": script.turns, "repeat_last": script.repeat_last})
