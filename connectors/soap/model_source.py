@@ -54,9 +54,13 @@ if sys.getrecursionlimit() < 10000:
 
 
 class SoapModel(BaseModel):
-    """Unknown fields are refused: a misspelt argument must not vanish on its way to the system."""
+    """Unknown fields are refused: a misspelt argument must not vanish on its way to the system.
 
-    model_config = ConfigDict(extra="forbid")
+    Schemas are built on first use, not at import: a big WSDL (NetSuite) imports in a third of
+    the time, and a worker builds only the models of the actions it runs.
+    """
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def xsi_type(default: str) -> Discriminator:
