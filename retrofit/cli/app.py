@@ -13,7 +13,7 @@ from retrofit.cli import (
     audit_commands,
     codec_commands,
     connector_commands,
-    eval_commands,
+    eval_app,
     failure_commands,
     identity_commands,
     mcp_commands,
@@ -45,7 +45,7 @@ app.add_typer(audit_commands.app, name="audit")
 app.add_typer(agent_commands.app, name="agent")
 app.add_typer(search_attribute_commands.app, name="search-attributes")
 app.add_typer(mcp_commands.app, name="mcp")
-app.command("eval")(eval_commands.eval_scenarios)
+app.add_typer(eval_app.app, name="eval")
 app.command("web")(web_commands.web)
 
 
