@@ -199,7 +199,7 @@ def _docstring(text: str, indent: str) -> list[str]:
 
 
 def _needs_field(f: FieldSpec) -> bool:
-    return bool(f.alias or f.description or not f.required)
+    return bool(f.alias or f.description)  # a bare optional field is `= None`
 
 
 def _class(spec: ClassSpec) -> list[str]:

@@ -164,7 +164,11 @@ def _body_model_imports(action: GeneratedAction, module_of: dict[str, str], pack
 
 
 def _plain(text: str) -> str:
-    return printable(text.replace("\\", "/").replace('"', "'"))
+    # Outside the BMP (emoji) a character becomes a surrogate pair in the pyproject's JSON-style
+    # escapes, which TOML refuses: keep the title installable.
+    return printable(
+        "".join(c if ord(c) <= 0xFFFF else " " for c in text.replace("\\", "/").replace('"', "'"))
+    )
 
 
 def _selection_names(op: Operation) -> list[str]:
