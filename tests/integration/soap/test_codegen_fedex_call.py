@@ -5,6 +5,7 @@ and the answer's enumerations and nested types arrive typed."""
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,14 @@ def _reply(body: Any, header: Any) -> Any:
     for name, value in (("ServiceId", "trck"), ("Major", "16"), ("Intermediate", "0"), ("Minor", "0")):
         etree.SubElement(version, f"{{{FX}}}{name}").text = value
     return answer
+
+
+@pytest.fixture(autouse=True)
+def forget_generated_package() -> Iterator[None]:
+    """The generated package is imported from a temporary target: forget it afterwards."""
+    yield
+    for module in [m for m in sys.modules if m.split(".")[0] == "fedex_connector"]:
+        del sys.modules[module]
 
 
 @pytest.fixture
