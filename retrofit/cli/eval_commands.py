@@ -76,6 +76,7 @@ def eval_scenarios(
     scores: list[ScenarioScore] = []
     cases: list[CaseReport] = []
     model_label = ""
+    recorded: set[str] = set()
 
     async def go() -> None:
         nonlocal model_label
@@ -96,7 +97,13 @@ def eval_scenarios(
                     if record is not None:
                         suffix = f"-run{index + 1}" if repeat > 1 else ""
                         path = write_recording(
-                            record, scenario, score, run.last_records, run.last_result, suffix=suffix
+                            record,
+                            scenario,
+                            score,
+                            run.last_records,
+                            run.last_result,
+                            suffix=suffix,
+                            taken=recorded,
                         )
                         say.print(f"  recorded: {path}")
                     runs.append(score)

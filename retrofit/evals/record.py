@@ -67,11 +67,19 @@ def write_recording(
     result: AgentTaskResult | None,
     *,
     suffix: str = "",
+    taken: set[str] | None = None,
 ) -> Path:
     """DIR/<name>.json (the Script) and DIR/<name>.toml (the scenario playing it); returns the
-    scenario file's path."""
+    scenario file's path. `taken`: names written earlier in this run, so two scenarios whose names
+    slug alike ("Chase!" and "chase") do not overwrite each other."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = _slug(scenario.name) + suffix
+    base = stem = _slug(scenario.name) + suffix
+    number = 1
+    while taken is not None and stem in taken:
+        number += 1
+        stem = f"{base}-{number}"
+    if taken is not None:
+        taken.add(stem)
     script, notes = recorded_script(records, result, f"recorded-{stem}-scripted")
     (folder / f"{stem}.json").write_text(script.model_dump_json(indent=2), encoding="utf-8")
     data = scenario.model_dump(mode="json", exclude_none=True, exclude={"source", "model"})

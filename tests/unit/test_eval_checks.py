@@ -12,10 +12,12 @@ import pytest
 
 from retrofit.evals.checks import AnswerCheck, Call, TrajectoryCheck, answer_problems, trajectory_problems
 from retrofit.evals.gate import build_report, case_report
+from retrofit.evals.judge import JudgeResult, verdict_of
 from retrofit.evals.junit import junit_xml
-from retrofit.evals.record import toml_document
+from retrofit.evals.record import toml_document, write_recording
 from retrofit.evals.runner import ScenarioScore
-from retrofit.evals.scenario import ScenarioError, load_scenarios
+from retrofit.evals.scenario import Scenario, ScenarioError, load_scenarios
+from retrofit.llm.contracts import LlmResponse
 
 LIST = Call(action="erp.list_invoices", arguments={"overdue_only": True, "page": 1}, executed=True)
 SEARCH = Call(action="crm.search_accounts", arguments={"query": "Kestrel"}, executed=True)
@@ -221,3 +223,36 @@ def test_a_model_script_must_sit_beside_its_scenario(tmp_path: Path) -> None:
         'name = "s"\ngoal = "g"\nallowed_actions = ["erp.get_invoice"]\n[model]\nscript = "ok.json"\n'
     )
     assert load_scenarios([scenario])[0].model.turns[0].content == "hi"
+
+
+def _judged(content: str | None) -> JudgeResult:
+    return verdict_of(
+        LlmResponse(content=content, model="judge-scripted", prompt_tokens=10, completion_tokens=5), 0.7
+    )
+
+
+def test_the_judge_passes_only_a_readable_verdict_at_or_over_the_bar() -> None:
+    assert _judged('{"score": 0.9, "reasoning": "ok"}').passed
+    assert _judged('```json\n{"score": 0.7}\n```').passed
+    low = _judged('{"score": 0.2, "reasoning": "misses the customer"}')
+    assert not low.passed and low.problem is not None and "0.20 < 0.70" in low.problem
+    for unreadable in (None, "", "PASS", '{"score": 1.5}', '{"score": "high"}', 'Sure! {"score": 1}', "[1]"):
+        verdict = _judged(unreadable)
+        assert not verdict.passed and verdict.problem is not None and "no verdict" in verdict.problem
+    assert _judged('{"score": 1}').tokens == 15
+
+
+def test_two_scenarios_that_slug_alike_are_recorded_apart(tmp_path: Path) -> None:
+    raw = {"goal": "g", "allowed_actions": ["erp.get_invoice"]}
+    score = _score("x", True)
+    taken: set[str] = set()
+    paths = [
+        write_recording(
+            tmp_path, Scenario.model_validate({**raw, "name": name}), score, [], None, taken=taken
+        )
+        for name in ("Chase!", "chase", "../../etc")
+    ]
+    assert [p.name for p in paths] == ["chase.toml", "chase-2.toml", "etc.toml"]
+    assert all(p.parent == tmp_path for p in paths)
+    back = load_scenarios([paths[1]])[0]
+    assert back.name == "chase" and back.model.turns == []
