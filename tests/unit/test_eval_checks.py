@@ -3,18 +3,24 @@ baseline comparison, JUnit XML, and the TOML a recording is written as."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tomllib
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from retrofit.agent.contracts import AgentTaskResult, StopReason, Usage
+from retrofit.audit.events import Actor, ActorKind, AuditKind, AuditRecord
 from retrofit.evals.checks import AnswerCheck, Call, TrajectoryCheck, answer_problems, trajectory_problems
 from retrofit.evals.gate import build_report, case_report
 from retrofit.evals.judge import JudgeResult, verdict_of
 from retrofit.evals.junit import junit_xml
-from retrofit.evals.record import toml_document, write_recording
+from retrofit.evals.record import recorded_script, toml_document, write_recording
 from retrofit.evals.runner import ScenarioScore
 from retrofit.evals.scenario import Scenario, ScenarioError, load_scenarios
 from retrofit.llm.contracts import LlmResponse
@@ -256,3 +262,53 @@ def test_two_scenarios_that_slug_alike_are_recorded_apart(tmp_path: Path) -> Non
     assert all(p.parent == tmp_path for p in paths)
     back = load_scenarios([paths[1]])[0]
     assert back.name == "chase" and back.model.turns == []
+
+
+def test_the_judge_workflow_module_imports_no_io_library() -> None:
+    # It runs in the workflow sandbox (DESIGN.md: the determinism boundary); its model call is an activity.
+    forbidden = ("httpx", "httpx2", "sqlalchemy", "zeep", "openai", "aiosqlite", "uvicorn", "starlette")
+    probe = (
+        "import importlib, json, sys\n"
+        "importlib.import_module('retrofit.evals.judge')\n"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {forbidden!r})))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def _decision(seq: int, content: str, calls: list[dict[str, str]]) -> AuditRecord:
+    return AuditRecord(
+        event_id=f"e{seq}",
+        kind=AuditKind.LLM_DECISION,
+        actor=Actor(kind=ActorKind.AGENT, name="m"),
+        workflow_id="wf",
+        run_id="r",
+        seq=seq,
+        recorded_at=datetime.now(UTC),
+        prev_hash="",
+        hash="",
+        data={"content": content, "tool_calls": calls},
+    )
+
+
+def test_a_recorded_script_keeps_calls_raw_and_the_full_answer() -> None:
+    records = [
+        _decision(3, "", [{"name": "erp.get invoice", "arguments": '{"invoice_id": '}]),
+        _decision(1, "let me look", [{"name": "erp__get_invoice", "arguments": '{"invoice_id": "INV-1"}'}]),
+        _decision(5, "x" * 600, []),  # the audit record keeps the first 600 characters
+    ]
+    answer = "x" * 900
+    result = AgentTaskResult(
+        status=StopReason.ANSWERED, answer=answer, usage=Usage(), tools=[], model="m", scripted=False
+    )
+    script, notes = recorded_script(records, result, "recorded-x-scripted")
+    first, second, last = script.turns
+    assert (
+        first.content is None and first.tool_calls[0].raw_arguments == '{"invoice_id": "INV-1"}'
+    )  # in seq order
+    assert (
+        second.tool_calls[0].name == "erp_get_invoice"
+        and second.tool_calls[0].raw_arguments == '{"invoice_id": '
+    )
+    assert notes == ["turn 2: tool name 'erp.get invoice' played as 'erp_get_invoice'"]
+    assert last.content == answer
