@@ -266,6 +266,8 @@ def _to_soap_value(value: Any, spec: FieldSpec) -> Any:
     if spec.repeated and isinstance(value, list | tuple):
         single = _with(spec, required=spec.required, repeated=False)
         return [_to_soap_value(item, single) for item in value]
+    if isinstance(value, list | tuple) and isinstance(spec.xsd_type, ComplexType):
+        return _soap_array(value, spec)
     if isinstance(value, Mapping):
         if "xsi_type" in value:
             return _subtype_value(value, spec)
@@ -280,6 +282,17 @@ def _to_soap_value(value: Any, spec: FieldSpec) -> Any:
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+def _soap_array(value: Sequence[Any], spec: FieldSpec) -> Any:
+    """A SOAP-encoded array (rpc/encoded): zeep takes a list of items of the array's item type."""
+    from connectors.soap.type_graph import soap_array_item  # type_graph builds on this module
+
+    item = soap_array_item(spec.xsd_type)
+    if not isinstance(item, ComplexType):
+        return list(value)
+    fields = _complex_fields(item, depth=0, seen=frozenset(), schema=spec.schema)
+    return [to_soap_arguments(v, fields) if isinstance(v, Mapping) else v for v in value]
 
 
 def _subtype_value(value: Mapping[str, Any], spec: FieldSpec) -> Any:

@@ -81,6 +81,7 @@ class FieldDef:
     secret: bool = False
     ref: str | None = None  # complex: the TypeNode key
     qname: str | None = None  # the element's Clark name (headers need it)
+    soap_array: bool = False  # a soapenc:Array of this field's type (rpc/encoded services)
 
 
 @dataclass
@@ -196,7 +197,7 @@ class TypeGraph:
             spec.qname = None if qname is None else str(getattr(qname, "text", qname))
         else:  # xsd:any
             spec = FieldDef(xml_name, python_name(xml_name), "any", False, repeated)
-        spec.repeated = repeated
+        spec.repeated = repeated or spec.soap_array
         spec.nillable = nillable
         spec.required = (
             not optional
@@ -209,6 +210,11 @@ class TypeGraph:
 
     def _typed_field(self, xml_name: str, xsd_type: Any, owner: str) -> FieldDef:
         name = python_name(xml_name)
+        item = soap_array_item(xsd_type)
+        if item is not None:  # a SOAP-encoded array: zeep reads and writes it as a plain list
+            spec = self._typed_field(xml_name, item, owner)
+            spec.soap_array = True
+            return spec
         if isinstance(xsd_type, ComplexType):
             ref = self.complex(xsd_type, xml_name)
             return FieldDef(xml_name, name, "complex", True, False, ref=ref)
@@ -242,6 +248,20 @@ class TypeGraph:
                     index.setdefault(base_key, []).append(xsd_type)
             self._subtypes = index
         return self._subtypes
+
+
+def soap_array_item(xsd_type: Any) -> Any:
+    """The item type of a SOAP-encoded array (`soapenc:Array` with `wsdl:arrayType`), else None."""
+    if not isinstance(xsd_type, ComplexType):
+        return None
+    try:
+        attribute = xsd_type._array_type
+    except (AttributeError, TypeError):
+        return None
+    item = getattr(attribute, "array_type", None)
+    if item is not None and hasattr(item, "resolve"):
+        item = item.resolve()
+    return item if isinstance(item, ComplexType | AnySimpleType) else None
 
 
 def message_owner(message: Any) -> str:
