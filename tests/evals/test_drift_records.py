@@ -204,7 +204,7 @@ async def test_hostile_record_contents_print_as_plain_text_and_the_goal_never(tm
     assert code == 0, err
     assert "[bold red]evil[/]?[31m?second line?" in out  # shown as written, not as markup
     assert "\x1b" not in out and "IBAN" not in out and "anna.becker" not in out and "DE89" not in out
-    assert "cost $/turn ending in +" in out
+    assert "$/turn ending in +" in out
 
 
 def test_percentile_is_nearest_rank() -> None:

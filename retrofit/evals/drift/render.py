@@ -23,9 +23,8 @@ _COLUMNS = (
     "invalid args",
     "rejected",
     "tokens/turn",
-    "cost $/turn",
-    "p50 ms",
-    "p95 ms",
+    "$/turn",
+    "p50/p95 ms",
 )
 
 
@@ -34,7 +33,7 @@ def _when(window: Window) -> str:
 
 
 def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f} %"
+    return "–" if value is None else f"{value * 100:.1f}%"
 
 
 def _number(value: float | None, digits: int) -> str:
@@ -44,19 +43,19 @@ def _number(value: float | None, digits: int) -> str:
 def _row(name: str, figures: GroupScore | None) -> list[str]:
     if figures is None:
         return [name, "0", *("–" for _ in _COLUMNS[2:])]
-    stopped = ", ".join(f"{reason} {count}" for reason, count in figures.stopped.items()) or "–"
+    stopped = "\n".join(f"{reason} {count}" for reason, count in figures.stopped.items()) or "–"
     return [
         name,
         str(figures.runs),
-        f"{figures.answered}/{figures.finished} ({_percent(figures.answered_rate)})",
+        _percent(figures.answered_rate),
         escape(stopped),
         _percent(figures.refusal_rate),
         _percent(figures.invalid_rate),
         _percent(figures.rejection_rate),
         _number(figures.tokens_per_turn, 0),
-        _number(figures.cost_per_turn, 6) + ("+" if figures.unpriced_turns else ""),
-        _number(figures.latency_p50_ms, 0),
-        _number(figures.latency_p95_ms, 0),
+        ("–" if figures.cost_per_turn is None else f"{figures.cost_per_turn:.3g}")
+        + ("+" if figures.unpriced_turns else ""),
+        f"{_number(figures.latency_p50_ms, 0)}/{_number(figures.latency_p95_ms, 0)}",
     ]
 
 
@@ -65,7 +64,8 @@ def report_table(report: DriftReport) -> RenderableType:
     table = Table(title=title, title_justify="left")
     table.add_column(report.by.value, overflow="fold")
     for column in _COLUMNS:
-        table.add_column(column, justify="left" if column in ("window", "stopped") else "right")
+        text = column in ("window", "stopped")
+        table.add_column(column, justify="left" if text else "right")
     for group in report.groups:
         table.add_row(escape(group.group), *_row("before", group.previous), end_section=False)
         table.add_row("", *_row("now", group.current), end_section=True)
@@ -85,7 +85,7 @@ def report_table(report: DriftReport) -> RenderableType:
     if report.groups and not report.flagged:
         lines.append(Text("No drift past the thresholds."))
     if any(g.current is not None and g.current.unpriced_turns for g in report.groups):
-        lines.append(Text("cost $/turn ending in +: some turns had no price, so it is a lower bound."))
+        lines.append(Text("$/turn ending in +: some turns had no price, so it is a lower bound."))
     return Group(*lines)
 
 
