@@ -68,6 +68,17 @@ HOSTILE: dict[str, Any] = {
                         "schema": {"type": "array", "items": {"type": "integer"}},
                     },
                     {"name": "session", "in": "cookie", "schema": {"type": "string"}},
+                    {
+                        "name": "filter",
+                        "in": "query",
+                        "style": "deepObject",
+                        "schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+                    },
+                    {
+                        "name": "meta",
+                        "in": "query",
+                        "schema": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    },
                 ],
                 "responses": {
                     "200": {
@@ -260,7 +271,11 @@ def test_what_cannot_be_generated_is_skipped_with_its_reason(hostile: tuple[Gene
     assert injected.source_ref == "GET /inject import os; os.system('echo pwned') # (inject raise SystemExit)"
     assert injected.summary == "nul bidi esc [2J line end"
     assert methods["delete_things_thing_id"].effect.effect is Effect.DESTRUCTIVE
-    assert methods["open_"].notes == ("optional cookie parameter 'session' left out",)
+    assert methods["open_"].notes == (
+        "optional cookie parameter 'session' left out",
+        "query parameter 'filter' is an object, sent as deepObject keys (`name[key]=value`): check how the system expects it encoded",
+        "query parameter 'meta' is an object, sent as JSON text: check how the system expects it encoded",
+    )
     notes = " ".join(package.review)
     assert "points nowhere" in notes and "is a URL" in notes  # the loose (Any) fields are reported
     assert "'other' (http) is not wired" in notes and "query" in notes
@@ -369,14 +384,27 @@ async def test_actions_send_what_the_description_says(hostile: tuple[GeneratedPa
         await conn.open()
         try:
             got = await conn.open_(
-                models["Open"](thing_id="a/../b?x", x_tenant="t-9", class_="c", ids=[1, 2])
+                models["Open"](
+                    thing_id="a/../b?x",
+                    x_tenant="t-9",
+                    class_="c",
+                    ids=[1, 2],
+                    filter_={"city": "Oslo"},
+                    meta={"a": 1},
+                )
             )
             listed = await conn.list_things(models["ListThings"]())
         finally:
             await conn.close()
     first = seen[0]
     assert first.raw_path == "/api/things/a%2F..%2Fb%3Fx"  # the id stays one path segment
-    assert first.query == {"api_key": "query-key-1", "class": "c", "ids": "1,2"}
+    assert first.query == {
+        "api_key": "query-key-1",
+        "class": "c",
+        "ids": "1,2",
+        "filter[city]": "Oslo",
+        "meta": '{"a": 1}',
+    }
     assert first.headers["x-tenant"] == "t-9"
     assert got.id_ == "a/../b?x"
     assert [t.status for t in listed.items] == ["closed"]

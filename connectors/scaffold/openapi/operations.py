@@ -151,6 +151,7 @@ class ActionBuilder:
         query: list[str] = []
         headers: list[str] = []
         idempotent = False
+        object_params = False
         template_names = set(_TEMPLATE.findall(operation.path))
         for param in operation.params:
             where, original = str(param["in"]).lower(), str(param["name"])
@@ -182,9 +183,13 @@ class ActionBuilder:
             ann, nullable = self.reader.annotation(schema, hint, owner, "in")
             if ann == "None":
                 ann = "str"  # a parameter that can only be null is a broken description; take text
-            if "dict[" in ann or (ann[:1].isupper() and ann in self.reader.classes):
+            is_object = "dict[" in ann or (ann[:1].isupper() and ann in self.reader.classes)
+            deep = is_object and where == "query" and param.get("style") == "deepObject"
+            if is_object:
                 notes.append(
-                    f"{where} parameter {original!r} is an object: check how the system expects it encoded"
+                    f"{where} parameter {original!r} is an object, sent "
+                    + ("as deepObject keys (`name[key]=value`)" if deep else "as JSON text")
+                    + ": check how the system expects it encoded"
                 )
             if nullable and ann != "Any":
                 ann = f"{ann} | None"
@@ -197,6 +202,15 @@ class ActionBuilder:
                 # style=form, explode=false: one comma-separated value (`IDs=a,b`), not repeated keys.
                 joined = f"','.join(str(v) for v in values[{name!r}])"
                 value = joined if required else f"({joined} if {name!r} in values else None)"
+            if deep:
+                # Unpacked into the query dict: `filter[name]=x&filter[city]=y`.
+                query.append(
+                    f"**{{{original!r} + '[' + str(k) + ']': v for k, v in (values.get({name!r}) or {{}}).items()}}"
+                )
+                continue
+            if is_object:
+                value = f"(json.dumps({value}) if {name!r} in values else None)"
+                object_params = True
             if where == "path":
                 path_exprs[original] = f"path_segment(str({value}))"
             elif where == "query":
@@ -241,6 +255,8 @@ class ActionBuilder:
                 "sends the call's idempotency key in the Idempotency-Key header the description declares"
             )
         imports = {"from connectors.rest import path_segment"} if path_exprs else set()
+        if object_params:
+            imports.add("import json")
         if decode == "model":
             lines.append(f"return await self.request_json({', '.join(args)}, expect={output.name})")
         elif decode == "root":
