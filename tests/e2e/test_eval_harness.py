@@ -156,13 +156,13 @@ REAL_MODEL_TURNS = [
 
 
 @pytest.mark.devserver
-async def test_a_live_conversation_recorded_replays_to_the_same_trajectory(tmp_path: Path) -> None:
+async def test_a_live_failure_recorded_replays_to_the_same_trajectory_and_failure(tmp_path: Path) -> None:
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
-    (scenarios / "chase.toml").write_text(
-        # Its own [model] turns are not played with --live: the "real" model answers.
-        CHASE.split("[expect.trajectory]")[0]
-    )
+    # Its own [model] turns are not played with --live: the "real" model answers, and takes more
+    # tool calls than the budget allows: a live failure.
+    budget = "[expect.trajectory]\nmax_calls = 4\n"
+    (scenarios / "chase.toml").write_text(CHASE.split("[expect.trajectory]")[0] + budget)
     with ScriptedModelServer(Script(turns=REAL_MODEL_TURNS), api_key="real-model-key") as real:
         live = _cli(
             RETROFIT_LLM_BASE_URL=real.base_url,
@@ -173,20 +173,21 @@ async def test_a_live_conversation_recorded_replays_to_the_same_trajectory(tmp_p
         code, out, err = await live(
             "eval", str(scenarios), "--live", "--record", str(record), "--format", "json"
         )
-        assert code == 0, out + err
-        assert "pretend-real-model" in err and "(live)" in err
+        assert code == 1, out + err
+        assert "5 tool calls, budget 4" in err and "pretend-real-model" in err and "(live)" in err
         assert all(r["body"]["model"] == "pretend-real-model" for r in real.state.requests)
     recorded = json.loads(out)
     files = sorted(p.name for p in record.iterdir())
     assert files == ["chase-with-checks.json", "chase-with-checks.toml"]
     scenario_text = (record / "chase-with-checks.toml").read_text()
     assert scenario_text.startswith("# Recorded by `retrofit eval --live --record`")
+    assert "# Live run: FAILED" in scenario_text and "# problem: 5 tool calls, budget 4" in scenario_text
     script = Script.model_validate_json((record / "chase-with-checks.json").read_text())
     assert len(script.turns) == 5 and script.turns[1].tool_calls[0].raw_arguments == '{"query": "Kes'
     assert "anna.becker" not in (record / "chase-with-checks.json").read_text()  # redacted, as audited
 
     code, out, err = await _cli()("eval", str(record), "--format", "json")
-    assert code == 0, out + err
+    assert code == 1, out + err  # the live failure, now deterministic and offline
     replayed = json.loads(out)
     assert replayed["scripted"] is True
     assert _calls(replayed) == _calls(recorded)
@@ -198,5 +199,14 @@ async def test_a_live_conversation_recorded_replays_to_the_same_trajectory(tmp_p
         "erp.void_invoice",
     ]
     before, after = recorded["cases"][0]["scores"][0], replayed["cases"][0]["scores"][0]
-    for field in ("status", "executed", "approvals", "forbidden_attempted", "refusals", "model_turns"):
+    for field in (
+        "status",
+        "executed",
+        "approvals",
+        "forbidden_attempted",
+        "refusals",
+        "model_turns",
+        "problems",
+    ):
         assert before[field] == after[field], field
+    assert after["problems"] == ["5 tool calls, budget 4"]
