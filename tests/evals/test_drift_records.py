@@ -247,3 +247,21 @@ async def test_a_missing_store_is_refused_and_an_empty_one_is_reported_empty(tmp
     code, out, err = await cli("eval", "report", "--db", empty, "--fail-on-drift", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["groups"] == [] and not json.loads(out)["flagged"]
+
+
+async def test_cost_and_tokens_per_turn_are_flagged_past_their_percentages(tmp_path: Path) -> None:
+    trail = Trail()
+    for n in range(5):
+        trail.run(f"b{n}", BEFORE)  # 120 tokens and $0.001 a turn
+        # 26 % more tokens, 24 % more cost: one past its threshold (25 %), one not.
+        dearer = {"prompt_tokens": 130, "completion_tokens": 21.2, "cost_usd": 0.00124}
+        trail.run(f"n{n}", NOW, turns=[{"attempt": dearer}])
+        trail.run(f"m{n}", NOW, model="gpt-y", turns=[{"attempt": {"cost_usd": 0.0013}}])
+        trail.run(f"c{n}", BEFORE, model="gpt-y")
+    url = await trail.store(tmp_path)
+
+    report = await _report(url)
+    by_model = {group.group: group for group in report.groups}
+    assert [(f.metric, f.change) for f in by_model["gpt-x"].flags] == [("tokens per turn", "+25.8 %")]
+    assert [(f.metric, f.change) for f in by_model["gpt-y"].flags] == [("cost per turn", "+30.0 %")]
+    assert by_model["gpt-y"].flags[0].threshold == "+25 %"

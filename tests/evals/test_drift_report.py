@@ -1,7 +1,8 @@
 """`retrofit eval report` on a real audit store, filled by real AgentTask runs (a real worker, the
 scripted model server, the real demo ERP): a week like the one before is not drift; a week in which
 the same model starts proposing invalid arguments, stops without answering and answers slower is,
-and `--fail-on-drift` exits non-zero.
+and `--fail-on-drift` exits non-zero; so is a week in which people reject the writes they approved the
+week before.
 
 The weeks are real workflow time: this file's own time-skipping server is moved on by seven days
 between batches, so each batch's `agent.started` records carry that week's date (the session's
@@ -31,7 +32,7 @@ from retrofit.llm.settings import SCRIPTED_MODEL
 from tests.conftest import VENV_BIN
 from tests.e2e.test_dev_server_cli import Cli
 from tests.support import DemoSystems, ScriptedModel, demo_worker, priced
-from tests.workflow.agent_helpers import calls, say, start_agent
+from tests.workflow.agent_helpers import by_action, calls, run_answering, say, start_agent
 
 GOAL = "Check invoice INV-10008 for anna.becker@nordwind.example"
 RUNS_PER_WEEK = 4
@@ -175,3 +176,38 @@ async def test_an_unchanged_week_is_not_drift_and_a_seeded_regression_is(
     assert "too_many_errors 4" in table
     for text in (table, json.dumps(drift)):
         assert "INV-10008" not in text and "anna.becker" not in text and "[EMAIL]" not in text
+
+
+async def test_people_rejecting_more_of_the_agents_writes_is_drift(
+    weeks_env: WorkflowEnvironment, demo_systems: DemoSystems, audit_url: str, scripted: ScriptedModel
+) -> None:
+    env = weeks_env
+    note = {"account_id": "A-2002", "body": "Overdue invoice chased by the collections agent."}
+    scripted.play(Script(turns=[calls(("crm__add_note", note)), say("Done.")]))
+    task = AgentTaskInput(goal=GOAL, allowed_actions=["crm.add_note"])
+
+    async def week(decision: str, task_queue: str) -> list[str]:
+        outcomes: list[str] = []
+        with env.auto_time_skipping_disabled():
+            for _ in range(3):
+                handle = await start_agent(env.client, task_queue, task)
+                result, approvals = await run_answering(handle, by_action({"crm.add_note": decision}))
+                assert result.status is StopReason.ANSWERED and len(approvals) == 1
+                outcomes.append(result.tools[0].outcome.value)
+        return outcomes
+
+    async with demo_worker(env.client, demo_systems, audit_url, llm_settings=scripted.settings()) as worker:
+        assert await week("approve", worker.task_queue) == ["succeeded"] * 3
+        await env.sleep(WEEK)
+        assert await week("reject", worker.task_queue) == ["rejected"] * 3
+        until = await env.get_current_time() + timedelta(hours=1)
+
+    code, drift, err = await _report(_report_cli(audit_url), until, "--min-runs", "3", "--fail-on-drift")
+    assert code == 3, err
+    (group,) = drift["groups"]
+    assert group["previous"]["rejection_rate"] == 0.0 and group["current"]["rejection_rate"] == 1.0
+    assert group["current"]["approvals_requested"] == group["current"]["approvals_rejected"] == 3
+    assert group["current"]["answered_rate"] == 1.0  # it still answers: only the rejections moved
+    assert [(f["metric"], f["change"]) for f in group["flags"]] == [
+        ("approval rejection rate", "+100.0 points")
+    ]
