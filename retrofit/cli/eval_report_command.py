@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from retrofit.audit.store import AuditStore
 from retrofit.audit.url import sqlite_file
@@ -42,8 +43,11 @@ async def _read(url: str, current: Window, previous: Window, by: GroupBy, limits
     except Exception as exc:
         raise ReportError(f"cannot open the audit store: {type(exc).__name__}") from exc
     async with store:
-        records = store.iter_records()
-        return await drift_report(records, current=current, previous=previous, by=by, thresholds=limits)
+        try:
+            records = store.iter_records()
+            return await drift_report(records, current=current, previous=previous, by=by, thresholds=limits)
+        except SQLAlchemyError as exc:  # not an audit store, or one a newer Retrofit migrated
+            raise ReportError(f"cannot read the audit store: {type(exc).__name__}") from exc
 
 
 def report(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,7 @@ def test_percentile_is_nearest_rank() -> None:
         (["--format", "xml"], "--format must be table or json"),
         (["--max-cost-rise", "-1"], "bad threshold: cost_rise_percent"),
         (["--min-runs", "0"], "bad threshold: min_runs"),
+        (["--until", "0001-01-03"], "the windows would start before the year 1"),
     ],
 )
 def test_bad_requests_are_one_line_and_exit_1(tmp_path: Path, args: list[str], message: str) -> None:
@@ -236,7 +238,9 @@ def test_bad_requests_are_one_line_and_exit_1(tmp_path: Path, args: list[str], m
     assert "Traceback" not in result.output
 
 
-async def test_a_missing_store_is_refused_and_an_empty_one_is_reported_empty(tmp_path: Path) -> None:
+async def test_a_missing_or_foreign_store_is_refused_and_an_empty_one_is_reported_empty(
+    tmp_path: Path,
+) -> None:
     missing = f"sqlite:///{tmp_path / 'missing.db'}"
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
     async with await AuditStore.open(empty):
@@ -244,6 +248,10 @@ async def test_a_missing_store_is_refused_and_an_empty_one_is_reported_empty(tmp
     cli = Cli({**os.environ, "COLUMNS": "200"})
     code, _, err = await cli("eval", "report", "--db", missing)
     assert code == 1 and "no audit store at" in err and not (tmp_path / "missing.db").exists()
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t (x)").connection.commit()
+    code, _, err = await cli("eval", "report", "--db", f"sqlite:///{foreign}")
+    assert code == 1 and "cannot read the audit store: OperationalError" in err and "Traceback" not in err
     code, out, err = await cli("eval", "report", "--db", empty, "--fail-on-drift", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["groups"] == [] and not json.loads(out)["flagged"]

@@ -71,8 +71,11 @@ def windows(until: datetime, since: datetime | None, window_days: float | None) 
         if not 0 < days <= 3660:
             raise ReportError("--window must be more than 0 and at most 3660 days")
         length = timedelta(days=days)
-    start = until - length
-    return Window(start=start, end=until), Window(start=start - length, end=start)
+    try:
+        start = until - length
+        return Window(start=start, end=until), Window(start=start - length, end=start)
+    except OverflowError:
+        raise ReportError("the windows would start before the year 1") from None
 
 
 def group_key(run: RunFacts, by: GroupBy) -> str:
