@@ -66,9 +66,16 @@ def generated(name: str, spec: Path, tmp: Path, operations: str | None = None) -
     out = tmp / f"{name}-connector"
     write_package(package, out)
     written = time.perf_counter()
-    with installed(out, tmp / "site") as env:
+    site = tmp / "site"
+    with installed(out, site) as env:
         seconds = {"read+write": written - started, "install": time.perf_counter() - written}
-        yield Generated(package, out, env, tmp / "site", seconds)
+        try:
+            yield Generated(package, out, env, site, seconds)
+        finally:
+            # The site dir holds the package's dist-info: left on sys.path, every later test in
+            # this process would see one more installed connector.
+            while str(site) in sys.path:
+                sys.path.remove(str(site))
 
 
 @dataclass
