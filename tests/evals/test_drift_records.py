@@ -140,6 +140,7 @@ async def test_rates_are_exact_and_each_has_its_own_denominator(tmp_path: Path) 
     assert (now.approvals_requested, now.approvals_rejected, now.approvals_expired) == (2, 1, 1)
     assert now.rejection_rate == 0.5 and before.rejection_rate is None
     assert now.turns == 7 and now.tokens == 7 * 120 and now.tokens_per_turn == 120
+    assert now.tokens_p50 == now.tokens_p95 == 120 and now.cost_p50_usd == now.cost_p95_usd == 0.001
     assert now.unpriced_turns == 1 and now.cost_usd == pytest.approx(0.006)
     assert now.latency_p50_ms == 100.0 and now.latency_p95_ms == 900.0
     metrics = {flag.metric: flag.change for flag in group.flags}

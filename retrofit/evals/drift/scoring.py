@@ -49,8 +49,12 @@ class GroupScore(BaseModel):
     turns: int
     tokens: int
     tokens_per_turn: float | None
+    tokens_p50: float | None
+    tokens_p95: float | None
     cost_usd: float
     cost_per_turn: float | None
+    cost_p50_usd: float | None
+    cost_p95_usd: float | None
     unpriced_turns: int = Field(description="turns with an unpriced attempt: their cost is a lower bound")
     latency_p50_ms: float | None
     latency_p95_ms: float | None
@@ -87,8 +91,12 @@ def score(runs: Sequence[RunFacts]) -> GroupScore:
         turns=len(turns),
         tokens=tokens,
         tokens_per_turn=tokens / len(turns) if turns else None,
+        tokens_p50=percentile([float(turn.tokens) for turn in turns], 0.50),
+        tokens_p95=percentile([float(turn.tokens) for turn in turns], 0.95),
         cost_usd=round(cost, 9),
         cost_per_turn=cost / len(turns) if turns else None,
+        cost_p50_usd=percentile([turn.cost_usd for turn in turns], 0.50),
+        cost_p95_usd=percentile([turn.cost_usd for turn in turns], 0.95),
         unpriced_turns=sum(1 for turn in turns if turn.unpriced),
         latency_p50_ms=percentile(latencies, 0.50),
         latency_p95_ms=percentile(latencies, 0.95),
