@@ -48,6 +48,10 @@ async def _read(url: str, current: Window, previous: Window, by: GroupBy, limits
             return await drift_report(records, current=current, previous=previous, by=by, thresholds=limits)
         except SQLAlchemyError as exc:  # not an audit store, or one a newer Retrofit migrated
             raise ReportError(f"cannot read the audit store: {type(exc).__name__}") from exc
+        except ValidationError as exc:  # a record of a kind or shape this version does not know
+            raise ReportError(
+                f"the audit store holds a record this version cannot read ({exc.title})"
+            ) from exc
 
 
 def report(

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from retrofit.agent.contracts import StopReason
 from retrofit.evals.drift.records import RunFacts
 
-ANSWERED = "answered"
+ANSWERED = StopReason.ANSWERED.value
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
