@@ -47,18 +47,25 @@ _PRIMITIVES: tuple[tuple[type, str], ...] = (
 
 
 def is_secret_name(xml_name: str, owner: str = "") -> bool:
-    """`Password`, `sessionId`, `DeveloperToken`, a credential's `Key`: a value never to show.
+    """`Password`, `sessionId`, `DeveloperToken`, `consumerKey`, a credential's `Key`: never shown.
 
-    The capture's redaction rule (`retrofit.redaction.is_secret_key`), plus a bare `Key` inside a
-    credential type (FedEx `UserCredential/Key`) but not elsewhere (Bing `CustomParameter/Key`).
+    The capture's redaction rule (`retrofit.redaction.is_secret_key`), plus keys that are
+    credentials by name (`consumerKey`, `accessKey`), and any `…Key` inside a credential type
+    (FedEx `UserCredential/Key`, NetSuite `TokenPassport`) but not elsewhere (Bing
+    `CustomParameter/Key`).
     """
     if _CURSOR.search(xml_name):
         return False  # a paging cursor (FedEx `PagingToken`), not a credential
-    if is_secret_key(xml_name):
+    if is_secret_key(xml_name) or _KEY.search(xml_name):
         return True
-    return xml_name.lower() == "key" and "credential" in owner.lower()
+    return xml_name.lower().endswith("key") and bool(_CREDENTIAL_OWNER.search(owner))
 
 
+_KEY = re.compile(
+    r"(consumer|access|secret|license|licence|developer|client|signing|encryption|master|auth)_?key$",
+    re.IGNORECASE,
+)
+_CREDENTIAL_OWNER = re.compile(r"(credential|passport|auth|login|security)", re.IGNORECASE)
 _CURSOR = re.compile(r"(paging|page|next|continuation|sync|cursor|resume)_?token", re.IGNORECASE)
 
 
