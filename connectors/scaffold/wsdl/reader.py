@@ -242,6 +242,13 @@ def _review(
             "Polymorphic fields (`…Variants`) take any subtype: set `xsi_type` to the subtype's name; "
             "the call sends it as `xsi:type`."
         )
+    secret = sorted({f"{n.local}.{f.xml_name}" for n in graph.nodes.values() for f in n.fields if f.secret})
+    if secret:
+        shown = ", ".join(secret[:12]) + (f" and {len(secret) - 12} more" if len(secret) > 12 else "")
+        notes.append(
+            f"Fields typed `SecretStr` for their name (hidden in logs, answers and the audit trail): {shown}. "
+            "Make a field `str` where the name misleads."
+        )
     if len(services) > 1:
         notes.append(
             f"The WSDL has {len(services)} services; the connector binds one (setting `service_name`), "
