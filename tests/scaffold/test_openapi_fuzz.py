@@ -5,7 +5,6 @@ types in the wrong places, references that point anywhere, and names that mean s
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,6 @@ from connectors.scaffold.openapi import read_openapi
 from connectors.scaffold.selection import Selection
 from connectors.scaffold.writer import write_package
 from tests.scaffold.support import VENV_BIN, run
-
-# Every example's package, kept for the ruff check of the test after the examples.
-OUTPUTS = Path(tempfile.mkdtemp(prefix="openapi-fuzz-"))
 
 NAMES = st.sampled_from(
     [
@@ -167,44 +163,44 @@ DOCUMENT = st.fixed_dictionaries(
 )
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
-@given(DOCUMENT)
-def test_any_document_is_a_package_that_compiles_or_one_source_error(document: dict[str, Any]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / "spec.json"
-        spec.write_text(json.dumps(document), encoding="utf-8")
-        (Path(tmp) / "other.yaml").write_text(
-            "X: {type: object, properties: {v: {type: integer}}}\n", encoding="utf-8"
-        )
-        try:
-            package = read_openapi("fuzz", str(spec), Selection.parse(None))
-        except SourceError as exc:
-            assert str(exc) and "\n" not in str(exc)
-            event("SourceError")
-            return
-        event("a package" if package.actions else "no action")
-        out = OUTPUTS / f"example{len(list(OUTPUTS.iterdir()))}"
-        for path in write_package(package, out):
-            if path.suffix == ".py":
-                compile(path.read_text(encoding="utf-8"), str(path), "exec")
+def test_any_document_is_a_package_that_compiles_or_one_source_error(tmp_path: Path) -> None:
+    """Each example's package is kept under tmp_path; then ruff's undefined-name and
+    unused-import checks run over all of them at once (one process, not one per example)."""
+    outputs = tmp_path / "packages"
+    outputs.mkdir()
 
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
+    @given(DOCUMENT)
+    def example(document: dict[str, Any]) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            spec = Path(tmp) / "spec.json"
+            spec.write_text(json.dumps(document), encoding="utf-8")
+            (Path(tmp) / "other.yaml").write_text(
+                "X: {type: object, properties: {v: {type: integer}}}\n", encoding="utf-8"
+            )
+            try:
+                package = read_openapi("fuzz", str(spec), Selection.parse(None))
+            except SourceError as exc:
+                assert str(exc) and "\n" not in str(exc)
+                event("SourceError")
+                return
+            event("a package" if package.actions else "no action")
+            out = outputs / f"example{len(list(outputs.iterdir()))}"
+            for path in write_package(package, out):
+                if path.suffix == ".py":
+                    compile(path.read_text(encoding="utf-8"), str(path), "exec")
 
-def test_every_generated_module_names_only_what_it_defines_or_imports() -> None:
-    """After the examples above: ruff's undefined-name and unused-import checks over all of them."""
-    try:
-        assert len(list(OUTPUTS.iterdir())) > 20
-        checked = run(
-            VENV_BIN / "ruff",
-            "check",
-            "--no-cache",
-            "--select",
-            "E9,F",
-            "--output-format",
-            "concise",
-            OUTPUTS,
-        )
-        assert checked.returncode == 0, checked.stdout[-3000:]
-    finally:
-        shutil.rmtree(OUTPUTS, ignore_errors=True)
+    example()
+    assert len(list(outputs.iterdir())) > 20
+    checked = run(
+        VENV_BIN / "ruff", "check", "--no-cache", "--select", "E9,F", "--output-format", "concise", outputs
+    )
+    assert checked.returncode == 0, checked.stdout[-3000:]
