@@ -15,6 +15,7 @@ from connectors.scaffold.writer import write_package
 from connectors.scaffold.wsdl import read_wsdl
 from retrofit.sdk import Effect
 from tests.integration.soap.codegen_support import vendored
+from tests.scaffold.support import VENV_BIN, run
 
 EVERYTHING = Selection(None)
 
@@ -220,3 +221,26 @@ def test_type_names_never_shadow_what_the_modules_use(tmp_path: Path) -> None:
         sys.path.remove(str(out))
         for name in [m for m in sys.modules if m.startswith("names_connector")]:
             del sys.modules[name]
+
+
+def test_the_cli_writes_a_package_from_a_wsdl_and_refuses_a_url(tmp_path: Path) -> None:
+    wsdl = vendored("fedex-TrackService_v16.wsdl.gz", tmp_path)
+    out = tmp_path / "fedex-track"
+    done = run(VENV_BIN / "retrofit", "connectors", "new", "fxtrack", "--from-wsdl", wsdl, "--out", out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / "fxtrack_connector" / "actions" / "track.py").is_file() and "REVIEW" in (
+        out / "fxtrack_connector" / "actions" / "track.py"
+    ).read_text()
+    assert "RETROFIT_FXTRACK_USER_CREDENTIAL_PASSWORD" in (out / "README.md").read_text()
+    refused = run(
+        VENV_BIN / "retrofit",
+        "connectors",
+        "new",
+        "x",
+        "--from-wsdl",
+        "http://127.0.0.1:9/x?wsdl",
+        "--out",
+        tmp_path / "x",
+    )
+    assert refused.returncode != 0 and "Traceback" not in refused.stdout + refused.stderr
+    assert "local file" in refused.stdout + refused.stderr
