@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+import unicodedata
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NOT_WORD = re.compile(r"[^0-9A-Za-z]+")
@@ -62,3 +63,18 @@ class Namespace:
 
     def __contains__(self, name: object) -> bool:
         return name in self._taken
+
+
+_UNPRINTABLE = ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+def printable_line(text: str) -> str:
+    """`text` with every control, format or surrogate character a space; indentation kept."""
+    return "".join(" " if unicodedata.category(c) in _UNPRINTABLE else c for c in text).rstrip()
+
+
+def printable(text: str) -> str:
+    """Foreign text made safe for a generated comment, docstring, TOML string or terminal line:
+    one line, no control, format (bidi overrides: "trojan source") or surrogate characters,
+    whitespace collapsed."""
+    return " ".join(printable_line(text).split())

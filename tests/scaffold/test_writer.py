@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,27 @@ def test_written_package_installs_type_checks_and_passes_conformance(tmp_path: P
         conformance = run(VENV_BIN / "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=out, env=env)
         assert conformance.returncode == 0, conformance.stdout
         assert " passed" in conformance.stdout
+
+
+def test_foreign_titles_and_descriptions_cannot_break_the_package(tmp_path: Path) -> None:
+    """A title or description from the source with quotes that close strings, a trailing quote,
+    backslashes, newlines, a bidi override and emoji: every file still parses and installs."""
+    hostile = 'Ledger """ \\ "quoted"\nnext line \u202eevil\u202c \U0001f680 "'
+    package = ledger_package()
+    package.connector = dataclasses.replace(
+        package.connector,
+        title=hostile,
+        settings=tuple(dataclasses.replace(s, description=hostile) for s in package.connector.settings),
+    )
+    package.source = dataclasses.replace(package.source, location=f"/specs/{hostile}.yaml", title=hostile)
+    out = tmp_path / "hostile-connector"
+    write_package(package, out)
+    for path in out.rglob("*.py"):
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+    text = "".join(p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file())
+    assert "\u202e" not in text and "\U0001f680" in text
+    with installed(out, tmp_path / "site") as env:  # pyproject.toml is valid TOML
+        imported = run(
+            VENV_BIN / "python", "-c", "import genledger_connector.connector as c; print(c.__doc__)", env=env
+        )
+        assert imported.returncode == 0, imported.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,6 @@ from connectors.scaffold.errors import SourceError
 
 # A description larger than this is not an API description a person reviews; refuse, don't hang.
 MAX_BYTES = 50 * 1024 * 1024
-
-
-def printable(text: str) -> str:
-    """Foreign text made safe for a generated comment or docstring: one line, no control, format
-    (bidi overrides: "trojan source") or surrogate characters, whitespace collapsed."""
-    kept = (" " if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c for c in text)
-    return " ".join("".join(kept).split())
 
 
 def as_dict(value: Any) -> dict[str, Any]:

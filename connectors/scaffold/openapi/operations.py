@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.scaffold.effects import from_http_method
-from connectors.scaffold.naming import Namespace, pascal, snake
-from connectors.scaffold.openapi.document import Document, RefError, as_dict, as_list, printable
+from connectors.scaffold.naming import Namespace, pascal, printable, snake
+from connectors.scaffold.openapi.document import Document, RefError, as_dict, as_list
 from connectors.scaffold.openapi.schemas import FieldSpec, SchemaReader, describe, field_name
 from connectors.scaffold.package import GeneratedAction, ModelRef, Skipped
 

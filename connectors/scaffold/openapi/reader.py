@@ -7,8 +7,8 @@ from collections import Counter
 
 from connectors.rest import RestConnector, RestSettings
 from connectors.scaffold.errors import SourceError
-from connectors.scaffold.naming import Namespace, pascal, snake
-from connectors.scaffold.openapi.document import Document, as_dict, load_document, printable
+from connectors.scaffold.naming import Namespace, pascal, printable, snake
+from connectors.scaffold.openapi.document import Document, as_dict, load_document
 from connectors.scaffold.openapi.grouping import group_operations
 from connectors.scaffold.openapi.model_source import assign_modules, render_modules
 from connectors.scaffold.openapi.operations import ActionBuilder, Operation, SkipOperation, list_operations

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from connectors.scaffold.naming import RESERVED, Namespace, pascal, snake
-from connectors.scaffold.openapi.document import Document, RefError, as_list, printable
+from connectors.scaffold.naming import RESERVED, Namespace, pascal, printable, snake
+from connectors.scaffold.openapi.document import Document, RefError, as_list
 
 Variant = Literal["in", "out"]
 
