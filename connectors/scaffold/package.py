@@ -99,6 +99,8 @@ class GeneratedPackage:
     skipped: list[Skipped] = field(default_factory=list)
     #: Notes for the whole package, shown first in the README's review list.
     review: list[str] = field(default_factory=list)
+    #: Selection globs that matched nothing (`Selection.unmatched_notes`): likely typos.
+    unmatched: list[str] = field(default_factory=list)
 
     @property
     def actions(self) -> list[GeneratedAction]:

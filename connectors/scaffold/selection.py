@@ -24,6 +24,10 @@ class Selection:
             return True
         return any(fnmatchcase(n.lower(), p) for n in names for p in self._patterns)
 
+    def unmatched_notes(self, option: str, names: Iterable[str], what: str) -> list[str]:
+        """`--operations 'Invoces*' matched no operation (check the spelling)`, per unmatched pattern."""
+        return [f"{option} {p!r} matched no {what} (check the spelling)" for p in self.unmatched(names)]
+
     def unmatched(self, names: Iterable[str]) -> list[str]:
         """Patterns that matched nothing: a typo the integrator should hear about."""
         lowered = [n.lower() for n in names]

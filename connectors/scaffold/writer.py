@@ -345,6 +345,7 @@ def _readme(package: GeneratedPackage) -> str:
         "   against them and the same schema is the tool schema a model sees.",
         "3. **Secrets** are settings (`SecretStr`), never action inputs.",
         *(f"- {note}" for note in package.review),
+        *(f"- Selection: {note}" for note in package.unmatched),
         "",
         "## Install and test",
         "",

@@ -163,16 +163,13 @@ def _report(package: GeneratedPackage, target: Path, files: int, seconds: float)
             console.print(
                 f"  {n:>4} × {escape(reason)}: {escape(', '.join(examples))}{', …' if n > 3 else ''}"
             )
-    # Readers report a selection glob that matched nothing as a review note starting with its option.
-    unmatched = [n for n in package.review if n.startswith("--") and "matched no" in n]
-    if unmatched:
+    if package.unmatched:
         console.print("\n[bold yellow]Selection globs that matched nothing[/]:")
-        for note in unmatched:
+        for note in package.unmatched:
             console.print(f"  - {escape(note)}")
-    review = [n for n in package.review if n not in unmatched]
-    if review:
+    if package.review:
         console.print("\n[bold]Review[/]:")
-        for note in review:
+        for note in package.review:
             console.print(f"  - {escape(note)}")
     env = package.connector.name.upper()
     console.print(

@@ -222,7 +222,7 @@ def test_selection_and_writes_only_when_asked(tmp_path: Path) -> None:
         "customers",
     ]
     assert all(a.effect.effect.value == "read" for a in package.actions)
-    assert "`--tables nothing*` matched no table or view" in package.review
+    assert "--tables 'nothing*' matched no table or view (check the spelling)" in package.unmatched
     with pytest.raises(SourceError, match="matches --tables"):
         read_database("nw", database.url, Selection.parse("Nothing*"), Selection.parse(None))
     written = read_database("nw", database.url, Selection.parse("Customers"), Selection.parse("customers"))

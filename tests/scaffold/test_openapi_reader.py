@@ -449,7 +449,7 @@ def test_selection_picks_operations_and_reports_globs_that_matched_nothing(tmp_p
     spec = write_spec(tmp_path, HOSTILE)
     package = read_openapi("x", str(spec), Selection.parse("list*,formPatch,nosuch*"))
     assert sorted(a.method for a in package.actions) == ["form_patch", "list_things"]
-    assert "--operations 'nosuch*' matched no operation (check the spelling)" in package.review
+    assert "--operations 'nosuch*' matched no operation (check the spelling)" in package.unmatched
     by_tag = read_openapi("x", str(spec), Selection.parse("class"))
     assert [a.method for a in by_tag.actions] == ["list_things"]
     with pytest.raises(SourceError, match=r"no operation of hostile\.yaml matches --operations"):

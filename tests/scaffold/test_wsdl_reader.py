@@ -155,7 +155,7 @@ def test_selection_narrows_and_reports_patterns_that_matched_nothing(tmp_path: P
     path = _wsdl(tmp_path, ["GetA", "GetB", "ListC", "VoidD"])
     package = read_wsdl("t", str(path), Selection.parse("Get*,S.ListC,Nope*"))
     assert sorted(a.method for a in package.actions) == ["get_a", "get_b", "list_c"]
-    assert any("Nope*".lower() in note.lower() for note in package.review)
+    assert package.unmatched == ["--operations 'nope*' matched no operation (check the spelling)"]
     with pytest.raises(SourceError, match="matches --operations"):
         read_wsdl("t", str(path), Selection.parse("Nothing*"))
 

@@ -80,7 +80,9 @@ def read_database(name: str, url: str, tables: Selection, writes: Selection) -> 
                     shapes.append(shape)
         dialect = conn.dialect.name
         version = ".".join(str(p) for p in conn.dialect.server_version_info or ())
-    review = _selection_notes(tables, writes, everything)
+    review: list[str] = []
+    unmatched = tables.unmatched_notes("--tables", everything, "table or view")
+    unmatched += writes.unmatched_notes("--writes", everything, "table")
     if not shapes:
         where = "matches --tables" if not tables.everything else "can be generated"
         raise SourceError(f"no table or view in the database {where}")
@@ -129,6 +131,7 @@ def read_database(name: str, url: str, tables: Selection, writes: Selection) -> 
         groups=groups,
         skipped=skipped,
         review=review,
+        unmatched=unmatched,
     )
 
 
@@ -169,12 +172,6 @@ def _tables_member(shapes: list[TableShape]) -> tuple[str, ...]:
         *(f"    {s.name!r}," for s in shapes),
         ")",
     )
-
-
-def _selection_notes(tables: Selection, writes: Selection, names: list[str]) -> list[str]:
-    notes = [f"`--tables {p}` matched no table or view" for p in tables.unmatched(names)]
-    notes += [f"`--writes {p}` matched no table" for p in writes.unmatched(names)]
-    return notes
 
 
 def _package_notes(name: str, dialect: str, password: bool, any_writes: bool) -> list[str]:

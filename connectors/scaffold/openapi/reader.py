@@ -43,8 +43,9 @@ def read_openapi(name: str, source: str, selection: Selection) -> GeneratedPacka
         raise SourceError(f"{doc.path.name} has paths but no operations")
     selected = [op for op in operations if selection.matches(*_selection_names(op))]
     review: list[str] = []
-    for pattern in selection.unmatched(n for op in operations for n in _selection_names(op)):
-        review.append(f"--operations {pattern!r} matched no operation (check the spelling)")
+    unmatched = selection.unmatched_notes(
+        "--operations", (n for op in operations for n in _selection_names(op)), "operation"
+    )
     if not selected:
         raise SourceError(
             f"no operation of {doc.path.name} matches --operations"
@@ -153,6 +154,7 @@ def read_openapi(name: str, source: str, selection: Selection) -> GeneratedPacka
         groups=placed,
         skipped=skipped,
         review=review,
+        unmatched=unmatched,
     )
 
 

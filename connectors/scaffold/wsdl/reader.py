@@ -96,9 +96,9 @@ def read_wsdl(name: str, source: str, selection: Selection) -> GeneratedPackage:
         groups.setdefault(plan.group, []).append(_action(plan, pkg))
     services = sorted({op.service for op in every})
     review = _review(name, source, services, repeated, left_out_headers, graph)
-    unmatched = selection.unmatched([op.name for op in every])
-    if unmatched:
-        review.append(f"--operations patterns that matched nothing: {', '.join(unmatched)}")
+    unmatched = selection.unmatched_notes(
+        "--operations", [n for op in every for n in (op.name, f"{op.service}.{op.name}")], "operation"
+    )
     return GeneratedPackage(
         connector=ConnectorSpec(
             name=name,
@@ -112,6 +112,7 @@ def read_wsdl(name: str, source: str, selection: Selection) -> GeneratedPackage:
         groups=groups,
         skipped=skipped,
         review=review,
+        unmatched=unmatched,
     )
 
 
