@@ -11,11 +11,18 @@ header `x-retrofit-scripted: true` and a model name ending in `-scripted`.
     GET  /_admin/requests       the chat requests received (bodies; never the key)
     PUT  /_admin/script         replace the default script (a `Script` as JSON)
     POST /_admin/scripts        add a script played for requests naming its model
-    POST /_admin/reset          forget requests and faults
+    POST /_admin/reset          forget requests, faults and timings
+    PUT  /_admin/pacing         per-request delay and concurrency limit (a `Pacing` as JSON)
+    GET  /_admin/timings        per chat request: queue wait, service time, drawn delay
 
 A turn can also play a hostile or broken provider (`ScriptedTurn.usage`, `omit_usage`,
 `pad_to_bytes`, `raw_body`, `delay_seconds`): lying usage, no usage, oversize answers, garbage
 HTTP 200 bodies, slow answers.
+
+Opt-in `Pacing` plays a real model server's time: a delay on every request (fixed, or drawn from
+a seeded distribution) and a concurrency limit past which requests queue, as a local server that
+serves one request at a time does. Each answer then says how long it queued and was served
+(headers `x-retrofit-queue-wait-ms`, `x-retrofit-service-ms`; all of them at `/_admin/timings`).
 
 Run one: `python -m retrofit.llm.scripted_server --script demo.json --port 8790`.
 """
@@ -27,6 +34,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import math
+import random
 import threading
 import time
 from pathlib import Path
@@ -42,6 +51,8 @@ from retrofit.http_serving import ThreadedUvicorn, serve_foreground
 from retrofit.llm.settings import SCRIPTED_MODEL
 
 SCRIPTED_HEADER = "x-retrofit-scripted"
+QUEUE_WAIT_HEADER = "x-retrofit-queue-wait-ms"
+SERVICE_HEADER = "x-retrofit-service-ms"
 DEFAULT_KEY = "retrofit-scripted-key"
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 
@@ -105,6 +116,44 @@ class Fault(BaseModel):
     retry_after: float | None = Field(default=None, ge=0)
 
 
+class Pacing(BaseModel):
+    """How long a request takes and how many are served at once. Default: no delay, no limit."""
+
+    # Per request, before the turn's own `delay_seconds`: the median for `lognormal`, the mean
+    # for `uniform` and `exponential`.
+    delay_seconds: float = Field(default=0.0, ge=0, le=60, allow_inf_nan=False)
+    distribution: Literal["fixed", "uniform", "exponential", "lognormal"] = "fixed"
+    # `uniform`: delay * (1 +- spread); `lognormal`: sigma of the log. Unused otherwise.
+    spread: float = Field(default=0.5, ge=0, le=3, allow_inf_nan=False)
+    seed: int = 0
+    # Requests served at once; the rest wait their turn (first come, first served). None: no limit.
+    concurrency: int | None = Field(default=None, ge=1, le=1024)
+
+    def draw(self, rng: random.Random) -> float:
+        """One request's delay in seconds, capped at 60 (a long tail must not hang a test)."""
+        base = self.delay_seconds
+        if base == 0 or self.distribution == "fixed":
+            drawn = base
+        elif self.distribution == "uniform":
+            drawn = base * (1 + rng.uniform(-self.spread, self.spread))
+        elif self.distribution == "exponential":
+            drawn = rng.expovariate(1 / base)
+        else:
+            drawn = base * math.exp(rng.gauss(0, self.spread))
+        return min(60.0, max(0.0, drawn))
+
+
+class Timing(BaseModel):
+    """One chat request as the server timed it (milliseconds)."""
+
+    model: str
+    turn: int  # assistant messages in the request: which scripted turn it asked for
+    queue_wait_ms: float  # waiting for a free slot under `Pacing.concurrency`
+    service_ms: float  # from taking the slot to the answer built: drawn delay, turn delay, work
+    delay_ms: float  # the `Pacing` delay drawn for it
+    serving: int  # requests being served when this one took its slot, itself included
+
+
 class ScriptedState:
     """What the server plays and has seen; shared by the server thread and the test thread."""
 
@@ -117,11 +166,64 @@ class ScriptedState:
         self.requests: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.lock = threading.Lock()
+        self.pacing = Pacing()
+        self.timings: list[Timing] = []
+        self._rng = random.Random(self.pacing.seed)
+        # Made in the server's event loop on first use, and again when the pacing changes.
+        self._slots: asyncio.Semaphore | None = None
+        self._serving = 0
+
+    def set_pacing(self, pacing: Pacing) -> None:
+        with self.lock:
+            self.pacing = pacing
+            self._rng = random.Random(pacing.seed)
+            self._slots = None
+
+    def _slot_limit(self) -> asyncio.Semaphore | None:
+        with self.lock:
+            if self.pacing.concurrency is not None and self._slots is None:
+                self._slots = asyncio.Semaphore(self.pacing.concurrency)
+            return self._slots
+
+    async def paced(self, model: str, turn: int, extra_delay: float) -> Timing:
+        """Wait for a slot, then the drawn delay and `extra_delay`, holding the slot: what a
+        chat request spends before its answer is built. The caller builds the answer after."""
+        queued = time.perf_counter()
+        slots = self._slot_limit()
+        if slots is not None:
+            await slots.acquire()
+        try:
+            started = time.perf_counter()
+            with self.lock:
+                delay = self.pacing.draw(self._rng)
+                self._serving += 1
+                serving = self._serving
+            try:
+                if delay + extra_delay:
+                    await asyncio.sleep(delay + extra_delay)
+            finally:
+                with self.lock:
+                    self._serving -= 1
+            timing = Timing(
+                model=model,
+                turn=turn,
+                queue_wait_ms=round((started - queued) * 1000, 3) if slots is not None else 0.0,
+                service_ms=round((time.perf_counter() - started) * 1000, 3),
+                delay_ms=round(delay * 1000, 3),
+                serving=serving,
+            )
+        finally:
+            if slots is not None:
+                slots.release()
+        with self.lock:
+            self.timings.append(timing)
+        return timing
 
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
             self.faults.clear()
+            self.timings.clear()
 
     def script_for(self, model: str) -> Script:
         with self.lock:
@@ -320,10 +422,11 @@ def create_app(state: ScriptedState) -> Starlette:
         if problem is not None:
             return _invalid(*problem)
         script = state.script_for(body["model"])
-        delay = _turn_delay(body, script)
-        if delay:
-            await asyncio.sleep(delay)
-        return _completion(body, script)
+        timing = await state.paced(body["model"], _turn_index(body, script), _turn_delay(body, script))
+        response = _completion(body, script)
+        response.headers[QUEUE_WAIT_HEADER] = f"{timing.queue_wait_ms:g}"
+        response.headers[SERVICE_HEADER] = f"{timing.service_ms:g}"
+        return response
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -363,6 +466,21 @@ def create_app(state: ScriptedState) -> Starlette:
         state.reset()
         return JSONResponse({"status": "reset"})
 
+    async def pacing(request: Request) -> Response:
+        try:
+            paced = Pacing.model_validate_json(await request.body())
+        except ValidationError as exc:
+            # Without the input: a body that is not JSON would be bytes, which JSON cannot carry.
+            return JSONResponse(
+                {"detail": exc.errors(include_url=False, include_input=False)}, status_code=422
+            )
+        state.set_pacing(paced)
+        return JSONResponse(paced.model_dump(mode="json"))
+
+    async def timings(_: Request) -> Response:
+        with state.lock:
+            return JSONResponse([t.model_dump(mode="json") for t in state.timings])
+
     return Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
@@ -372,6 +490,8 @@ def create_app(state: ScriptedState) -> Starlette:
             Route("/_admin/script", replace_script, methods=["PUT"]),
             Route("/_admin/scripts", add_script, methods=["POST"]),
             Route("/_admin/reset", reset, methods=["POST"]),
+            Route("/_admin/pacing", pacing, methods=["PUT"]),
+            Route("/_admin/timings", timings, methods=["GET"]),
         ]
     )
 
@@ -386,8 +506,11 @@ class ScriptedModelServer(ThreadedUvicorn):
         api_key: str = DEFAULT_KEY,
         host: str = "127.0.0.1",
         port: int = 0,
+        pacing: Pacing | None = None,
     ) -> None:
         self.state = ScriptedState(script or Script(), api_key)
+        if pacing is not None:
+            self.state.set_pacing(pacing)
         super().__init__(
             create_app(self.state), name="scripted-model", host=host, port=port, health_path="/_admin/health"
         )
@@ -403,9 +526,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8790)
     parser.add_argument("--api-key", default=DEFAULT_KEY)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds per request (Pacing)")
+    parser.add_argument(
+        "--delay-distribution", choices=["fixed", "uniform", "exponential", "lognormal"], default="fixed"
+    )
+    parser.add_argument("--delay-spread", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--concurrency", type=int, help="requests served at once; the rest queue")
     args = parser.parse_args(argv)
     script = Script.from_file(args.script) if args.script else Script()
     state = ScriptedState(script, args.api_key)
+    state.set_pacing(
+        Pacing(
+            delay_seconds=args.delay,
+            distribution=args.delay_distribution,
+            spread=args.delay_spread,
+            seed=args.seed,
+            concurrency=args.concurrency,
+        )
+    )
     state.named[script.model] = script
     serve_foreground(
         create_app(state),
