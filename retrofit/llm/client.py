@@ -362,10 +362,19 @@ def retry_after(headers: Any) -> timedelta | None:
 
 
 def _message_param(message: ChatMessage) -> ChatCompletionMessageParam:
-    param: dict[str, Any] = {"role": message.role, "content": message.content}
+    # Never `content: null`: OpenAI allows it on an assistant turn that calls tools, but local
+    # OpenAI-compatible servers do not (llama.cpp's answers HTTP 500 to null, and some of its
+    # versions to a missing `content` too); an empty string means the same to every server.
+    param: dict[str, Any] = {"role": message.role, "content": message.content or ""}
     if message.tool_calls:
         param["tool_calls"] = [
-            {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            {
+                "id": call.id,
+                "type": "function",
+                # Empty arguments are not JSON; servers that parse them to render their chat
+                # template fail on them, so they go as the empty object they stand for.
+                "function": {"name": call.name, "arguments": call.arguments or "{}"},
+            }
             for call in message.tool_calls
         ]
     if message.tool_call_id is not None:
