@@ -4,7 +4,7 @@
 
 Each bench prints its own details as it finishes. Benches that write `--results` JSON are taken
 as they are; for the older connector-base benches the headline line of their output is read.
-About four minutes on two cores; `--quick` runs smaller sizes (a smoke test of the benches).
+About five minutes on two cores; `--quick` runs smaller sizes (a smoke test of the benches).
 Exit status 0 even on a miss: on a shared machine a miss is a figure to look at, not a failure.
 """
 
@@ -85,6 +85,7 @@ BENCHES = (
     Bench("approval_latency.py", (), ("--workflows", "5")),
     Bench("approvals_at_scale.py", (), ("--workflows", "30")),
     Bench("agent_step_latency.py", (), ("--tasks", "2", "--turns", "3", "--rounds", "1")),
+    Bench("agent_concurrency.py", (), ("--sizes", "1", "2", "--turns", "2", "--rounds", "1")),
 )
 
 
