@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field, StrictInt, ValidationError
 
 from retrofit.llm.contracts import ChatMessage, LlmRequest, LlmResponse, ToolCall, ToolSpec
 from retrofit.llm.settings import LlmSettings
+from retrofit.llm.text_tool_calls import parse_text_tool_calls
 from retrofit.llm.usage import AttemptUsage, estimate_tokens
 from retrofit.redaction.boundary import redact_text
 from retrofit.sdk.errors import AuthError, NonRetryableError, RetrofitError, RetryableError
@@ -248,8 +249,12 @@ class _Meter:
             for call in message.tool_calls or []
             if call.type == "function"
         ]
+        content = message.content
+        if not calls and content and self._settings.text_tool_calls:
+            # The operator said this endpoint writes its calls as text; native calls win.
+            content, calls = parse_text_tool_calls(content)
         response = LlmResponse(
-            content=message.content,
+            content=content,
             tool_calls=calls,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,

@@ -84,6 +84,9 @@ class ModelEndpointSettings(BaseModel):
     models: tuple[str, ...] = ("*",)
     prices: dict[str, ModelPrice] = Field(default_factory=dict)  # on top of the shared table
     timeout_seconds: float | None = Field(default=None, gt=0)
+    # Read tool calls the model wrote as text in `content` (retrofit.llm.text_tool_calls): for
+    # local servers without native tool calls. Off: a model's prose holding JSON stays prose.
+    text_tool_calls: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -141,6 +144,9 @@ class LlmSettings(BaseSettings):
     max_completion_tokens: int = Field(default=32_768, ge=1)
     missing_usage: Literal["estimate", "error"] = "estimate"
     max_tool_calls_per_turn: int = Field(default=10, ge=1)
+    # The primary endpoint's `text_tool_calls` (RETROFIT_LLM_TEXT_TOOL_CALLS); see
+    # ModelEndpointSettings. Narrowed settings (`for_endpoint`) carry the endpoint's own.
+    text_tool_calls: bool = False
 
     @model_validator(mode="after")
     def _live_when_openai_configured(self) -> LlmSettings:
@@ -167,6 +173,7 @@ class LlmSettings(BaseSettings):
                 self.prices = {**self.prices, **primary.prices}
             if primary.timeout_seconds is not None:
                 self.timeout_seconds = primary.timeout_seconds
+            self.text_tool_calls = primary.text_tool_calls
         unknown = [name for name in self.fallbacks if name not in self.endpoints]
         if unknown:
             raise ValueError(f"RETROFIT_LLM_FALLBACKS names endpoints that are not configured: {unknown}")
@@ -179,7 +186,11 @@ class LlmSettings(BaseSettings):
         """The endpoint called `name`; `EndpointRefused` when the operator configured none."""
         if name == PRIMARY:
             return ModelEndpointSettings(
-                base_url=self.base_url, model=self.model, api_key=self.api_key, models=self.models
+                base_url=self.base_url,
+                model=self.model,
+                api_key=self.api_key,
+                models=self.models,
+                text_tool_calls=self.text_tool_calls,
             )
         found = self.endpoints.get(name)
         if found is None:
@@ -207,6 +218,7 @@ class LlmSettings(BaseSettings):
                 "model": chosen,
                 "prices": {**self.prices, **endpoint.prices},
                 "timeout_seconds": endpoint.timeout_seconds or self.timeout_seconds,
+                "text_tool_calls": endpoint.text_tool_calls,
                 "endpoints": {},
                 "fallbacks": [],
             }
