@@ -12,10 +12,11 @@ from temporalio.testing import WorkflowEnvironment
 from retrofit.agent.contracts import AgentTaskInput, StopReason, ToolOutcome
 from retrofit.llm.client import attempt, make_client
 from retrofit.llm.contracts import ChatMessage, LlmRequest
+from retrofit.llm.scripted_server import ScriptedTurn
 from retrofit.llm.settings import LlmSettings
 from retrofit.llm.text_tool_calls import INVALID_NAME, MAX_CALLS, parse_text_tool_calls
 from tests.support import SCRIPTED_KEY, DemoSystems, ScriptedModel, demo_worker
-from tests.workflow.agent_helpers import as_json, run_answering, say, start_agent, tool_messages
+from tests.workflow.agent_helpers import as_json, by_action, run_answering, say, start_agent, tool_messages
 
 LIST = {"name": "erp__list_invoices", "arguments": {"overdue_only": True, "page_size": 2}}
 
@@ -200,3 +201,39 @@ async def test_hostile_text_calls_take_the_native_refusals(
     requests = scripted.requests(model)
     fed_back = [as_json(m) for r in requests[1:] for m in tool_messages(r["body"])][-1:]
     assert "not valid JSON" in json.dumps(fed_back)
+
+
+async def test_a_text_call_to_a_write_waits_for_its_approval(
+    time_skipping_env: WorkflowEnvironment, demo_systems: DemoSystems, audit_url: str, scripted: ScriptedModel
+) -> None:
+    note = {"name": "crm__add_note", "arguments": {"account_id": "A-2003", "body": "Chased by text call."}}
+    model = scripted.add(say(_fenced(note)), say(_fenced(note)), say("Done."))
+    settings = scripted.settings(text_tool_calls=True)
+    env = time_skipping_env
+    async with demo_worker(env.client, demo_systems, audit_url, llm_settings=settings) as worker:
+        handle = await start_agent(env.client, worker.task_queue, _task(model, ["crm.add_note"]))
+        result, approvals = await run_answering(handle, by_action({}))  # every approval rejected
+
+    assert result.status is StopReason.ANSWERED, result
+    assert [view.action for view in approvals] == ["crm.add_note", "crm.add_note"]
+    assert [t.outcome for t in result.tools] == [ToolOutcome.REJECTED, ToolOutcome.REJECTED]
+
+
+async def test_native_calls_win_over_text_ones(scripted: ScriptedModel) -> None:
+    native = {
+        "id": "call_native",
+        "type": "function",
+        "function": {"name": "erp__get_invoice", "arguments": "{}"},
+    }
+    body = {
+        "model": "x-scripted",
+        "choices": [{"message": {"role": "assistant", "content": json.dumps(LIST), "tool_calls": [native]}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1},
+    }
+    model = scripted.add(ScriptedTurn(raw_body=json.dumps(body)))
+    settings = scripted.settings(model=model, text_tool_calls=True)
+    async with make_client(settings) as client:
+        tried = await attempt(client, settings, LlmRequest(messages=[ChatMessage(role="user", content="go")]))
+    assert tried.response is not None
+    assert [c.id for c in tried.response.tool_calls] == ["call_native"]
+    assert tried.response.content == json.dumps(LIST)
