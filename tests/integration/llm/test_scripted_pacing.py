@@ -170,3 +170,22 @@ async def test_a_request_refused_before_serving_takes_no_slot() -> None:
         recorded = await timings(server)
     assert wrong.status_code == 401 and malformed.status_code == 400
     assert recorded == []
+
+
+async def test_clients_that_give_up_while_queued_do_not_leak_a_slot() -> None:
+    # Five clients time out waiting behind a slow request; the queue must still drain and serve
+    # the next one (a lost slot would hang every later request under a limit of one).
+    pacing = Pacing(delay_seconds=0.2, concurrency=1)
+    with ScriptedModelServer(SCRIPT, api_key=KEY, pacing=pacing) as server:
+        url = f"{server.base_url}/chat/completions"
+        headers = {"authorization": f"Bearer {KEY}"}
+        async with httpx.AsyncClient(headers=headers, timeout=0.05) as impatient:
+            gave_up = await asyncio.gather(
+                *(impatient.post(url, json=chat(f"q{i}")) for i in range(5)), return_exceptions=True
+            )
+        assert all(isinstance(g, httpx.TimeoutException) for g in gave_up)
+        async with httpx.AsyncClient(headers=headers, timeout=10) as patient:
+            answer = await patient.post(url, json=chat("later"))
+        recorded = await timings(server)
+    assert answer.status_code == 200
+    assert all(t["serving"] == 1 for t in recorded)
