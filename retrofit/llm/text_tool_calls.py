@@ -10,8 +10,8 @@ no native calls into calls when its text is, in this order (the first kind found
 
 `parameters` is read as `arguments` (Llama 3), and OpenAI's own `{"type": "function", "function":
 {...}}` shape is read too. A fenced block or a bare object is a call only if it has exactly that
-shape (a name, arguments, nothing else but `id`/`type`) and a tool-like name; anything else stays
-text. A `<tool_call>` element is a call whatever it holds: when its JSON is broken, the call goes on
+shape (a name and arguments, nothing else but `id`/`type`) and a tool-like name; anything else
+stays text. A `<tool_call>` element is a call whatever it holds: when its JSON is broken, the call goes on
 with the raw text as arguments (or with no usable name, as `invalid_tool_call`), so the agent
 refuses it and tells the model why, as it does a native call with broken arguments.
 
@@ -79,7 +79,7 @@ def _tagged(content: str) -> tuple[str, list[tuple[str, str]]] | None:
 def _tagged_calls(body: str) -> list[tuple[str, str]]:
     value = _loads(body)
     if value is not _BROKEN:
-        shaped = _shaped(value)
+        shaped = _shaped(value, tagged=True)
         if shaped:
             return shaped
     # Meant as a call and not one: the agent refuses it and says why.
@@ -129,16 +129,16 @@ def _loads(text: str) -> Any:
         return _BROKEN
 
 
-def _shaped(value: Any) -> list[tuple[str, str]]:
+def _shaped(value: Any, *, tagged: bool = False) -> list[tuple[str, str]]:
     """(name, arguments text) of a call-shaped object or a list of only such objects; else []."""
     items = value if isinstance(value, list) else [value]
-    calls = [_call(item) for item in items[: MAX_CALLS + 1]]
+    calls = [_call(item, tagged) for item in items[: MAX_CALLS + 1]]
     if not items or len(items) > MAX_CALLS or any(call is None for call in calls):
         return []
     return [call for call in calls if call is not None]
 
 
-def _call(item: Any) -> tuple[str, str] | None:
+def _call(item: Any, tagged: bool) -> tuple[str, str] | None:
     if not isinstance(item, dict):
         return None
     if (
@@ -148,6 +148,10 @@ def _call(item: Any) -> tuple[str, str] | None:
     ):
         item = item["function"]
     if not set(item) <= _CALL_KEYS or ("arguments" in item and "parameters" in item):
+        return None
+    # Outside a <tool_call> element the arguments must be there: an answer that is just
+    # {"name": "Ada"} (an output schema's, say) is an answer.
+    if not tagged and "arguments" not in item and "parameters" not in item:
         return None
     name = item.get("name")
     if not isinstance(name, str) or not _NAME.fullmatch(name):

@@ -66,10 +66,17 @@ def test_prose_around_calls_is_kept_and_ids_are_stable_and_distinct() -> None:
         "```json\n" + "[" * 50_000 + "\n```",
         "{} {}",
         "",
+        json.dumps({"name": "Ada"}),  # an answer (an output schema's, say), not a call: no arguments
+        _fenced([LIST, {"name": "Ada"}]),  # a list is calls only if every item is one
     ],
 )
 def test_text_that_is_not_a_call_stays_text(text: str) -> None:
     assert parse_text_tool_calls(text) == (text, [])
+
+
+def test_a_tool_call_element_needs_no_arguments() -> None:
+    _, calls = parse_text_tool_calls('<tool_call>{"name": "erp__list_invoices"}</tool_call>')
+    assert [(c.name, c.arguments) for c in calls] == [("erp__list_invoices", "{}")]
 
 
 def test_a_broken_tool_call_element_is_a_call_the_agent_refuses() -> None:
