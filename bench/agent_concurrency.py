@@ -15,14 +15,14 @@ requests queue (`Pacing`; a local llama.cpp server serves one request at a time)
 - tasks/min  — N over the wall time from the first start to the last result
 
 and, at the same N in the same run, N `BenchGatedReads` of K gated reads each (column `gated read`,
-`fw/read` the ratio of the medians). Each size runs `--rounds` times, sides alternating, pooled.
+`fw/read` the ratio of the medians). Each size runs `--rounds` times (more for small N, to `--min-tasks`), sides alternating, pooled.
 Result rows: per N the split, the framework median against the one at the smallest N (how load
 grows it) and tasks/min; and the headline framework per agent turn / gated read at the smallest N,
 where both sides carry the same load (issue 16 measured 2.9x and aims at <= 1.5x). At larger N the
 model server's queue spaces the agents out while the gated reads contend unpaced, so `fw/read`
 there falls below 1 without the agent loop getting cheaper.
 
-    .venv/bin/python bench/agent_concurrency.py [--sizes 1 4 16] [--turns 4] [--rounds 3]
+    .venv/bin/python bench/agent_concurrency.py [--sizes 1 4 16] [--turns 4] [--rounds 3] [--min-tasks 8]
         [--delay 0.1] [--spread 0.3] [--concurrency 1]
 """
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import statistics
 import tempfile
 import time
@@ -148,7 +149,7 @@ def ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.0f}/{p95(values) * 1000:.0f}"
 
 
-async def main(sizes: list[int], turns: int, rounds: int, pacing: Pacing) -> list[Result]:
+async def main(sizes: list[int], turns: int, rounds: int, min_tasks: int, pacing: Pacing) -> list[Result]:
     with (
         ScriptedModelServer(api_key=API_KEY, pacing=pacing) as server,
         ledger_process() as (ledger_url, api_key),
@@ -189,7 +190,8 @@ async def main(sizes: list[int], turns: int, rounds: int, pacing: Pacing) -> lis
                 print(
                     f"model server: {pacing.distribution} delay {pacing.delay_seconds * 1000:.0f} ms "
                     f"(spread {pacing.spread}), {pacing.concurrency or 'no'} request(s) at once; "
-                    f"{turns} tool-call turns + an answer per task, {rounds} rounds; per turn ms as median/p95"
+                    f"{turns} tool-call turns + an answer per task, >= {rounds} rounds and >= {min_tasks} "
+                    "tasks per N; per turn ms as median/p95"
                 )
                 header = (
                     f"{'N':>3}  {'turn':>11}  {'model':>9}  {'queueing':>11}  {'framework':>9}  "
@@ -199,7 +201,9 @@ async def main(sizes: list[int], turns: int, rounds: int, pacing: Pacing) -> lis
                 unloaded: tuple[float, float] | None = None  # framework, read medians (ms) at the first N
                 for size in sizes:
                     found, reads, wall = Turns(), [], 0.0
-                    for r in range(rounds):
+                    # Small N runs more rounds: the headline ratio at N = 1 needs enough turns.
+                    runs = max(rounds, math.ceil(min_tasks / size))
+                    for r in range(runs):
                         # Alternate which side goes first, so neither always runs on a warmer worker.
                         if r % 2 == 0:
                             wall += await run_agents(env.client, server, store, queue, size, turns, found)
@@ -210,7 +214,7 @@ async def main(sizes: list[int], turns: int, rounds: int, pacing: Pacing) -> lis
                     framework_ms = statistics.median(found.framework) * 1000
                     read_ms = statistics.median(reads) * 1000
                     unloaded = unloaded or (framework_ms, read_ms)
-                    per_minute = size * rounds / wall * 60
+                    per_minute = size * runs / wall * 60
                     print(
                         f"{size:>3}  {ms(found.turn):>11}  {ms(found.model):>9}  {ms(found.queue):>11}  "
                         f"{ms(found.framework):>9}  {ms(reads):>10}  {framework_ms / read_ms:>6.2f}x  "
@@ -261,6 +265,7 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16], help="concurrent agent tasks")
     parser.add_argument("--turns", type=int, default=4, help="tool-call turns per task (plus the answer)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each size, pooled")
+    parser.add_argument("--min-tasks", type=int, default=8, help="tasks per size at least, over rounds")
     parser.add_argument("--delay", type=float, default=0.1, help="model server seconds per request (median)")
     parser.add_argument("--spread", type=float, default=0.3, help="lognormal sigma of the delay")
     parser.add_argument("--concurrency", type=int, default=1, help="requests the model server serves at once")
@@ -274,7 +279,7 @@ if __name__ == "__main__":
         seed=args.seed,
         concurrency=args.concurrency,
     )
-    results = asyncio.run(main(args.sizes, args.turns, args.rounds, paced))
+    results = asyncio.run(main(args.sizes, args.turns, args.rounds, args.min_tasks, paced))
     print_table(results, "agent turns under concurrency")
     if args.results:
         write_results(args.results, results)

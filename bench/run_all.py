@@ -85,7 +85,9 @@ BENCHES = (
     Bench("approval_latency.py", (), ("--workflows", "5")),
     Bench("approvals_at_scale.py", (), ("--workflows", "30")),
     Bench("agent_step_latency.py", (), ("--tasks", "2", "--turns", "3", "--rounds", "1")),
-    Bench("agent_concurrency.py", (), ("--sizes", "1", "2", "--turns", "2", "--rounds", "1")),
+    Bench(
+        "agent_concurrency.py", (), ("--sizes", "1", "2", "--turns", "2", "--rounds", "1", "--min-tasks", "1")
+    ),
 )
 
 
