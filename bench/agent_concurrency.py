@@ -74,15 +74,17 @@ def split_turns(records: list[AuditRecord], waits: dict[int, float], into: Turns
     Returns the number of turns."""
     started = next(r for r in records if r.kind.value == "agent.started")
     decisions = [r for r in records if r.kind.value == "llm.decision"]
-    attempts: dict[int | None, float] = defaultdict(float)
+    # By (run, step): a turn's attempts, retries included, share its step within one run.
+    attempts: dict[tuple[str, int | None], float] = defaultdict(float)
     for record in records:
         if record.kind.value == "llm.attempt" and record.data.get("latency_ms") is not None:
-            attempts[record.step] += float(record.data["latency_ms"]) / 1000
+            attempts[(record.run_id, record.step)] += float(record.data["latency_ms"]) / 1000
     previous = started.occurred_at
     for index, decision in enumerate(decisions):
         assert decision.occurred_at is not None and previous is not None
         turn = (decision.occurred_at - previous).total_seconds()
-        attempt_s = attempts.get(decision.step, float(decision.data["latency_ms"]) / 1000)
+        # A turn with no timed attempt (a cache hit, a lost one): the decision's own latency.
+        attempt_s = attempts.get((decision.run_id, decision.step), float(decision.data["latency_ms"]) / 1000)
         queue = waits.get(index, 0.0)
         into.turn.append(turn)
         into.queue.append(queue)
