@@ -32,7 +32,12 @@ def parse_answer(answer: str | None, schema: Mapping[str, Any]) -> tuple[dict[st
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"the answer is not JSON ({exc.msg} at character {exc.pos})"
-    problems = schema_problems(value, schema)
+    except RecursionError:  # in workflow code: uncaught, the task would fail forever
+        return None, "the answer is JSON nested too deeply to read"
+    try:
+        problems = schema_problems(value, schema)
+    except RecursionError:
+        return None, "the answer is JSON nested too deeply to check"
     if problems:
         return None, "; ".join(problems[:5])
     if not isinstance(value, dict):

@@ -281,8 +281,13 @@ class AgentTask:
             )
         try:
             arguments = json.loads(call.arguments or "{}")
-        except ValueError as exc:
-            problem = f"the arguments are not valid JSON: {exc}"
+        except (ValueError, RecursionError) as exc:
+            # RecursionError: nesting past the parser's depth; uncaught, the task fails forever.
+            problem = (
+                "the arguments are nested too deeply to read"
+                if isinstance(exc, RecursionError)
+                else f"the arguments are not valid JSON: {exc}"
+            )
             await self._refused(step, index, call, problem, {"action": action})
             return self._note(action, ToolOutcome.INVALID, call, "invalid_arguments", {"error": problem})
         if not isinstance(arguments, dict):
