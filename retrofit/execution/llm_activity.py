@@ -145,6 +145,7 @@ def build_llm_activity(
         temperature = runtime.settings.temperature if request.temperature is None else request.temperature
         prompt_hash = request_hash(request, temperature)
         base_url = target.base_url if refused is None else ""
+        cache_key = answer_cache_key(prompt_hash, endpoint.name, base_url, target.text_tool_calls)
         audit = _Audit(call, info.workflow_id, info.workflow_run_id, info.attempt, endpoint, index, base_url)
 
         started = time.perf_counter()
@@ -157,9 +158,7 @@ def build_llm_activity(
         # provider may have billed it, so it is recorded as lost, with an estimate, and counted.
         lost = [n for n in range(1, info.attempt) if n not in recorded]
         settings = target
-        cached = (
-            await (await runtime.cache()).get(prompt_hash) if call.use_cache and refused is None else None
-        )
+        cached = await (await runtime.cache()).get(cache_key) if call.use_cache and refused is None else None
         if cached is not None:
             latency = (time.perf_counter() - started) * 1000
             tried = Attempt(AttemptUsage(source="cached", cost_usd=0.0), latency, "ok", response=cached)
@@ -205,7 +204,7 @@ def build_llm_activity(
         else:
             response = inbound(tried.response, call.redactions)
             if call.use_cache:
-                await (await runtime.cache()).put(prompt_hash, response)
+                await (await runtime.cache()).put(cache_key, response)
         response = response.model_copy(
             update={
                 "endpoint": index,
@@ -245,6 +244,13 @@ def request_hash(request: LlmRequest, temperature: float) -> str:
         "tools": [t.model_dump(mode="json") for t in request.tools],
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def answer_cache_key(prompt_hash: str, endpoint: str, base_url: str, text_tool_calls: bool) -> str:
+    """The cache key: the prompt, and who answers it how. Two endpoints may serve one model name
+    (a provider and a local server, one reading tool calls from text): never each other's answers."""
+    where = json.dumps([prompt_hash, endpoint, base_url, text_tool_calls], separators=(",", ":"))
+    return hashlib.sha256(where.encode()).hexdigest()
 
 
 class _Audit:

@@ -369,3 +369,25 @@ async def test_fallback_model_answers_when_the_primary_keeps_failing(
     assert [f["endpoint"] for f in failed] == [0, 0] and all(f["retryable"] for f in failed)
     [decision] = [r.data for r in records if r.kind.value == "llm.decision"]
     assert decision["endpoint"] == 1 and decision["model"] == fallback
+
+
+async def test_the_cache_never_answers_for_an_endpoint_that_reads_answers_differently(
+    time_skipping_env: WorkflowEnvironment,
+    demo_systems: DemoSystems,
+    audit_url: str,
+    scripted: ScriptedModel,
+    tmp_path: object,
+) -> None:
+    """Same model name, same prompt, one endpoint reading tool calls from text: no shared answers."""
+    model = scripted.add(calls(("erp__get_invoice", {"invoice_id": "INV-10001"})), say("Read it."))
+    cache_url = f"sqlite:///{tmp_path}/llm-cache.db"
+    task = _task(model, ["erp.get_invoice"], model=ModelChoice(model=model, cache=True))
+    env = time_skipping_env
+    results = []
+    for text_tool_calls in (False, True):
+        settings = scripted.settings(cache_url=cache_url, text_tool_calls=text_tool_calls)
+        async with demo_worker(env.client, demo_systems, audit_url, llm_settings=settings) as worker:
+            result, _ = await run_answering(await start_agent(env.client, worker.task_queue, task))
+            results.append(result)
+    assert [r.usage.cache_hits for r in results] == [0, 0]
+    assert len(scripted.requests(model)) == 4  # both runs reached the server
