@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from retrofit.codec.payloads import RetrofitPayloadConverter
 from retrofit.gate import catalog
 from retrofit.gate.interceptor import RetrofitInterceptor
 from retrofit.gate.policy import Policy
+from retrofit.gate.workflow_input import loose_inputs
 from retrofit.identity.pin import IdentityPin
 from retrofit.llm.settings import LlmSettings
 from retrofit.registry import LoadedConnector
@@ -24,6 +26,8 @@ from retrofit.sdk.connector import ConnectorSettings
 if TYPE_CHECKING:
     from retrofit.execution.circuit_breaker import BreakerConfig, BreakerOverride
     from retrofit.execution.search_attribute_check import SearchAttributeCheck
+
+logger = logging.getLogger(__name__)
 
 # Modules the workflow sandbox shares with the host rather than re-importing: pydantic for speed,
 # `retrofit` so workflows see the worker's action catalog, `connectors` for the action models,
@@ -44,6 +48,17 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
+
+
+def _warn_loose_inputs(workflows: Sequence[type]) -> None:
+    loose = loose_inputs(workflows)
+    if loose:
+        logger.warning(
+            "workflows whose start input is not a retrofit.WorkflowInput: %s; a start whose input "
+            "does not decode fails their first workflow task again and again instead of the run "
+            "(integrator guide, 'Your own workflow')",
+            ", ".join(loose),
+        )
 
 
 def register_catalog(connectors: Sequence[LoadedConnector]) -> None:
@@ -82,6 +97,7 @@ class RetrofitPlugin(SimplePlugin):
         run_context = None
         self._search_attributes: SearchAttributeCheck | None = None
         if audit_url is not None:
+            _warn_loose_inputs(workflows)
             # Imported here: clients and replayers need none of the I/O stack.
             from retrofit.execution.action_activity import build_action_activity
             from retrofit.execution.answer_audit_activity import build_answer_audit_activity

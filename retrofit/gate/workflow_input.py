@@ -90,3 +90,22 @@ def start_problems(run_fn: Any, args: Sequence[Any]) -> tuple[str, ...]:
         if is_workflow_input(hint) and not isinstance(arg, hint):
             return (f"input: not a {hint.__name__}",)
     return ()
+
+
+def loose_inputs(workflows: Sequence[type]) -> list[str]:
+    """The workflows (by name) with a start parameter that is not a `WorkflowInput`: a start
+    whose input does not decode fails their first workflow task again and again."""
+    loose: list[str] = []
+    for cls in workflows:
+        definition = getattr(cls, "__temporal_workflow_definition", None)
+        run_fn = getattr(definition, "run_fn", None)
+        if run_fn is None:
+            continue
+        try:
+            hints = get_type_hints(run_fn)
+            parameters = list(inspect.signature(run_fn).parameters)[1:]
+        except (TypeError, ValueError, NameError):
+            continue
+        if any(not is_workflow_input(hints.get(name)) for name in parameters):
+            loose.append(getattr(definition, "name", None) or cls.__name__)
+    return loose
