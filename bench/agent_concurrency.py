@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from agent_step_latency import API_KEY, add_script, p95, run_baseline
+from agent_step_latency import API_KEY, add_script, answered, p95, run_baseline, start_agents
 from agent_workflows import GatedReads
 from bench_stack import dev_server, ledger_process
 from results_table import Result, print_table, write_results
@@ -49,7 +49,6 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from connectors.ledger.connector import LedgerConnector
-from retrofit.agent.contracts import AgentTaskInput, AgentTaskResult, StopReason
 from retrofit.audit.events import AuditRecord
 from retrofit.audit.store import AuditStore
 from retrofit.llm.scripted_server import Pacing, ScriptedModelServer
@@ -119,26 +118,9 @@ async def run_agents(
     finished."""
     models = [add_script(server, turns) for _ in range(tasks)]
     started = time.perf_counter()
-    handles = await asyncio.gather(
-        *(
-            client.start_workflow(
-                "AgentTask",
-                AgentTaskInput(
-                    goal="Look up the customers",
-                    allowed_actions=["ledger.get_customer"],
-                    model={"model": model},
-                    budget={"max_steps": turns + 5},
-                ),
-                id=f"bench-conc-{uuid.uuid4().hex[:10]}",
-                task_queue=queue,
-                result_type=AgentTaskResult,
-            )
-            for model in models
-        )
-    )
-    results = await asyncio.gather(*(h.result() for h in handles))
+    handles = await start_agents(client, queue, models, turns, "bench-conc")
+    await answered(handles)
     wall = time.perf_counter() - started
-    assert all(r.status is StopReason.ANSWERED for r in results), [r.status for r in results]
     waits = await server_waits(server)
     for handle, model in zip(handles, models, strict=True):
         by_turn = {turn: wait for (m, turn), wait in waits.items() if m == model}

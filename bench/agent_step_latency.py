@@ -29,12 +29,13 @@ import tempfile
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from agent_workflows import CUSTOMERS, GatedReads, ReadsInput
 from bench_stack import dev_server, ledger_process
 from results_table import Result, print_table, write_results
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from connectors.ledger.connector import LedgerConnector
@@ -105,11 +106,11 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-async def run_agents(
-    client: Client, server: ScriptedModelServer, store: AuditStore, queue: str, tasks: int, turns: int
-) -> tuple[list[float], float, float]:
-    models = [add_script(server, turns) for _ in range(tasks)]
-    handles = await asyncio.gather(
+async def start_agents(
+    client: Client, queue: str, models: list[str], turns: int, prefix: str
+) -> list[WorkflowHandle[Any, AgentTaskResult]]:
+    """One AgentTask per scripted model (`add_script`), all started at once."""
+    return await asyncio.gather(
         *(
             client.start_workflow(
                 "AgentTask",
@@ -119,15 +120,27 @@ async def run_agents(
                     model={"model": model},
                     budget={"max_steps": turns + 5},
                 ),
-                id=f"bench-agent-{uuid.uuid4().hex[:10]}",
+                id=f"{prefix}-{uuid.uuid4().hex[:10]}",
                 task_queue=queue,
                 result_type=AgentTaskResult,
             )
             for model in models
         )
     )
+
+
+async def answered(handles: list[WorkflowHandle[Any, AgentTaskResult]]) -> list[AgentTaskResult]:
     results = await asyncio.gather(*(h.result() for h in handles))
     assert all(r.status is StopReason.ANSWERED for r in results), [r.status for r in results]
+    return results
+
+
+async def run_agents(
+    client: Client, server: ScriptedModelServer, store: AuditStore, queue: str, tasks: int, turns: int
+) -> tuple[list[float], float, float]:
+    models = [add_script(server, turns) for _ in range(tasks)]
+    handles = await start_agents(client, queue, models, turns, "bench-agent")
+    results = await answered(handles)
     samples: list[float] = []
     model_s = usage_s = 0.0
     for handle, result in zip(handles, results, strict=True):
