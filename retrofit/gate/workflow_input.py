@@ -74,22 +74,29 @@ def start_problems(run_fn: Any, args: Sequence[Any]) -> tuple[str, ...]:
     undecoded = [a for a in args if isinstance(a, UndecodedInput)]
     if undecoded:
         return tuple(p for a in undecoded for p in a.problems)
-    try:
-        parameters = list(inspect.signature(run_fn).parameters.values())[1:]  # after self
-        hints = get_type_hints(run_fn)
-    except (TypeError, ValueError, NameError):
+    typed = _start_parameters(run_fn)
+    if typed is None:
         return ()  # a signature we cannot read: leave it to Temporal
-    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p, _ in typed):
         return ()
-    required = sum(1 for p in parameters if p.default is inspect.Parameter.empty)
-    if not required <= len(args) <= len(parameters):
-        expected = f"{required}" if required == len(parameters) else f"{required} to {len(parameters)}"
+    required = sum(1 for p, _ in typed if p.default is inspect.Parameter.empty)
+    if not required <= len(args) <= len(typed):
+        expected = f"{required}" if required == len(typed) else f"{required} to {len(typed)}"
         return (f"input: expected {expected} argument(s), got {len(args)}",)
-    for parameter, arg in zip(parameters, args, strict=False):
-        hint = hints.get(parameter.name)
+    for (_, hint), arg in zip(typed, args, strict=False):
         if is_workflow_input(hint) and not isinstance(arg, hint):
             return (f"input: not a {hint.__name__}",)
     return ()
+
+
+def _start_parameters(run_fn: Any) -> list[tuple[inspect.Parameter, object]] | None:
+    """The run method's parameters after `self`, each with its type hint; None when unreadable."""
+    try:
+        parameters = list(inspect.signature(run_fn).parameters.values())[1:]
+        hints = get_type_hints(run_fn)
+    except (TypeError, ValueError, NameError):
+        return None
+    return [(p, hints.get(p.name)) for p in parameters]
 
 
 def loose_inputs(workflows: Sequence[type]) -> list[str]:
@@ -99,13 +106,7 @@ def loose_inputs(workflows: Sequence[type]) -> list[str]:
     for cls in workflows:
         definition = getattr(cls, "__temporal_workflow_definition", None)
         run_fn = getattr(definition, "run_fn", None)
-        if run_fn is None:
-            continue
-        try:
-            hints = get_type_hints(run_fn)
-            parameters = list(inspect.signature(run_fn).parameters)[1:]
-        except (TypeError, ValueError, NameError):
-            continue
-        if any(not is_workflow_input(hints.get(name)) for name in parameters):
+        typed = None if run_fn is None else _start_parameters(run_fn)
+        if typed is not None and any(not is_workflow_input(hint) for _, hint in typed):
             loose.append(getattr(definition, "name", None) or cls.__name__)
     return loose
