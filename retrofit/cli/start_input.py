@@ -32,6 +32,13 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
+def _too_big() -> StartInputError:
+    return StartInputError(
+        f"--input is over {_megabytes(MAX_INPUT_BYTES)}; Temporal refuses a payload over {_megabytes(MAX_INPUT_BYTES)} "
+        "(its default blob size limit): pass a reference the workflow can look up instead"
+    )
+
+
 def _refuse_constant(name: str) -> Any:
     raise StartInputError(f"--input is not valid JSON: {name} is not a JSON number")
 
@@ -59,7 +66,10 @@ def read_input_argument(argument: str) -> str:
 
 
 def _decoded(data: bytes, where: str) -> str:
-    # One byte past the limit is enough to say "too big" without reading a huge file whole.
+    # One byte past the limit is enough to say "too big" without reading a huge file whole; said
+    # before decoding, since the cut may fall inside a character.
+    if len(data) > MAX_INPUT_BYTES:
+        raise _too_big()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -71,10 +81,7 @@ def parse_input(text: str) -> Any:
     Infinity are not JSON), nested too deep, or text that is not valid Unicode."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_INPUT_BYTES:
-        raise StartInputError(
-            f"--input is over {_megabytes(MAX_INPUT_BYTES)}; Temporal refuses a payload over {_megabytes(MAX_INPUT_BYTES)} "
-            "(its default blob size limit): pass a reference the workflow can look up instead"
-        )
+        raise _too_big()
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except RecursionError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from retrofit.cli.start_input import (
     StartInputError,
     check_workflow_id,
     parse_input,
+    read_input_argument,
 )
 
 
@@ -61,3 +63,10 @@ def test_accepted_input_comes_back_as_json() -> None:
 def test_bad_workflow_ids(workflow_id: str, says: str) -> None:
     with pytest.raises(StartInputError, match=says):
         check_workflow_id(workflow_id)
+
+
+def test_a_file_over_the_limit_is_too_big_even_cut_inside_a_character(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    big.write_bytes("é".encode() * MAX_INPUT_BYTES)  # the read stops one byte into a character
+    with pytest.raises(StartInputError, match=r"over 2\.0 MB"):
+        read_input_argument(f"@{big}")
